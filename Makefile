@@ -1,0 +1,33 @@
+# salient — the one-command entry points. Each installs missing Debian packages first.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps build demo test test-asan bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=Release > /dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	@$(BUILD)/salient demo
+
+test: build
+	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+test-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSAL_SANITIZE=ON > /dev/null
+	@cmake --build build-asan -j $(JOBS)
+	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 SAL_TEST_QUICK=1 \
+	  ctest --test-dir build-asan --output-on-failure -j $(JOBS)
+
+bench: build
+	@scripts/deps.sh --torch || echo "bench: PyTorch could not be installed; its column will be skipped"
+	@bench/run_engine.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan

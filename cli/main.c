@@ -1,0 +1,35 @@
+/* The salient command-line tool: subcommand dispatch. The only place that parses argv, prints
+ * results and turns statuses into exit codes (0 ok, 1 failure, 2 usage error). */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const cli_command commands[] = {
+    {"demo", "run the engine on a built-in model and report what it did", cmd_demo},
+    {"version", "print the version", cmd_version},
+};
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: salient [--version] [--help] <command> [options]\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\n'salient <command> --help' describes a command's options.\n");
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(argv[1], "--version") == 0) return cmd_version(argc - 1, argv + 1);
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+  fprintf(stderr, "salient: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

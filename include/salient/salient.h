@@ -1,0 +1,9 @@
+/* salient: explain CNN image classifiers with saliency maps. One include for the whole API. */
+#ifndef SALIENT_H
+#define SALIENT_H
+#include "salient/core.h"
+#include "salient/tensor.h"
+#include "salient/graph.h"
+#include "salient/plan.h"
+#include "salient/models.h"
+#endif

@@ -1,0 +1,41 @@
+/* The allocator: 64-byte aligned blocks (cache line and AVX-512 width), overflow-checked sizes,
+ * and fault injection so tests can make the n-th allocation fail and check the cleanup path. */
+#include "core/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+bool sal_mul_size(size_t a, size_t b, size_t *out) {
+  if (a != 0 && b > SIZE_MAX / a) return false;
+  *out = a * b;
+  return true;
+}
+
+void *sal_alloc(sal_ctx *ctx, size_t bytes) {
+  if (ctx && ctx->fail_alloc_after > 0 && --ctx->fail_alloc_after == 0) {
+    sal_ctx_error(ctx, SAL_STATUS_OUT_OF_MEMORY, "out of memory (injected fault, %zu bytes)", bytes);
+    return NULL;
+  }
+  if (bytes == 0) bytes = 1;
+  size_t rounded = (bytes + 63) & ~(size_t)63;
+  if (rounded < bytes) {
+    if (ctx) sal_ctx_error(ctx, SAL_STATUS_OUT_OF_MEMORY, "allocation of %zu bytes overflows", bytes);
+    return NULL;
+  }
+  void *p = aligned_alloc(64, rounded);
+  if (!p && ctx) sal_ctx_error(ctx, SAL_STATUS_OUT_OF_MEMORY, "out of memory allocating %zu bytes", bytes);
+  return p;
+}
+
+void *sal_calloc(sal_ctx *ctx, size_t count, size_t size) {
+  size_t bytes;
+  if (!sal_mul_size(count, size, &bytes)) {
+    if (ctx) sal_ctx_error(ctx, SAL_STATUS_OUT_OF_MEMORY, "allocation of %zu x %zu bytes overflows", count, size);
+    return NULL;
+  }
+  void *p = sal_alloc(ctx, bytes);
+  if (p) memset(p, 0, bytes);
+  return p;
+}
+
+void sal_free(void *p) { free(p); }

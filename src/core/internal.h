@@ -1,0 +1,18 @@
+/* Internal view of the context, shared by src/ only. */
+#ifndef SAL_CORE_INTERNAL_H
+#define SAL_CORE_INTERNAL_H
+
+#include "salient/core.h"
+
+struct sal_ctx {
+  int threads;
+  uint64_t seed;
+  sal_log_level log_level;
+  int64_t fail_alloc_after; /* fault injection: 0 = off, else countdown */
+  char err[2048];
+};
+
+/* Ceil-divide helper for sizes. */
+static inline int64_t sal__ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+#endif

@@ -1,0 +1,3 @@
+/* oneDNN kernels: X(OP_ENUM, symbol) declares sal__dnnl_<symbol> (src/kernels/dnnl/<family>.c).
+ * An op without an entry runs its reference kernel. */
+#define SAL_DNNL_KERNELS(X)

@@ -1,0 +1,364 @@
+/* Shared test harness: loud checks, the per-op central-difference gradient check and the
+ * oneDNN-vs-reference comparison used by every tests/test_ops_*.c. */
+#include "harness.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int th_passed, th_failed;
+static sal_ctx *g_ctx;
+
+sal_ctx *th_ctx(void) {
+  if (!g_ctx) {
+    if (sal_ctx_new(2, 1234, &g_ctx) != SAL_STATUS_OK) {
+      fprintf(stderr, "cannot create context\n");
+      exit(2);
+    }
+  }
+  return g_ctx;
+}
+
+int th_quick(void) {
+  const char *q = getenv("SAL_TEST_QUICK");
+  return q && q[0] && q[0] != '0';
+}
+
+int th_contains(const char *hay, const char *needle) { return !needle || (hay && strstr(hay, needle)); }
+
+int th_finish(const char *name) {
+  printf("%s: %d passed, %d failed\n", name, th_passed, th_failed);
+  sal_ctx_free(g_ctx);
+  g_ctx = NULL;
+  return th_failed ? 1 : 0;
+}
+
+int th_allclose(const char *label, const float *a, const float *b, int64_t n, double rtol, double atol) {
+  double maxd = 0;
+  int64_t first = -1;
+  for (int64_t i = 0; i < n; i++) {
+    double d = fabs((double)a[i] - (double)b[i]);
+    if (!(d <= atol + rtol * fabs((double)b[i]))) {  /* NaN counts as a mismatch */
+      if (first < 0) first = i;
+      if (!(d <= maxd)) maxd = d;
+    }
+  }
+  if (first >= 0) {
+    th_failed++;
+    fprintf(stderr, "FAIL %s: first mismatch at index %lld: %.8g vs %.8g; max diff %.3g (rtol %g atol %g)\n",
+            label, (long long)first, a[first], b[first], maxd, rtol, atol);
+    return 0;
+  }
+  th_passed++;
+  return 1;
+}
+
+void th_fill_buf(const th_input *in, float *buf, int64_t n, uint64_t seed) {
+  switch (in->fill) {
+    case TH_FILL_DATA:
+      memcpy(buf, in->data, (size_t)n * sizeof(float));
+      break;
+    case TH_FILL_POSITIVE:
+      sal_rng_uniform(seed, 7, 0, buf, (size_t)n);
+      for (int64_t i = 0; i < n; i++) buf[i] = 0.5f + 1.5f * buf[i];
+      break;
+    case TH_FILL_DISTINCT: {
+      /* Values k*step - 2 for a random permutation of k: distinct by >= step. */
+      double step = n > 1 ? 4.0 / (double)(n - 1) : 1.0;
+      if (step < 0.05) step = 0.05;
+      for (int64_t i = 0; i < n; i++) buf[i] = (float)((double)i * step - 2.0);
+      for (int64_t i = n - 1; i > 0; i--) {
+        uint32_t r[4];
+        sal_philox(seed, 11, (uint64_t)i, r);
+        int64_t j = (int64_t)(r[0] % (uint32_t)(i + 1));
+        float t = buf[i];
+        buf[i] = buf[j];
+        buf[j] = t;
+      }
+      break;
+    }
+    case TH_FILL_AWAY:
+      sal_rng_normal(seed, 13, 0, buf, (size_t)n);
+      for (int64_t i = 0; i < n; i++)
+        if (fabsf(buf[i]) < 0.1f) buf[i] = buf[i] < 0 ? -0.1f - buf[i] : 0.1f + buf[i];
+      break;
+    default:
+      sal_rng_normal(seed, 17, 0, buf, (size_t)n);
+  }
+}
+
+static void out_name(int j, char *buf) { snprintf(buf, 16, "y%d", j); }
+
+sal_graph *th_build(const th_op_case *c) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = NULL;
+  if (sal_graph_new(ctx, &g)) goto fail;
+  const char *ins[8];
+  for (int i = 0; i < c->n_in; i++) {
+    const th_input *in = &c->in[i];
+    ins[i] = in->name;
+    if (!in->name || !in->name[0]) {
+      ins[i] = "";
+      continue;
+    }
+    sal_status st;
+    if (in->param || in->constant) {
+      sal_shape s;
+      sal_shape_make(&s, in->ndim, in->dims);
+      int64_t n = sal_shape_numel(&s);
+      float *buf = calloc((size_t)(n ? n : 1), sizeof(float));
+      th_fill_buf(in, buf, n, 100 + (uint64_t)i);
+      st = sal_graph_add_param(g, in->name, in->ndim, in->dims, buf, in->param);
+      free(buf);
+    } else {
+      st = sal_graph_add_input(g, in->name, in->ndim, in->dims);
+    }
+    if (st) goto fail;
+  }
+  char names[16][16];
+  const char *outs[16];
+  for (int j = 0; j < c->n_out; j++) {
+    out_name(j, names[j]);
+    outs[j] = names[j];
+  }
+  if (sal_graph_add_node(g, c->op, c->label, ins, c->n_in, outs, c->n_out, c->attrs, c->n_attrs)) goto fail;
+  for (int j = 0; j < c->n_out; j++)
+    if (sal_graph_add_output(g, outs[j])) goto fail;
+  return g;
+fail:
+  th_failed++;
+  fprintf(stderr, "FAIL %s: building the graph: %s\n", c->label, sal_ctx_last_error(ctx));
+  sal_graph_free(g);
+  return NULL;
+}
+
+/* Per-case state: a plan plus host copies of every graph input. */
+typedef struct run {
+  sal_graph *g;
+  sal_plan *p;
+  sal_tensor *inputs[8];
+} run;
+
+static void run_free(run *r) {
+  for (int i = 0; i < 8; i++) sal_tensor_free(r->inputs[i]);
+  sal_plan_free(r->p);
+  sal_graph_free(r->g);
+  memset(r, 0, sizeof *r);
+}
+
+static int run_make(const th_op_case *c, sal_kernels kernels, run *r) {
+  sal_ctx *ctx = th_ctx();
+  memset(r, 0, sizeof *r);
+  r->g = th_build(c);
+  if (!r->g) return 0;
+  sal_plan_opts o = sal_plan_opts_default();
+  o.batch = 1;
+  o.training = c->training;
+  o.grad_inputs = true;
+  o.grad_params = true;
+  o.kernels = kernels;
+  sal_status st = sal_plan_new(ctx, r->g, &o, &r->p);
+  if (st) {
+    th_failed++;
+    fprintf(stderr, "FAIL %s: plan: %s\n", c->label, sal_ctx_last_error(ctx));
+    run_free(r);
+    return 0;
+  }
+  for (int i = 0; i < c->n_in; i++) {
+    const th_input *in = &c->in[i];
+    if (!in->name || !in->name[0] || in->param || in->constant) continue;
+    if (sal_tensor_new(ctx, in->ndim, in->dims, &r->inputs[i])) {
+      run_free(r);
+      return 0;
+    }
+    th_fill_buf(in, r->inputs[i]->data, sal_tensor_numel(r->inputs[i]), 100 + (uint64_t)i);
+    sal_plan_set_input(r->p, in->name, r->inputs[i]);
+  }
+  return 1;
+}
+
+/* L = sum_j <r_j, y_j> in double after a forward. */
+static int loss(const th_op_case *c, run *r, float *const *seeds, double *L) {
+  if (sal_plan_forward(r->p)) {
+    th_failed++;
+    fprintf(stderr, "FAIL %s: forward: %s\n", c->label, sal_ctx_last_error(th_ctx()));
+    return 0;
+  }
+  double acc = 0;
+  for (int j = 0; j < c->n_out; j++) {
+    char nm[16];
+    out_name(j, nm);
+    const sal_tensor *y;
+    if (sal_plan_value(r->p, nm, &y)) return 0;
+    int64_t n = sal_tensor_numel(y);
+    for (int64_t i = 0; i < n; i++) acc += (double)seeds[j][i] * (double)y->data[i];
+  }
+  *L = acc;
+  return 1;
+}
+
+/* Pointer to the float storage of input i (host copy for inputs, graph data for params). */
+static float *input_storage(const th_op_case *c, run *r, int i, int64_t *n) {
+  const th_input *in = &c->in[i];
+  if (in->param) {
+    sal_tensor view;
+    if (sal_graph_param(r->g, in->name, &view)) return NULL;
+    *n = sal_tensor_numel(&view);
+    return view.data;
+  }
+  *n = sal_tensor_numel(r->inputs[i]);
+  return r->inputs[i]->data;
+}
+
+int th_gradcheck(const th_op_case *c, sal_kernels kernels) {
+  sal_ctx *ctx = th_ctx();
+  double eps = c->eps > 0 ? c->eps : 1e-2;
+  double rtol = c->rtol > 0 ? c->rtol : 2e-2;
+  double atol_rel = c->atol > 0 ? c->atol : 2e-3;
+  int max_elems = c->max_elems > 0 ? c->max_elems : (th_quick() ? 48 : 256);
+  run r;
+  if (!run_make(c, kernels, &r)) return 0;
+  int ok = 1;
+  float *seeds[16] = {0};
+  float *analytic[8] = {0};
+  sal_tensor *seed_t[16] = {0};
+  if (sal_plan_forward(r.p)) {
+    th_failed++;
+    fprintf(stderr, "FAIL %s: forward: %s\n", c->label, sal_ctx_last_error(ctx));
+    ok = 0;
+    goto done;
+  }
+  for (int j = 0; j < c->n_out; j++) {
+    char nm[16];
+    out_name(j, nm);
+    sal_shape s;
+    sal_plan_shape(r.p, nm, &s);
+    sal_tensor_new(ctx, s.ndim, s.d, &seed_t[j]);
+    seeds[j] = seed_t[j]->data;
+    sal_rng_normal(999, (uint64_t)j, 0, seeds[j], (size_t)sal_tensor_numel(seed_t[j]));
+  }
+  /* Analytic gradient of L: sum of the backward passes seeded at each output. */
+  for (int i = 0; i < c->n_in; i++) {
+    const th_input *in = &c->in[i];
+    if (!in->name || !in->name[0] || in->constant) continue;
+    int64_t n;
+    input_storage(c, &r, i, &n);
+    analytic[i] = calloc((size_t)n, sizeof(float));
+  }
+  for (int j = 0; j < c->n_out; j++) {
+    char nm[16];
+    out_name(j, nm);
+    if (sal_plan_forward(r.p) || sal_plan_backward(r.p, nm, seed_t[j])) {
+      th_failed++;
+      fprintf(stderr, "FAIL %s: backward: %s\n", c->label, sal_ctx_last_error(ctx));
+      ok = 0;
+      goto done;
+    }
+    for (int i = 0; i < c->n_in; i++) {
+      if (!analytic[i]) continue;
+      const sal_tensor *gt;
+      if (sal_plan_grad(r.p, c->in[i].name, &gt)) {
+        th_failed++;
+        fprintf(stderr, "FAIL %s: grad of %s: %s\n", c->label, c->in[i].name, sal_ctx_last_error(ctx));
+        ok = 0;
+        goto done;
+      }
+      for (int64_t e = 0; e < sal_tensor_numel(gt); e++) analytic[i][e] += gt->data[e];
+    }
+  }
+  for (int i = 0; i < c->n_in; i++) {
+    if (!analytic[i]) continue;
+    int64_t n;
+    float *x = input_storage(c, &r, i, &n);
+    double gmax = 0;
+    for (int64_t e = 0; e < n; e++) gmax = fmax(gmax, fabs(analytic[i][e]));
+    double atol = atol_rel * fmax(1.0, gmax);
+    int64_t stride = n > max_elems ? n / max_elems : 1;
+    double maxd = 0;
+    int64_t bad = -1;
+    double bad_a = 0, bad_n = 0;
+    for (int64_t e = 0; e < n; e += stride) {
+      float keep = x[e];
+      double lp, lm;
+      x[e] = keep + (float)eps;
+      if (!c->in[i].param) sal_plan_set_input(r.p, c->in[i].name, r.inputs[i]);
+      if (!loss(c, &r, seeds, &lp)) { ok = 0; goto done; }
+      x[e] = keep - (float)eps;
+      if (!c->in[i].param) sal_plan_set_input(r.p, c->in[i].name, r.inputs[i]);
+      if (!loss(c, &r, seeds, &lm)) { ok = 0; goto done; }
+      x[e] = keep;
+      if (!c->in[i].param) sal_plan_set_input(r.p, c->in[i].name, r.inputs[i]);
+      /* central difference: the effective step is the float-rounded one */
+      double h = ((double)(keep + (float)eps) - (double)(keep - (float)eps));
+      double num = (lp - lm) / h;
+      double d = fabs(num - analytic[i][e]);
+      if (!(d <= atol + rtol * fabs(num))) {
+        if (bad < 0) { bad = e; bad_a = analytic[i][e]; bad_n = num; }
+        if (!(d <= maxd)) maxd = d;
+      }
+    }
+    if (bad >= 0) {
+      th_failed++;
+      ok = 0;
+      fprintf(stderr, "FAIL %s: gradient of input %d '%s' at index %lld: analytic %.6g, numeric %.6g; max diff %.3g (atol %.3g rtol %g)\n",
+              c->label, i, c->in[i].name, (long long)bad, bad_a, bad_n, maxd, atol, rtol);
+    } else {
+      th_passed++;
+    }
+  }
+done:
+  for (int j = 0; j < 16; j++) sal_tensor_free(seed_t[j]);
+  for (int i = 0; i < 8; i++) free(analytic[i]);
+  run_free(&r);
+  return ok;
+}
+
+int th_compare_kernels(const th_op_case *c, double rtol, double atol) {
+  sal_ctx *ctx = th_ctx();
+  run a, b;
+  if (!run_make(c, SAL_KERNELS_REF, &a)) return 0;
+  if (!run_make(c, SAL_KERNELS_DNNL, &b)) {
+    run_free(&a);
+    return 0;
+  }
+  int ok = 1;
+  char lbl[256];
+  for (int j = 0; j < c->n_out && ok; j++) {
+    char nm[16];
+    out_name(j, nm);
+    if (sal_plan_forward(a.p) || sal_plan_forward(b.p)) {
+      th_failed++;
+      fprintf(stderr, "FAIL %s: forward: %s\n", c->label, sal_ctx_last_error(ctx));
+      ok = 0;
+      break;
+    }
+    const sal_tensor *ya, *yb;
+    sal_plan_value(a.p, nm, &ya);
+    sal_plan_value(b.p, nm, &yb);
+    snprintf(lbl, sizeof lbl, "%s [%s] output %d", c->label, sal_plan_node_kernel(b.p, 0), j);
+    ok &= th_allclose(lbl, yb->data, ya->data, sal_tensor_numel(ya), rtol, atol);
+    sal_tensor *seed = NULL;
+    sal_tensor_new(ctx, ya->shape.ndim, ya->shape.d, &seed);
+    sal_rng_normal(999, (uint64_t)j, 0, seed->data, (size_t)sal_tensor_numel(seed));
+    if (sal_plan_backward(a.p, nm, seed) || sal_plan_backward(b.p, nm, seed)) {
+      th_failed++;
+      fprintf(stderr, "FAIL %s: backward: %s\n", c->label, sal_ctx_last_error(ctx));
+      ok = 0;
+    }
+    sal_tensor_free(seed);
+    for (int i = 0; ok && i < c->n_in; i++) {
+      const th_input *in = &c->in[i];
+      if (!in->name || !in->name[0] || in->constant) continue;
+      const sal_tensor *ga, *gb;
+      if (sal_plan_grad(a.p, in->name, &ga) || sal_plan_grad(b.p, in->name, &gb)) continue;
+      double gmax = 0;
+      for (int64_t e = 0; e < sal_tensor_numel(ga); e++) gmax = fmax(gmax, fabs(ga->data[e]));
+      snprintf(lbl, sizeof lbl, "%s [%s] gradient of '%s' (output %d)", c->label, sal_plan_node_kernel(b.p, 0),
+               in->name, j);
+      ok &= th_allclose(lbl, gb->data, ga->data, sal_tensor_numel(ga), rtol, atol * fmax(1.0, gmax));
+    }
+  }
+  run_free(&a);
+  run_free(&b);
+  return ok;
+}

@@ -1,0 +1,102 @@
+/* Test harness shared by every test binary: loud checks, a per-op gradient check against central
+ * differences (accumulated in double), and a oneDNN-vs-reference comparison. Every binary ends
+ * with `return th_finish("name");`, which prints "N passed, M failed" and exits non-zero on any
+ * failure. */
+#ifndef SAL_TEST_HARNESS_H
+#define SAL_TEST_HARNESS_H
+
+#include <stdio.h>
+
+#include "salient/salient.h"
+
+extern int th_passed, th_failed;
+
+/* One context per test binary (seed 1234, 2 threads), created on first use. */
+sal_ctx *th_ctx(void);
+/* True when SAL_TEST_QUICK is set (sanitiser builds): tests shrink their sizes. */
+int th_quick(void);
+
+#define TH_CHECK(cond, ...)                                                   \
+  do {                                                                        \
+    if (cond) {                                                               \
+      th_passed++;                                                            \
+    } else {                                                                  \
+      th_failed++;                                                            \
+      fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                    \
+      fprintf(stderr, __VA_ARGS__);                                           \
+      fputc('\n', stderr);                                                    \
+    }                                                                         \
+  } while (0)
+
+/* Checks a call returns SAL_STATUS_OK; on failure prints the context's message. */
+#define TH_OK(expr)                                                                              \
+  do {                                                                                           \
+    sal_status th_st_ = (expr);                                                                  \
+    TH_CHECK(th_st_ == SAL_STATUS_OK, "%s -> %s: %s", #expr, sal_status_name(th_st_),            \
+             sal_ctx_last_error(th_ctx()));                                                      \
+  } while (0)
+
+/* Checks a call fails with `want`, and that the message contains `needle` (NULL: any). */
+#define TH_FAILS(expr, want, needle)                                                             \
+  do {                                                                                           \
+    sal_status th_st_ = (expr);                                                                  \
+    TH_CHECK(th_st_ == (want) && th_contains(sal_ctx_last_error(th_ctx()), (needle)),            \
+             "%s -> %s (%s), want %s containing '%s'", #expr, sal_status_name(th_st_),            \
+             sal_ctx_last_error(th_ctx()), sal_status_name(want), (needle) ? (needle) : "");     \
+  } while (0)
+
+int th_contains(const char *hay, const char *needle);
+int th_finish(const char *name);
+
+/* Compares two float arrays: |a-b| <= atol + rtol*|b|. On the first mismatch prints the label,
+ * index, both values and the max difference; returns 1 if all agree. Counts one check. */
+int th_allclose(const char *label, const float *a, const float *b, int64_t n, double rtol, double atol);
+
+typedef enum th_fill {
+  TH_FILL_NORMAL = 0,   /* N(0,1) */
+  TH_FILL_DISTINCT,     /* a shuffled grid with spacing >= 0.05 in [-2,2]: no ties (max-pool) */
+  TH_FILL_AWAY,         /* N(0,1) with |x| >= 0.1: away from kinks at 0 (ReLU, abs) */
+  TH_FILL_POSITIVE,     /* uniform [0.5, 2): logs, divisions, variances */
+  TH_FILL_DATA          /* copy th_input.data */
+} th_fill;
+
+typedef struct th_input {
+  const char *name;
+  int ndim;
+  int64_t dims[SAL_MAX_DIMS];
+  bool param;        /* a trainable parameter (gradient checked through grad_params) */
+  bool constant;     /* a non-trainable parameter (shape tensors, indices): never differentiated */
+  th_fill fill;
+  const float *data; /* TH_FILL_DATA */
+} th_input;
+
+typedef struct th_op_case {
+  const char *label;
+  const char *op;
+  int n_in;
+  th_input in[8];
+  int n_out;
+  sal_attr attrs[8];
+  int n_attrs;
+  bool training;
+  /* Gradient check settings; 0 = defaults (eps 1e-2, rtol 2e-2, atol 2e-3 relative to the
+   * largest analytic gradient, at most 256 elements checked per input). */
+  double eps, rtol, atol;
+  int max_elems;
+} th_op_case;
+
+/* Builds a one-node graph for c (output names "y0", "y1", ...). Returns NULL on failure
+ * (counted as a failed check). */
+sal_graph *th_build(const th_op_case *c);
+/* Fills a buffer per the input's fill rule (deterministic in seed). */
+void th_fill_buf(const th_input *in, float *buf, int64_t n, uint64_t seed);
+
+/* Gradient check: analytic input/parameter gradients from sal_plan_backward (kernels as given)
+ * against central differences of L = sum_j <r_j, y_j> (r_j random, L in double). */
+int th_gradcheck(const th_op_case *c, sal_kernels kernels);
+
+/* Runs c with reference kernels and with oneDNN kernels (SAL_KERNELS_DNNL: the node must pick a
+ * oneDNN kernel) and compares outputs and all input gradients within rtol/atol. */
+int th_compare_kernels(const th_op_case *c, double rtol, double atol);
+
+#endif
