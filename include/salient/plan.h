@@ -45,6 +45,10 @@ void sal_plan_free(sal_plan *p);
 
 /* Copies t into graph input `name` (shape must match the bound shape). */
 sal_status sal_plan_set_input(sal_plan *p, const char *name, const sal_tensor *t);
+/* Tells the plan that parameter data changed (an optimiser step, loaded weights): kernels that
+ * cache transformed weights (oneDNN layouts, folded batch-norm) refresh them on the next forward.
+ * Writing parameters through sal_graph_param without calling this leaves stale caches. */
+void sal_plan_params_changed(sal_plan *p);
 /* Runs the graph forward. */
 sal_status sal_plan_forward(sal_plan *p);
 /* Runs backward from a gradient `seed` placed on value `name` (same shape as the value; NULL =

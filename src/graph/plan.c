@@ -33,6 +33,7 @@ struct sal_plan {
   sal_dnnl_env *dnnl;
   bool forward_done, backward_done;
   uint64_t pass;
+  uint64_t param_version;
   int64_t macs;
 };
 
@@ -220,6 +221,7 @@ static sal_status setup_nodes(sal_plan *p) {
     k->n_out = n->n_out;
     k->training = p->opts.training;
     k->seed = sal_ctx_seed(ctx);
+    k->param_version = 1;
     /* One block: in, out, din, dout pointer arrays and din_accum flags. */
     size_t nio = (size_t)(2 * n->n_in + 2 * n->n_out);
     size_t bytes = nio * sizeof(sal_tensor *) + (size_t)n->n_in * sizeof(bool);
@@ -290,6 +292,7 @@ sal_status sal_plan_new(sal_ctx *ctx, sal_graph *g, const sal_plan_opts *opts, s
   p->opts = o;
   p->opts.grad_values = NULL; /* the caller's lists are not kept */
   p->opts.keep_values = NULL;
+  p->param_version = 1;
   p->any_grad = o.grad_inputs || o.grad_params || o.n_grad_values > 0;
   int nv = g->n_values, nn = g->n_nodes;
   st = SAL_STATUS_OUT_OF_MEMORY;
@@ -355,6 +358,8 @@ sal_status sal_plan_set_input(sal_plan *p, const char *name, const sal_tensor *t
   return SAL_STATUS_OK;
 }
 
+void sal_plan_params_changed(sal_plan *p) { p->param_version++; }
+
 sal_status sal_plan_forward(sal_plan *p) {
   p->forward_done = false;
   p->backward_done = false;
@@ -362,6 +367,7 @@ sal_status sal_plan_forward(sal_plan *p) {
   for (int i = 0; i < p->g->n_nodes; i++) {
     sal_kctx *k = &p->k[i];
     k->pass = p->pass;
+    k->param_version = p->param_version;
     k->training = p->opts.training;
     sal_status st = p->kern[i]->forward(k);
     if (st) return sal_ctx_error_prefix(p->ctx, st, "forward: ");

@@ -48,6 +48,7 @@ typedef struct sal_kctx {
   bool training;
   uint64_t seed;      /* ctx seed: dropout masks depend on (seed, node, pass) */
   uint64_t pass;      /* forward pass counter, for random ops */
+  uint64_t param_version; /* bumped by sal_plan_params_changed: refresh cached weight transforms */
   void *state;        /* kernel state created by prepare, freed by release */
   struct sal_dnnl_env *dnnl; /* the plan's oneDNN engine/stream (NULL with reference kernels) */
 } sal_kctx;
