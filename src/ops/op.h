@@ -53,8 +53,14 @@ typedef struct sal_kctx {
   struct sal_dnnl_env *dnnl; /* the plan's oneDNN engine/stream (NULL with reference kernels) */
 } sal_kctx;
 
+/* Kernel flags. SAL_KERNEL_BLOCKED: the kernel handles SAL_LAYOUT_BLOCKED16 on its 4-D
+ * activation inputs and outputs (it reads each tensor's `layout` in prepare). The plan keeps a
+ * value blocked only when its producer and all its consumers carry this flag. */
+#define SAL_KERNEL_BLOCKED 1u
+
 typedef struct sal_kernel {
   const char *name;
+  unsigned flags;
   /* true if this kernel handles the node with the bound shapes/attrs (NULL = always). */
   bool (*supports)(const sal_kctx *k);
   /* Once per plan: create primitives, allocate workspace into k->state. May be NULL. */
