@@ -1,3 +1,8 @@
-/* oneDNN kernels of the other families: eltwise, binary, softmax, inner product, resampling,
- * concat. */
-#define SAL_DNNL_MISC(X)
+/* oneDNN kernels of the other families: eltwise (src/kernels/dnnl/eltwise.c), binary
+ * (binary.c), softmax, inner product / matmul, resampling, concat. */
+#define SAL_DNNL_MISC(X) \
+  X(RELU, relu) \
+  X(ADD, add) \
+  X(SUB, sub) \
+  X(MUL, mul) \
+  X(DIV, div)

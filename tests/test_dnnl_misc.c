@@ -1,0 +1,267 @@
+/* oneDNN kernels of the eltwise, binary, softmax, matmul, resize and concat families against the
+ * reference kernels: one-node graphs over many shapes (th_compare_kernels), declined cases, and
+ * multi-node graphs whose intermediate values the plan keeps blocked (nChw16c). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "harness.h"
+
+/* ---- multi-node graphs: reference vs oneDNN, with blocked intermediates ---- */
+
+typedef struct gnode {
+  const char *op;
+  const char *in[4];
+  int n_in;
+  const char *out;
+  sal_attr attrs[4];
+  int n_attrs;
+} gnode;
+
+typedef struct gcase {
+  const char *label;
+  int n_in;
+  th_input in[4];
+  int n_nodes;
+  gnode nodes[8];
+  const char *output;
+  const char *blocked[4]; /* values the plan must keep blocked (NULL-terminated) */
+  double rtol, atol;
+} gcase;
+
+static sal_graph *gbuild(const gcase *c) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = NULL;
+  if (sal_graph_new(ctx, &g)) return NULL;
+  for (int i = 0; i < c->n_in; i++) {
+    const th_input *in = &c->in[i];
+    sal_status st;
+    if (in->param) {
+      sal_shape s;
+      sal_shape_make(&s, in->ndim, in->dims);
+      int64_t n = sal_shape_numel(&s);
+      float *buf = calloc((size_t)n, sizeof(float));
+      th_fill_buf(in, buf, n, 300 + (uint64_t)i);
+      st = sal_graph_add_param(g, in->name, in->ndim, in->dims, buf, true);
+      free(buf);
+    } else {
+      st = sal_graph_add_input(g, in->name, in->ndim, in->dims);
+    }
+    if (st) goto fail;
+  }
+  for (int j = 0; j < c->n_nodes; j++) {
+    const gnode *n = &c->nodes[j];
+    char nm[32];
+    snprintf(nm, sizeof nm, "n%d", j);
+    if (sal_graph_add_node(g, n->op, nm, n->in, n->n_in, &n->out, 1, n->attrs, n->n_attrs)) goto fail;
+  }
+  if (sal_graph_add_output(g, c->output)) goto fail;
+  return g;
+fail:
+  sal_graph_free(g);
+  return NULL;
+}
+
+/* Runs c with reference and with automatic (oneDNN) kernels; compares the output and every
+ * input/parameter gradient; checks every node ran a oneDNN kernel and that the listed values
+ * were stored blocked. sal_plan_value hands out the plan's own storage for a plain value and an
+ * owning plain copy for a blocked one, which is how the test sees the layout. */
+static void gcompare(const gcase *c) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = gbuild(c);
+  TH_CHECK(g != NULL, "%s: graph: %s", c->label, sal_ctx_last_error(ctx));
+  if (!g) return;
+  sal_plan *p[2] = {NULL, NULL};
+  sal_tensor *x[4] = {0};
+  sal_tensor *seed = NULL;
+  for (int r = 0; r < 2; r++) {
+    sal_plan_opts o = sal_plan_opts_default();
+    o.batch = 1;
+    o.grad_inputs = true;
+    o.grad_params = true;
+    o.kernels = r ? SAL_KERNELS_AUTO : SAL_KERNELS_REF;
+    int nb = 0;
+    while (nb < 4 && c->blocked[nb]) nb++;
+    o.keep_values = c->blocked;
+    o.n_keep_values = nb;
+    sal_status st = sal_plan_new(ctx, g, &o, &p[r]);
+    TH_CHECK(st == SAL_STATUS_OK, "%s: plan: %s", c->label, sal_ctx_last_error(ctx));
+    if (st) goto done;
+  }
+  for (int i = 0; i < c->n_in; i++) {
+    if (c->in[i].param) continue;
+    sal_tensor_new(ctx, c->in[i].ndim, c->in[i].dims, &x[i]);
+    th_fill_buf(&c->in[i], x[i]->data, sal_tensor_numel(x[i]), 200 + (uint64_t)i);
+    for (int r = 0; r < 2; r++) TH_OK(sal_plan_set_input(p[r], c->in[i].name, x[i]));
+  }
+  for (int j = 0; j < c->n_nodes; j++) {
+    const char *kn = sal_plan_node_kernel(p[1], j);
+    TH_CHECK(kn && strncmp(kn, "dnnl:", 5) == 0, "%s: node %d (%s) ran '%s', not oneDNN", c->label, j,
+             c->nodes[j].op, kn ? kn : "?");
+  }
+  const sal_tensor *y[2];
+  for (int r = 0; r < 2; r++) {
+    TH_OK(sal_plan_forward(p[r]));
+    TH_OK(sal_plan_value(p[r], c->output, &y[r]));
+  }
+  char lbl[160];
+  snprintf(lbl, sizeof lbl, "%s: output", c->label);
+  th_allclose(lbl, y[1]->data, y[0]->data, sal_tensor_numel(y[0]), c->rtol, c->atol);
+  for (int b = 0; b < 4 && c->blocked[b]; b++) {
+    const sal_tensor *v;
+    TH_OK(sal_plan_value(p[1], c->blocked[b], &v));
+    TH_CHECK(v && v->owns_data, "%s: value '%s' was not kept blocked", c->label, c->blocked[b]);
+  }
+  sal_tensor_new(ctx, y[0]->shape.ndim, y[0]->shape.d, &seed);
+  sal_rng_normal(77, 0, 0, seed->data, (size_t)sal_tensor_numel(seed));
+  for (int r = 0; r < 2; r++) TH_OK(sal_plan_backward(p[r], c->output, seed));
+  for (int i = 0; i < c->n_in; i++) {
+    const sal_tensor *ga, *gb;
+    TH_OK(sal_plan_grad(p[0], c->in[i].name, &ga));
+    TH_OK(sal_plan_grad(p[1], c->in[i].name, &gb));
+    double gmax = 0;
+    for (int64_t e = 0; e < sal_tensor_numel(ga); e++) gmax = fmax(gmax, fabs(ga->data[e]));
+    snprintf(lbl, sizeof lbl, "%s: gradient of '%s'", c->label, c->in[i].name);
+    th_allclose(lbl, gb->data, ga->data, sal_tensor_numel(ga), c->rtol, c->atol * fmax(1.0, gmax));
+  }
+done:
+  sal_tensor_free(seed);
+  for (int i = 0; i < 4; i++) sal_tensor_free(x[i]);
+  sal_plan_free(p[0]);
+  sal_plan_free(p[1]);
+  sal_graph_free(g);
+}
+
+/* A node the oneDNN kernel declines must run the reference kernel under AUTO. */
+static void check_declined(const th_op_case *c) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = th_build(c);
+  if (!g) return;
+  sal_plan_opts o = sal_plan_opts_default();
+  sal_plan *p = NULL;
+  TH_OK(sal_plan_new(ctx, g, &o, &p));
+  const char *kn = p ? sal_plan_node_kernel(p, 0) : NULL;
+  TH_CHECK(kn && strcmp(kn, "ref") == 0, "%s: ran '%s', expected the reference kernel", c->label, kn ? kn : "?");
+  sal_plan_free(p);
+  sal_graph_free(g);
+}
+
+#define IN(nm, nd, ...) {nm, nd, {__VA_ARGS__}}
+#define INF(nm, fl, nd, ...) {nm, nd, {__VA_ARGS__}, .fill = fl}
+#define PARAM(nm, nd, ...) {nm, nd, {__VA_ARGS__}, .param = true}
+
+/* ---- eltwise ---- */
+
+static void test_relu(void) {
+  /* Relu is exact in oneDNN (a compare and a select): forward and backward match bit for bit;
+   * tolerance 1e-6 only guards against a -0/+0 difference in the comparison. */
+  th_op_case cases[] = {
+      {.label = "relu 1-d", .op = "Relu", .n_in = 1, .in = {IN("x", 1, 37)}, .n_out = 1},
+      {.label = "relu 2-d", .op = "Relu", .n_in = 1, .in = {IN("x", 2, 3, 5)}, .n_out = 1},
+      {.label = "relu 4-d b1", .op = "Relu", .n_in = 1, .in = {IN("x", 4, 1, 3, 7, 5)}, .n_out = 1},
+      {.label = "relu 4-d b2 c16", .op = "Relu", .n_in = 1, .in = {IN("x", 4, 2, 16, 4, 4)}, .n_out = 1},
+      {.label = "relu 4-d b3 c17", .op = "Relu", .n_in = 1, .in = {IN("x", 4, 3, 17, 3, 5)}, .n_out = 1},
+      {.label = "relu 5-d", .op = "Relu", .n_in = 1, .in = {IN("x", 5, 2, 3, 2, 3, 4)}, .n_out = 1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) th_compare_kernels(&cases[i], 0, 1e-6);
+}
+
+/* ---- binary ---- */
+
+static void test_binary(void) {
+  /* Forward: one IEEE operation per element in both kernels, so results agree to rounding of
+   * the same operation (tolerance 1e-6 relative). Backward: broadcast reductions sum in a
+   * different order than the serial reference; with up to ~1000 N(0,1)-sized float terms the
+   * difference stays below 1e-5 of the largest gradient. */
+  const double rtol = 1e-5, atol = 1e-5;
+  const char *ops[] = {"Add", "Sub", "Mul", "Div"};
+  for (int o = 0; o < 4; o++) {
+    th_fill fb = o == 3 ? TH_FILL_POSITIVE : TH_FILL_NORMAL; /* divisors away from 0 */
+    th_op_case cases[] = {
+        {.label = "same 2-d", .n_in = 2, .in = {IN("a", 2, 3, 5), INF("b", fb, 2, 3, 5)}},
+        {.label = "same 4-d c17", .n_in = 2, .in = {IN("a", 4, 2, 17, 3, 5), INF("b", fb, 4, 2, 17, 3, 5)}},
+        {.label = "bias c3", .n_in = 2, .in = {IN("a", 4, 2, 3, 4, 5), {"b", 4, {1, 3, 1, 1}, .param = true, .fill = fb}}},
+        {.label = "bias c32 b1", .n_in = 2, .in = {IN("a", 4, 1, 32, 3, 3), {"b", 4, {1, 32, 1, 1}, .param = true, .fill = fb}}},
+        {.label = "per-sample c17", .n_in = 2, .in = {IN("a", 4, 3, 17, 5, 5), INF("b", fb, 4, 3, 17, 1, 1)}},
+        {.label = "rank 3+1", .n_in = 2, .in = {IN("a", 3, 2, 3, 7), INF("b", fb, 1, 7)}},
+        {.label = "row 2-d", .n_in = 2, .in = {IN("a", 2, 5, 9), INF("b", fb, 2, 5, 1)}},
+        {.label = "spatial", .n_in = 2, .in = {IN("a", 4, 2, 5, 3, 3), INF("b", fb, 4, 2, 1, 3, 3)}},
+        {.label = "scalar", .n_in = 2, .in = {IN("a", 3, 2, 3, 4), {"b", 0, {0}, .param = true, .fill = fb}}},
+        {.label = "5-d", .n_in = 2, .in = {IN("a", 5, 2, 3, 2, 3, 2), INF("b", fb, 5, 1, 3, 1, 3, 1)}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      char lbl[96];
+      snprintf(lbl, sizeof lbl, "%s %s", ops[o], cases[i].label);
+      cases[i].label = lbl;
+      cases[i].op = ops[o];
+      cases[i].n_out = 1;
+      th_compare_kernels(&cases[i], rtol, atol);
+    }
+    if (o == 3) continue;
+    /* a broadcasts, b does not: Add/Mul swap operands, Sub computes -(b - a) */
+    th_op_case sw[] = {
+        {.label = "swap c3", .n_in = 2, .in = {IN("a", 4, 1, 3, 1, 1), IN("b", 4, 2, 3, 4, 5)}},
+        {.label = "swap 2-d", .n_in = 2, .in = {IN("a", 1, 6), IN("b", 2, 4, 6)}},
+    };
+    for (size_t i = 0; i < sizeof sw / sizeof sw[0]; i++) {
+      char lbl[96];
+      snprintf(lbl, sizeof lbl, "%s %s", ops[o], sw[i].label);
+      sw[i].label = lbl;
+      sw[i].op = ops[o];
+      sw[i].n_out = 1;
+      th_compare_kernels(&sw[i], rtol, atol);
+    }
+  }
+  /* Declined: both operands broadcast; a broadcast numerator. */
+  th_op_case no[] = {
+      {.label = "sub both broadcast", .op = "Sub", .n_in = 2, .in = {IN("a", 3, 2, 1, 4), IN("b", 3, 1, 3, 1)}, .n_out = 1},
+      {.label = "div broadcast numerator", .op = "Div", .n_in = 2, .in = {IN("a", 1, 3), INF("b", TH_FILL_POSITIVE, 2, 4, 3)}, .n_out = 1},
+  };
+  for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) check_declined(&no[i]);
+}
+
+/* ---- graphs with blocked intermediates ---- */
+
+static void test_blocked_graphs(void) {
+  /* Same arithmetic as the one-node cases; reductions in a different order: 1e-5. */
+  gcase cases[] = {
+      /* r = relu(x) is blocked (Relu -> Add); the Add mixes blocked r with plain x (input) */
+      {.label = "relu->add skip c17", .n_in = 1, .in = {IN("x", 4, 2, 17, 5, 3)}, .n_nodes = 2,
+       .nodes = {{"Relu", {"x"}, 1, "r"}, {"Add", {"r", "x"}, 2, "y"}}, .output = "y", .blocked = {"r"}},
+      /* both Add inputs blocked; x's gradient accumulates into a plain tensor from two blocked paths */
+      {.label = "relu,relu->add c3", .n_in = 1, .in = {IN("x", 4, 1, 3, 4, 4)}, .n_nodes = 3,
+       .nodes = {{"Relu", {"x"}, 1, "r"}, {"Mul", {"x", "x"}, 2, "m"}, {"Add", {"r", "m"}, 2, "y"}},
+       .output = "y", .blocked = {"r", "m"}},
+      /* blocked -> plain -> blocked chain with a blocked per-channel operand and a parameter */
+      {.label = "mul bias chain c32", .n_in = 2, .in = {IN("x", 4, 2, 32, 3, 3), PARAM("w", 4, 1, 32, 1, 1)}, .n_nodes = 4,
+       .nodes = {{"Mul", {"x", "w"}, 2, "a"}, {"Relu", {"a"}, 1, "b"}, {"Sub", {"b", "a"}, 2, "c"}, {"Div", {"c", "w2"}, 2, "y"}},
+       .output = "y", .blocked = {"a", "b", "c"}},
+      /* Relu with a plain input (graph input with two consumers: its gradient accumulates) and a
+       * blocked output: the layout change and the accumulation share the scratch */
+      {.label = "relu plain->blocked accumulate", .n_in = 1, .in = {IN("x", 4, 2, 5, 3, 3)}, .n_nodes = 3,
+       .nodes = {{"Relu", {"x"}, 1, "r"}, {"Add", {"r", "x"}, 2, "s"}, {"Relu", {"s"}, 1, "y"}},
+       .output = "y", .blocked = {"r", "s"}},
+      /* per-sample broadcast operand blocked (N,C,1,1), reduced in the blocked layout */
+      {.label = "se-style scale c20", .n_in = 2, .in = {IN("x", 4, 2, 20, 4, 4), IN("s", 4, 2, 20, 1, 1)}, .n_nodes = 3,
+       .nodes = {{"Relu", {"s"}, 1, "t"}, {"Relu", {"x"}, 1, "u"}, {"Mul", {"u", "t"}, 2, "y"}},
+       .output = "y", .blocked = {"t", "u"}},
+  };
+  /* the chain's divisor: a positive parameter */
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    gcase *c = &cases[i];
+    c->rtol = 1e-5;
+    c->atol = 1e-5;
+    if (strcmp(c->label, "mul bias chain c32") == 0) {
+      c->in[2] = (th_input){"w2", 4, {1, 32, 1, 1}, .param = true, .fill = TH_FILL_POSITIVE};
+      c->n_in = 3;
+    }
+    gcompare(c);
+  }
+}
+
+int main(void) {
+  test_relu();
+  test_binary();
+  test_blocked_graphs();
+  return th_finish("test_dnnl_misc");
+}
