@@ -28,7 +28,8 @@ static void gradchecks(void) {
 }
 
 /* A graph x -> Dropout (n_drop nodes "d0", "d1", ... with outputs "y<i>" and "m<i>"), and with two
- * nodes their sum "y". x is (dims) with dims[0] = -1 allowed (the batch). */
+ * nodes their sum "y"; all are graph outputs, so plans keep them readable. x is (dims) with
+ * dims[0] = -1 allowed (the batch). */
 static sal_graph *dropout_graph(int ndim, const int64_t *dims, float ratio, int n_drop) {
   sal_ctx *ctx = th_ctx();
   sal_graph *g = NULL;
@@ -39,10 +40,13 @@ static sal_graph *dropout_graph(int ndim, const int64_t *dims, float ratio, int 
     snprintf(nm, sizeof nm, "d%d", i);
     snprintf(y, sizeof y, "y%d", i);
     snprintf(m, sizeof m, "m%d", i);
-    if (sal_graph_add_node(g, "Dropout", nm, (const char *[]){"x"}, 1, (const char *[]){y, m}, 2, &r, 1)) goto fail;
+    if (sal_graph_add_node(g, "Dropout", nm, (const char *[]){"x"}, 1, (const char *[]){y, m}, 2, &r, 1) ||
+        sal_graph_add_output(g, y) || sal_graph_add_output(g, m))
+      goto fail;
   }
   if (n_drop == 2 &&
-      sal_graph_add_node(g, "Add", "sum", (const char *[]){"y0", "y1"}, 2, (const char *[]){"y"}, 1, NULL, 0))
+      (sal_graph_add_node(g, "Add", "sum", (const char *[]){"y0", "y1"}, 2, (const char *[]){"y"}, 1, NULL, 0) ||
+       sal_graph_add_output(g, "y")))
     goto fail;
   return g;
 fail:
