@@ -35,17 +35,11 @@ sal_status sal__hard_sigmoid_params(sal_ctx *ctx, const sal_node *n, float *alph
   return st ? st : finite_attr(ctx, n, "beta", 0.5f, beta);
 }
 
-static bool has_attr(const sal_node *n, const char *name) {
-  for (int i = 0; i < n->n_attrs; i++)
-    if (strcmp(n->attrs[i].name, name) == 0) return true;
-  return false;
-}
-
 /* One bound of Clip: input `idx` (opset >= 11) or attribute `name` (opset 6–10), else `def`. */
 static sal_status clip_bound(sal_ctx *ctx, const sal_graph *g, const sal_node *n, int idx, const char *name,
                              float def, float *out) {
   bool in_given = idx < n->n_in && n->in[idx] >= 0;
-  if (in_given && has_attr(n, name))
+  if (in_given && sal__attr_has(n, name))
     return sal__op_error(ctx, n, SAL_STATUS_BAD_INPUT, "'%s' is given both as an attribute and as input %d", name,
                          idx);
   if (!in_given) {

@@ -7,16 +7,10 @@
 #include <math.h>
 #include <string.h>
 
-static bool has_attr(const sal_node *n, const char *name) {
-  for (int i = 0; i < n->n_attrs; i++)
-    if (strcmp(n->attrs[i].name, name) == 0) return true;
-  return false;
-}
-
 sal_status sal__dropout_ratio(sal_ctx *ctx, const sal_graph *g, const sal_node *n, float *ratio) {
   bool in_given = n->n_in > 1 && n->in[1] >= 0;
   if (in_given) {
-    if (has_attr(n, "ratio"))
+    if (sal__attr_has(n, "ratio"))
       return sal__op_error(ctx, n, SAL_STATUS_BAD_INPUT, "'ratio' is given both as an attribute and as input 1");
     int64_t numel = 0;
     const float *c = sal__node_const_input(g, n, 1, &numel);
