@@ -5,7 +5,6 @@
 
 #include <float.h>
 #include <math.h>
-#include <string.h>
 
 const sal_op_def sal__op_relu = {
     .name = "Relu", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1, .infer = sal__infer_same};

@@ -5,7 +5,6 @@
 #include "ops/dropout.h"
 
 #include <math.h>
-#include <string.h>
 
 sal_status sal__dropout_ratio(sal_ctx *ctx, const sal_graph *g, const sal_node *n, float *ratio) {
   bool in_given = n->n_in > 1 && n->in[1] >= 0;
