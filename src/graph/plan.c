@@ -28,6 +28,10 @@ struct sal_plan {
   sal_tensor **shadow;  /* per value: plain copies for reading values kept blocked (lazy) */
   sal_tensor **gshadow; /* the same for gradients */
   bool *grad_written;   /* per value, per backward */
+  int *writer;          /* per value: the node that writes it (producer, or the node a chain was
+                         * fused into); -1 for inputs, params and values fused away */
+  bool *elided;         /* per node: fused into an earlier node, not run */
+  int *out0;            /* per node: the value its output 0 really is (end of a fused chain) */
   sal_kctx *k;          /* per node */
   const sal_kernel **kern;
   bool *prepared;
@@ -59,6 +63,9 @@ void sal_plan_free(sal_plan *p) {
   }
   sal__dnnl_env_free(p->dnnl);
   sal_free(p->k);
+  sal_free(p->writer);
+  sal_free(p->elided);
+  sal_free(p->out0);
   sal_free(p->kern);
   sal_free(p->prepared);
   sal_free(p->shapes);
@@ -137,10 +144,12 @@ static sal_status layout_memory(sal_plan *p) {
     }
     /* Forward: params live in the graph; inputs persist (callers may forward repeatedly);
      * activations from their producer to their last consumer, or to the end when kept. */
-    if (val->kind == SAL_VALUE_ACT) {
+    if (val->kind == SAL_VALUE_ACT && p->writer[v] < 0) {
+      continue; /* fused away: never written, never read */
+    } else if (val->kind == SAL_VALUE_ACT) {
       fw[v].bytes = bytes;
-      fw[v].start = val->producer;
-      fw[v].end = (p->readable[v] || p->any_grad) ? last : val->producer;
+      fw[v].start = p->writer[v];
+      fw[v].end = (p->readable[v] || p->any_grad) ? last : p->writer[v];
     } else if (val->kind == SAL_VALUE_INPUT) {
       fw[v].bytes = bytes;
       fw[v].start = 0;
@@ -152,7 +161,7 @@ static sal_status layout_memory(sal_plan *p) {
     if (p->needs_grad[v]) {
       bw[v].bytes = bytes;
       bw[v].start = nn;
-      bw[v].end = val->kind == SAL_VALUE_ACT ? nn + (nn - 1 - val->producer) : last;
+      bw[v].end = val->kind == SAL_VALUE_ACT ? nn + (nn - 1 - p->writer[v]) : last;
       if (p->want_grad[v]) bw[v].end = last;
     }
   }
@@ -162,6 +171,7 @@ static sal_status layout_memory(sal_plan *p) {
     if (bw[v].bytes) bw[v].start = last;
   for (int i = 0; i < nn; i++) {
     const sal_node *n = &g->nodes[i];
+    if (p->elided[i]) continue;
     int bstep = nn + (nn - 1 - i);
     for (int j = 0; j < n->n_in; j++) {
       int v = n->in[j];
@@ -199,8 +209,8 @@ static sal_status layout_memory(sal_plan *p) {
   memset(p->garena, 0, p->garena_bytes);
   for (int v = 0; v < nv; v++) {
     if (g->values[v].kind == SAL_VALUE_PARAM) p->vals[v].data = g->values[v].data;
-    else p->vals[v].data = (float *)((char *)p->arena + fw[v].offset);
-    if (p->needs_grad[v]) p->grads[v].data = (float *)((char *)p->garena + bw[v].offset);
+    else if (fw[v].bytes) p->vals[v].data = (float *)((char *)p->arena + fw[v].offset);
+    if (bw[v].bytes) p->grads[v].data = (float *)((char *)p->garena + bw[v].offset);
   }
   st = SAL_STATUS_OK;
 done:
@@ -216,11 +226,11 @@ static void choose_layouts(sal_plan *p) {
   const sal_graph *g = p->g;
   bool *ok = p->grad_written; /* scratch, reset by every backward */
   for (int v = 0; v < g->n_values; v++)
-    ok[v] = g->values[v].kind == SAL_VALUE_ACT && p->shapes[v].ndim == 4 &&
-            (p->kern[g->values[v].producer]->flags & SAL_KERNEL_BLOCKED);
+    ok[v] = g->values[v].kind == SAL_VALUE_ACT && p->writer[v] >= 0 && p->shapes[v].ndim == 4 &&
+            (p->kern[p->writer[v]]->flags & SAL_KERNEL_BLOCKED);
   for (int i = 0; i < g->n_nodes; i++) {
     const sal_node *n = &g->nodes[i];
-    if (p->kern[i]->flags & SAL_KERNEL_BLOCKED) continue;
+    if (p->elided[i] || (p->kern[i]->flags & SAL_KERNEL_BLOCKED)) continue;
     for (int j = 0; j < n->n_in; j++)
       if (n->in[j] >= 0) ok[n->in[j]] = false;
   }
@@ -232,9 +242,71 @@ static void choose_layouts(sal_plan *p) {
   }
 }
 
+/* The single node consuming value v (and consuming it once), or -1. */
+static int sole_consumer(const sal_plan *p, int v) {
+  int who = -1;
+  for (int i = 0; i < p->g->n_nodes; i++) {
+    const sal_node *n = &p->g->nodes[i];
+    for (int j = 0; j < n->n_in; j++)
+      if (n->in[j] == v) {
+        if (who >= 0) return -1;
+        who = i;
+      }
+  }
+  return who;
+}
+
+/* Redirects node c's output 0 to the output of node f (which consumed it) and elides f. */
+static void fuse_into(sal_plan *p, int c, int f) {
+  int mid = p->out0[c], end = p->g->nodes[f].out[0];
+  p->elided[f] = true;
+  p->writer[mid] = -1;
+  p->writer[end] = c;
+  p->out0[c] = end;
+  p->k[c].out[0] = &p->vals[end];
+}
+
+/* Folds inference batch-norm and ReLU into the convolution before them when its kernel can
+ * (PERF-NOTES: separate batch-norm and ReLU passes are where PyTorch loses time). Only in
+ * inference plans without parameter gradients; never fuses away a value the caller may read. */
+static void fuse_nodes(sal_plan *p) {
+  const sal_graph *g = p->g;
+  if (p->opts.training || p->opts.grad_params) return;
+  sal_op_type conv = sal__op_find("Conv"), bn = sal__op_find("BatchNormalization"), relu = SAL_OP_RELU;
+  for (int c = 0; c < g->n_nodes; c++) {
+    if (g->nodes[c].op != conv || conv == SAL_OP_COUNT) continue;
+    sal_kctx *k = &p->k[c];
+    unsigned fl = p->kern[c]->flags;
+    int v = p->out0[c], b = p->readable[v] ? -1 : sole_consumer(p, v);
+    if ((fl & SAL_KERNEL_FUSE_BN) && b >= 0 && g->nodes[b].op == bn && g->nodes[b].n_in == 5 &&
+        g->nodes[b].in[0] == v) {
+      const sal_node *bnode = &g->nodes[b];
+      bool consts = true;
+      for (int j = 1; j < 5; j++) consts &= bnode->in[j] >= 0 && g->values[bnode->in[j]].kind == SAL_VALUE_PARAM;
+      float eps;
+      if (consts && sal__attr_float(p->ctx, bnode, "epsilon", 1e-5f, &eps) == SAL_STATUS_OK) {
+        k->fuse.bn = true;
+        k->fuse.bn_scale = &p->vals[bnode->in[1]];
+        k->fuse.bn_bias = &p->vals[bnode->in[2]];
+        k->fuse.bn_mean = &p->vals[bnode->in[3]];
+        k->fuse.bn_var = &p->vals[bnode->in[4]];
+        k->fuse.bn_eps = eps;
+        fuse_into(p, c, b);
+      }
+    }
+    v = p->out0[c];
+    int r = p->readable[v] ? -1 : sole_consumer(p, v);
+    if ((fl & SAL_KERNEL_FUSE_RELU) && r >= 0 && g->nodes[r].op == relu) {
+      k->fuse.relu = true;
+      fuse_into(p, c, r);
+    }
+  }
+}
+
 static sal_status prepare_nodes(sal_plan *p) {
   for (int i = 0; i < p->g->n_nodes; i++) {
     sal_kctx *k = &p->k[i];
+    if (p->elided[i]) continue;
     if (p->kern[i]->prepare) {
       sal_status st = p->kern[i]->prepare(k);
       if (st) return sal_ctx_error_prefix(p->ctx, st, "plan: preparing node '%s': ", k->node->name);
@@ -340,8 +412,12 @@ sal_status sal_plan_new(sal_ctx *ctx, sal_graph *g, const sal_plan_opts *opts, s
   p->k = sal_calloc(ctx, (size_t)nn, sizeof *p->k);
   p->kern = sal_calloc(ctx, (size_t)nn, sizeof *p->kern);
   p->prepared = sal_calloc(ctx, (size_t)nn, sizeof(bool));
+  p->writer = sal_calloc(ctx, (size_t)nv, sizeof(int));
+  p->elided = sal_calloc(ctx, (size_t)nn, sizeof(bool));
+  p->out0 = sal_calloc(ctx, (size_t)nn, sizeof(int));
   if (!p->shapes || !p->vals || !p->grads || !p->needs_grad || !p->want_grad || !p->readable ||
-      !p->grad_written || !p->k || !p->kern || !p->prepared || !p->shadow || !p->gshadow)
+      !p->grad_written || !p->k || !p->kern || !p->prepared || !p->shadow || !p->gshadow ||
+      !p->writer || !p->elided || !p->out0)
     goto fail;
 
   /* Shapes at the bound batch size. */
@@ -364,8 +440,11 @@ sal_status sal_plan_new(sal_ctx *ctx, sal_graph *g, const sal_plan_opts *opts, s
     p->grads[v].shape = p->shapes[v];
   }
   for (int i = 0; i < g->n_outputs; i++) p->readable[g->outputs[i]] = true;
+  for (int v = 0; v < nv; v++) p->writer[v] = g->values[v].producer;
+  for (int i = 0; i < nn; i++) p->out0[i] = g->nodes[i].n_out > 0 ? g->nodes[i].out[0] : -1;
   st = choose_kernels(p);
   if (st) goto fail;
+  fuse_nodes(p);
   choose_layouts(p);
   st = layout_memory(p);
   if (!st) st = prepare_nodes(p);
@@ -412,6 +491,7 @@ sal_status sal_plan_forward(sal_plan *p) {
   p->pass++;
   for (int i = 0; i < p->g->n_nodes; i++) {
     sal_kctx *k = &p->k[i];
+    if (p->elided[i]) continue;
     k->pass = p->pass;
     k->param_version = p->param_version;
     k->training = p->opts.training;
@@ -462,9 +542,10 @@ sal_status sal_plan_backward(sal_plan *p, const char *name, const sal_tensor *se
   for (int i = g->n_nodes - 1; i >= 0; i--) {
     const sal_node *n = &g->nodes[i];
     sal_kctx *k = &p->k[i];
+    if (p->elided[i]) continue;
     bool reached = false;
     for (int j = 0; j < n->n_out; j++) {
-      int v = n->out[j];
+      int v = j == 0 ? p->out0[i] : n->out[j];
       k->dout[j] = p->grad_written[v] ? &p->grads[v] : NULL;
       reached |= p->grad_written[v];
     }
@@ -553,6 +634,7 @@ sal_status sal_plan_shape(const sal_plan *p, const char *name, sal_shape *out) {
 
 const char *sal_plan_node_kernel(const sal_plan *p, int node) {
   if (node < 0 || node >= p->g->n_nodes) return NULL;
+  if (p->elided[node]) return "fused";
   const sal_kernel *kr = p->kern[node];
   return kr->impl_name ? kr->impl_name(&p->k[node]) : kr->name;
 }
