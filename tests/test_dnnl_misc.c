@@ -166,6 +166,100 @@ static void test_relu(void) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) th_compare_kernels(&cases[i], 0, 1e-6);
 }
 
+/* Every other oneDNN activation over plain shapes, with attributes and, at the kinks, the
+ * reference's boundary conventions (exact boundary values in the data). */
+static void test_activations(void) {
+  static const float kinks[12] = {-4, -3, -1, -0.5f, 0, 0.5f, 1, 2, 3, 4, 6, -6};
+  static const float lo = -1, hi = 2, zero = 0;
+  static const float six = 6;
+  /* {ndim, dims...} */
+  const int64_t shapes[][6] = {{4, 1, 3, 7, 5}, {4, 2, 16, 4, 4}, {4, 3, 17, 3, 5}, {2, 5, 9}, {1, 37}, {5, 2, 3, 2, 3, 2}};
+  struct {
+    const char *op;
+    sal_attr attrs[2];
+    int n_attrs;
+    double rtol, atol;
+  } ops[] = {
+      /* compare/select/multiply: identical roundings */
+      {"LeakyRelu", {{0}}, 0, 0, 1e-6},
+      {"LeakyRelu", {sal_attr_float("alpha", 0.3f)}, 1, 0, 1e-6},
+      {"Clip", {sal_attr_float("min", -0.5f), sal_attr_float("max", 0.7f)}, 2, 0, 1e-6},
+      {"Clip", {sal_attr_float("min", 0.0f)}, 1, 0, 1e-6},
+      /* oneDNN evaluates exp/tanh with its own polynomial: a few ulp from libm */
+      {"Sigmoid", {{0}}, 0, 1e-5, 1e-6},
+      {"Tanh", {{0}}, 0, 1e-5, 1e-6},
+      /* x*(x+3)/6 evaluated in a different order: an ulp or two */
+      {"HardSwish", {{0}}, 0, 1e-6, 1e-6},
+  };
+  for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++)
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+      th_op_case c = {.op = ops[o].op, .n_in = 1, .n_out = 1, .n_attrs = ops[o].n_attrs};
+      char lbl[96];
+      snprintf(lbl, sizeof lbl, "%s#%zu shape %zu", ops[o].op, o, i);
+      c.label = lbl;
+      c.in[0] = (th_input){.name = "x", .ndim = (int)shapes[i][0]};
+      memcpy(c.in[0].dims, &shapes[i][1], sizeof c.in[0].dims);
+      memcpy(c.attrs, ops[o].attrs, sizeof ops[o].attrs);
+      th_compare_kernels(&c, ops[o].rtol, ops[o].atol);
+    }
+  /* Kinks hit exactly: Clip's bounds (strict: no gradient at lo or hi), HardSwish at -3 and 3
+   * (inclusive: (2x+3)/6), LeakyRelu and Relu at 0 (slope alpha / 0). */
+  th_op_case k[] = {
+      {.label = "clip kinks attrs", .op = "Clip", .n_in = 1, .in = {{"x", 1, {12}, .fill = TH_FILL_DATA, .data = kinks}},
+       .n_out = 1, .attrs = {sal_attr_float("min", -1), sal_attr_float("max", 2)}, .n_attrs = 2},
+      {.label = "clip kinks inputs", .op = "Clip", .n_in = 3,
+       .in = {{"x", 2, {3, 4}, .fill = TH_FILL_DATA, .data = kinks},
+              {"lo", 0, {0}, .constant = true, .fill = TH_FILL_DATA, .data = &lo},
+              {"hi", 0, {0}, .constant = true, .fill = TH_FILL_DATA, .data = &hi}}, .n_out = 1},
+      {.label = "clip relu6", .op = "Clip", .n_in = 3,
+       .in = {{"x", 2, {3, 4}, .fill = TH_FILL_DATA, .data = kinks},
+              {"lo", 0, {0}, .constant = true, .fill = TH_FILL_DATA, .data = &zero},
+              {"hi", 0, {0}, .constant = true, .fill = TH_FILL_DATA, .data = &six}}, .n_out = 1},
+      {.label = "hardswish kinks", .op = "HardSwish", .n_in = 1, .in = {{"x", 1, {12}, .fill = TH_FILL_DATA, .data = kinks}}, .n_out = 1},
+      {.label = "leakyrelu kinks", .op = "LeakyRelu", .n_in = 1, .in = {{"x", 1, {12}, .fill = TH_FILL_DATA, .data = kinks}},
+       .n_out = 1, .attrs = {sal_attr_float("alpha", 0.2f)}, .n_attrs = 1},
+      {.label = "relu kinks", .op = "Relu", .n_in = 1, .in = {{"x", 1, {12}, .fill = TH_FILL_DATA, .data = kinks}}, .n_out = 1},
+      {.label = "sigmoid large", .op = "Sigmoid", .n_in = 1, .in = {{"x", 1, {12}, .fill = TH_FILL_DATA, .data = kinks}}, .n_out = 1},
+  };
+  for (size_t i = 0; i < sizeof k / sizeof k[0]; i++) th_compare_kernels(&k[i], 1e-6, 1e-6);
+  /* Declined: HardSigmoid (no oneDNN 2.6 algorithm), Clip with min > max. */
+  th_op_case no[] = {
+      {.label = "hardsigmoid", .op = "HardSigmoid", .n_in = 1, .in = {IN("x", 2, 3, 4)}, .n_out = 1},
+      {.label = "clip min > max", .op = "Clip", .n_in = 1, .in = {IN("x", 2, 3, 4)}, .n_out = 1,
+       .attrs = {sal_attr_float("min", 1), sal_attr_float("max", -1)}, .n_attrs = 2},
+  };
+  for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) check_declined(&no[i]);
+}
+
+/* ---- softmax ---- */
+
+static void test_softmax(void) {
+  /* oneDNN's exp is a polynomial a few ulp from libm and its sums run in float (the reference
+   * sums in double): over at most 1000 terms that stays below 1e-5 relative. LogSoftmax values
+   * reach ~10 in magnitude, hence the absolute 1e-5. */
+  struct {
+    int ndim;
+    int64_t d[5];
+    int64_t axis;
+  } cases[] = {
+      {2, {1, 10}, -1}, {2, {3, 1000}, 1}, {2, {4, 17}, 0}, {3, {2, 5, 7}, 1},
+      {4, {2, 17, 3, 3}, 1}, {4, {1, 16, 5, 4}, 1}, {4, {2, 3, 4, 5}, -1}, {4, {3, 2, 5, 4}, 2}, {1, {33}, 0},
+      {5, {2, 3, 2, 3, 4}, 2},
+  };
+  const char *ops[] = {"Softmax", "LogSoftmax"};
+  for (int o = 0; o < 2; o++)
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+      th_op_case c = {.op = ops[o], .n_in = 1, .n_out = 1, .n_attrs = 1};
+      char lbl[96];
+      snprintf(lbl, sizeof lbl, "%s case %zu axis %lld", ops[o], i, (long long)cases[i].axis);
+      c.label = lbl;
+      c.in[0] = (th_input){.name = "x", .ndim = cases[i].ndim};
+      memcpy(c.in[0].dims, cases[i].d, sizeof cases[i].d);
+      c.attrs[0] = sal_attr_int("axis", cases[i].axis);
+      th_compare_kernels(&c, 1e-5, 1e-5);
+    }
+}
+
 /* ---- binary ---- */
 
 static void test_binary(void) {
@@ -245,6 +339,22 @@ static void test_blocked_graphs(void) {
       {.label = "se-style scale c20", .n_in = 2, .in = {IN("x", 4, 2, 20, 4, 4), IN("s", 4, 2, 20, 1, 1)}, .n_nodes = 3,
        .nodes = {{"Relu", {"s"}, 1, "t"}, {"Relu", {"x"}, 1, "u"}, {"Mul", {"u", "t"}, 2, "y"}},
        .output = "y", .blocked = {"t", "u"}},
+      /* HardSwish (backward in C) from a plain input with two consumers into a blocked value;
+       * Sigmoid from blocked to the plain output */
+      {.label = "hardswish,add,sigmoid c19", .n_in = 1, .in = {INF("x", TH_FILL_AWAY, 4, 2, 19, 3, 4)}, .n_nodes = 3,
+       .nodes = {{"HardSwish", {"x"}, 1, "h"}, {"Add", {"h", "x"}, 2, "s"}, {"Sigmoid", {"s"}, 1, "y"}},
+       .output = "y", .blocked = {"h", "s"}},
+      /* activations chained blocked -> blocked */
+      {.label = "leaky,tanh,clip c16", .n_in = 1, .in = {IN("x", 4, 1, 16, 5, 5)}, .n_nodes = 3,
+       .nodes = {{"LeakyRelu", {"x"}, 1, "a", {sal_attr_float("alpha", 0.1f)}, 1},
+                 {"Tanh", {"a"}, 1, "b"},
+                 {"Clip", {"b"}, 1, "y", {sal_attr_float("min", -0.5f), sal_attr_float("max", 0.5f)}, 2}},
+       .output = "y", .blocked = {"a", "b"}},
+      /* softmax over blocked channels (C = 20 pads to 32), into and out of blocked values */
+      {.label = "relu,softmax,mul c20", .n_in = 1, .in = {IN("x", 4, 2, 20, 3, 3)}, .n_nodes = 4,
+       .nodes = {{"Relu", {"x"}, 1, "r"}, {"Softmax", {"r"}, 1, "s", {sal_attr_int("axis", 1)}, 1},
+                 {"LogSoftmax", {"r"}, 1, "l", {sal_attr_int("axis", 1)}, 1}, {"Mul", {"s", "l"}, 2, "y"}},
+       .output = "y", .blocked = {"r", "s", "l"}},
   };
   /* the chain's divisor: a positive parameter */
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -261,6 +371,8 @@ static void test_blocked_graphs(void) {
 
 int main(void) {
   test_relu();
+  test_activations();
+  test_softmax();
   test_binary();
   test_blocked_graphs();
   return th_finish("test_dnnl_misc");

@@ -1,20 +1,24 @@
 /* oneDNN kernels for elementwise activations (Relu, LeakyRelu, Sigmoid, Tanh, Clip, HardSwish):
  * one eltwise primitive forward and one backward, chosen by the plan in place of the reference
- * kernels (src/kernels/ref/activation.c, eltwise.c) whenever oneDNN implements the function.
+ * kernels (src/kernels/ref/activation.c). HardSigmoid has no oneDNN 2.6 algorithm (it arrived
+ * in 3.0) and keeps its reference kernel.
  * Blocked (nChw16c) and plain tensors mix freely: a layout change is one reorder.
  *   forward, same layouts:  y = f(x)
  *   forward, x and y differ: y = reorder(x); y = f(y) in place (y's layout)
  *   backward: eltwise backward in x's layout from x and dy (dy reordered into scratch s when its
  *             layout differs); when dx accumulates the result goes to s and is added by a
  *             reorder with a sum post-op. */
-#include <float.h>
 #include <string.h>
 
 #include "kernels/dnnl/misc_util.h"
+#include "ops/activation.h"
 
 typedef struct elt_params {
   dnnl_alg_kind_t alg;
   float alpha, beta;
+  /* f'(x) for a backward in plain C, where oneDNN's convention at a kink differs from the
+   * reference's; NULL = oneDNN's eltwise backward. */
+  float (*deriv)(float x);
 } elt_params;
 
 typedef struct elt_state {
@@ -69,6 +73,20 @@ static sal_status elt_prepare(sal_kctx *k, elt_params prm) {
   if (!st && !s->same) st = sal__dm_reorder_new(k, &s->to_y, &mx, &my, 1.0f, false);
   if (st) goto fail;
 
+  bool acc = sal__dm_may_accum(k, 0);
+  if (prm.deriv) {
+    /* dx (+)= dy*f'(x) elementwise over x's storage; only dy may need a layout change */
+    if (!s->same) {
+      s->s = sal_alloc(k->ctx, (size_t)sal__dm_storage(X) * sizeof(float));
+      if (!s->s) { st = SAL_STATUS_OUT_OF_MEMORY; goto fail; }
+      st = sal__dm_mem(k, &s->m_s, &mx, s->s);
+      if (!st) st = sal__dm_reorder_new(k, &s->dy_to_s, &my, &mx, 1.0f, false);
+      if (st) goto fail;
+    }
+    sal__dm_name(s->name, sizeof s->name, &s->fwd);
+    return SAL_STATUS_OK;
+  }
+
   /* Backward runs in x's layout; its hint is a forward descriptor in that layout. */
   dnnl_primitive_desc_t hint = NULL;
   dnnl_eltwise_desc_t hd, bd;
@@ -82,7 +100,6 @@ static sal_status elt_prepare(sal_kctx *k, elt_params prm) {
   if (hint) dnnl_primitive_desc_destroy(hint);
   if (st) goto fail;
 
-  bool acc = sal__dm_may_accum(k, 0);
   if (!s->same || acc) {
     s->s = sal_alloc(k->ctx, (size_t)sal__dm_storage(X) * sizeof(float));
     if (!s->s) { st = SAL_STATUS_OUT_OF_MEMORY; goto fail; }
@@ -111,6 +128,28 @@ static sal_status elt_forward(sal_kctx *k) {
   return sal__dm_exec(k, &s->fwd, 2, a);
 }
 
+/* dx (+)= dy * f'(x) over the storage of x (blocked padding: x = 0 and dy = 0 there, so dx
+ * stays 0). */
+static sal_status c_backward(sal_kctx *k, elt_state *s, bool acc) {
+  const float *dy = k->dout[0]->data;
+  if (!s->same) {
+    dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, s->m_dy_out}, {DNNL_ARG_TO, s->m_s}};
+    sal_status st = sal__dm_exec(k, &s->dy_to_s, 2, r);
+    if (st) return st;
+    dy = s->s;
+  }
+  const float *x = k->in[0]->data;
+  float *dx = k->din[0]->data;
+  float (*deriv)(float) = s->prm.deriv;
+  int64_t n = sal__dm_storage(k->in[0]);
+  #pragma omp parallel for if (n > 32768) schedule(static)
+  for (int64_t i = 0; i < n; i++) {
+    float g = dy[i] * deriv(x[i]);
+    dx[i] = acc ? dx[i] + g : g;
+  }
+  return SAL_STATUS_OK;
+}
+
 static sal_status elt_backward(sal_kctx *k) {
   elt_state *s = k->state;
   sal_tensor *DX = k->din[0];
@@ -121,8 +160,9 @@ static sal_status elt_backward(sal_kctx *k) {
     if (!acc) memset(DX->data, 0, (size_t)sal__dm_storage(DX) * sizeof(float));
     return SAL_STATUS_OK;
   }
-  if (acc && !s->s_add.prim) return sal__dm_unexpected_accum(k, 0);
+  if (acc && !s->s_add.prim && !s->prm.deriv) return sal__dm_unexpected_accum(k, 0);
   sal__dm_bind(s->m_dy_out, k->dout[0]->data);
+  if (s->prm.deriv) return c_backward(k, s, acc);
   sal__dm_bind(s->m_dx, DX->data);
   sal_status st = SAL_STATUS_OK;
   dnnl_memory_t dy = s->m_dy_out;
@@ -156,61 +196,46 @@ static bool elt_shape_ok(const sal_kctx *k) {
 /* ---- per-op parameters ---- */
 
 static sal_status relu_prepare(sal_kctx *k) {
-  return elt_prepare(k, (elt_params){dnnl_eltwise_relu, 0.0f, 0.0f});
+  return elt_prepare(k, (elt_params){dnnl_eltwise_relu, 0.0f, 0.0f, NULL});
 }
 
-/* LeakyRelu (ONNX): y = x for x >= 0, alpha*x otherwise; oneDNN relu with slope alpha. */
-static sal_status leaky_relu_params(sal_kctx *k, elt_params *p) {
-  float alpha;
-  sal_status st = sal__attr_float(k->ctx, k->node, "alpha", 0.01f, &alpha);
-  *p = (elt_params){dnnl_eltwise_relu, alpha, 0.0f};
-  return st;
-}
+/* LeakyRelu (ONNX): y = x for x >= 0, alpha*x otherwise: oneDNN's relu with slope alpha, whose
+ * backward takes x == 0 on the alpha side as the reference does. */
 static bool leaky_relu_supports(const sal_kctx *k) {
-  elt_params p;
-  /* oneDNN's relu backward treats x == 0 as the negative side, so any slope works */
-  return elt_shape_ok(k) && !leaky_relu_params((sal_kctx *)k, &p);
+  float alpha;
+  return elt_shape_ok(k) && !sal__leaky_relu_alpha(k->ctx, k->node, &alpha);
 }
 static sal_status leaky_relu_prepare(sal_kctx *k) {
-  elt_params p;
-  sal_status st = leaky_relu_params(k, &p);
-  return st ? st : elt_prepare(k, p);
+  float alpha;
+  sal_status st = sal__leaky_relu_alpha(k->ctx, k->node, &alpha);
+  return st ? st : elt_prepare(k, (elt_params){dnnl_eltwise_relu, alpha, 0.0f, NULL});
 }
 
 static sal_status sigmoid_prepare(sal_kctx *k) {
-  return elt_prepare(k, (elt_params){dnnl_eltwise_logistic, 0.0f, 0.0f});
+  return elt_prepare(k, (elt_params){dnnl_eltwise_logistic, 0.0f, 0.0f, NULL});
 }
 static sal_status tanh_prepare(sal_kctx *k) {
-  return elt_prepare(k, (elt_params){dnnl_eltwise_tanh, 0.0f, 0.0f});
+  return elt_prepare(k, (elt_params){dnnl_eltwise_tanh, 0.0f, 0.0f, NULL});
 }
-/* HardSwish (ONNX opset 14): y = x * max(0, min(1, x/6 + 1/2)), oneDNN's hardswish. */
+/* HardSwish (ONNX opset 14): y = x * max(0, min(1, x/6 + 1/2)), oneDNN's hardswish forward.
+ * oneDNN's backward takes the open interval (-3, 3) for the linear part; the reference (and
+ * torch.hardswish) the closed one, so the backward is the reference's derivative in C. */
+static float hard_swish_deriv(float x) { return x < -3.0f ? 0.0f : (x <= 3.0f ? (2.0f * x + 3.0f) / 6.0f : 1.0f); }
 static sal_status hard_swish_prepare(sal_kctx *k) {
-  return elt_prepare(k, (elt_params){dnnl_eltwise_hardswish, 0.0f, 0.0f});
+  return elt_prepare(k, (elt_params){dnnl_eltwise_hardswish, 0.0f, 0.0f, hard_swish_deriv});
 }
 
-/* Clip bounds: opset < 11 attributes min/max, opset >= 11 optional constant inputs 1 and 2;
- * absent bounds are -/+ FLT_MAX. false when a bound is a computed (non-constant) input. */
-static bool clip_bounds(const sal_kctx *k, float *lo, float *hi) {
-  if (sal__attr_float(k->ctx, k->node, "min", -FLT_MAX, lo) || sal__attr_float(k->ctx, k->node, "max", FLT_MAX, hi))
-    return false;
-  for (int i = 1; i < k->n_in && i < 3; i++) {
-    if (!k->in[i]) continue;
-    int64_t n = 0;
-    const float *v = sal__node_const_input(k->graph, k->node, i, &n);
-    if (!v || n != 1) return false;
-    if (i == 1) *lo = v[0];
-    else *hi = v[0];
-  }
-  return true;
-}
+/* Clip: oneDNN's clip_v2 is min(max(x, lo), hi) with the gradient passing where lo < x < hi, the
+ * reference's (strict, hardtanh) convention. With lo > hi the spec makes every element hi,
+ * which clip_v2 does not: declined. Bounds that are computed inputs are declined too. */
 static bool clip_supports(const sal_kctx *k) {
   float lo, hi;
-  return elt_shape_ok(k) && clip_bounds(k, &lo, &hi) && lo <= hi;
+  return elt_shape_ok(k) && !sal__clip_bounds(k->ctx, k->graph, k->node, &lo, &hi) && lo <= hi;
 }
 static sal_status clip_prepare(sal_kctx *k) {
-  float lo = -FLT_MAX, hi = FLT_MAX;
-  clip_bounds(k, &lo, &hi);
-  return elt_prepare(k, (elt_params){dnnl_eltwise_clip_v2, lo, hi});
+  float lo, hi;
+  sal_status st = sal__clip_bounds(k->ctx, k->graph, k->node, &lo, &hi);
+  return st ? st : elt_prepare(k, (elt_params){dnnl_eltwise_clip_v2, lo, hi, NULL});
 }
 
 #define SAL__ELT_KERNEL(sym, SUPPORTS)                                                                 \
