@@ -260,6 +260,79 @@ static void test_softmax(void) {
     }
 }
 
+/* ---- Gemm, MatMul ---- */
+
+/* Gemm with A' (M,K), B' (K,N) and C of rank cnd (-1: none). */
+static void gemm_case(int64_t M, int64_t K, int64_t N, int ta, int tb, int cnd, int64_t c0, int64_t c1, float alpha,
+                      float beta, bool params) {
+  th_op_case c = {.op = "Gemm", .n_in = 2, .n_out = 1};
+  char lbl[128];
+  snprintf(lbl, sizeof lbl, "gemm M%lld K%lld N%lld ta%d tb%d C%d alpha %g beta %g", (long long)M, (long long)K,
+           (long long)N, ta, tb, cnd, (double)alpha, (double)beta);
+  c.label = lbl;
+  c.in[0] = (th_input){.name = "A", .ndim = 2, .dims = {ta ? K : M, ta ? M : K}};
+  c.in[1] = (th_input){.name = "B", .ndim = 2, .dims = {tb ? N : K, tb ? K : N}, .param = params};
+  if (cnd >= 0) {
+    c.n_in = 3;
+    c.in[2] = (th_input){.name = "C", .ndim = cnd, .dims = {c0, c1}, .param = params};
+  }
+  c.attrs[0] = sal_attr_int("transA", ta);
+  c.attrs[1] = sal_attr_int("transB", tb);
+  c.attrs[2] = sal_attr_float("alpha", alpha);
+  c.attrs[3] = sal_attr_float("beta", beta);
+  c.n_attrs = 4;
+  /* Products of K <= 300 N(0,1) terms summed in float by both kernels in different orders:
+   * |error| ~ sqrt(K) 2^-24 |terms|, below 1e-4 absolute for outputs of size ~sqrt(K); the
+   * gradients sum over M or N similarly (atol scales with the largest gradient). */
+  th_compare_kernels(&c, 1e-4, 1e-4);
+}
+
+static void test_matmul(void) {
+  /* classifier heads: transB = 1 with a (N) bias, batch 1 and > 1, weights as parameters */
+  gemm_case(1, 64, 10, 0, 1, 1, 10, 0, 1, 1, true);
+  gemm_case(3, 300, 17, 0, 1, 1, 17, 0, 1, 1, true);
+  gemm_case(8, 33, 20, 0, 1, 2, 1, 20, 1, 1, true);
+  /* every transpose, every C form, scaled */
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++) {
+      gemm_case(5, 7, 3, ta, tb, -1, 0, 0, 1, 1, false);
+      gemm_case(4, 9, 6, ta, tb, 2, 4, 6, 1, 1, false);
+      gemm_case(4, 9, 6, ta, tb, 2, 4, 1, 0.5f, 2, false);
+      gemm_case(2, 5, 3, ta, tb, 0, 0, 0, 1.5f, 1, true);
+      gemm_case(3, 4, 5, ta, tb, 1, 5, 0, 2, 0.25f, true);
+      gemm_case(3, 4, 5, ta, tb, 1, 5, 0, 1, 0, true);
+    }
+  struct {
+    int na;
+    int64_t a[5];
+    int nb;
+    int64_t b[5];
+  } mm[] = {
+      {2, {4, 7}, 2, {7, 5}},         {2, {1, 33}, 2, {33, 17}},        {3, {2, 3, 8}, 2, {8, 5}},
+      {4, {2, 3, 4, 6}, 2, {6, 2}},   {3, {3, 4, 5}, 3, {3, 5, 2}},     {4, {2, 2, 3, 4}, 4, {2, 2, 4, 5}},
+      {1, {6}, 2, {6, 3}},            {2, {4, 6}, 1, {6}},              {3, {2, 3, 6}, 1, {6}},
+      {1, {9}, 1, {9}},
+  };
+  for (size_t i = 0; i < sizeof mm / sizeof mm[0]; i++) {
+    th_op_case c = {.op = "MatMul", .n_in = 2, .n_out = 1};
+    char lbl[64];
+    snprintf(lbl, sizeof lbl, "matmul case %zu", i);
+    c.label = lbl;
+    c.in[0] = (th_input){.name = "A", .ndim = mm[i].na};
+    c.in[1] = (th_input){.name = "B", .ndim = mm[i].nb};
+    memcpy(c.in[0].dims, mm[i].a, sizeof mm[i].a);
+    memcpy(c.in[1].dims, mm[i].b, sizeof mm[i].b);
+    th_compare_kernels(&c, 1e-4, 1e-4); /* as for Gemm */
+  }
+  /* declined: B batched while A's batch differs (broadcast) */
+  th_op_case no = {.label = "matmul batch broadcast", .op = "MatMul", .n_in = 2,
+                   .in = {IN("A", 3, 1, 4, 5), IN("B", 3, 3, 5, 2)}, .n_out = 1};
+  check_declined(&no);
+  th_op_case no2 = {.label = "matmul 2-d A, batched B", .op = "MatMul", .n_in = 2,
+                    .in = {IN("A", 2, 4, 5), IN("B", 3, 3, 5, 2)}, .n_out = 1};
+  check_declined(&no2);
+}
+
 /* ---- binary ---- */
 
 static void test_binary(void) {
@@ -373,6 +446,7 @@ int main(void) {
   test_relu();
   test_activations();
   test_softmax();
+  test_matmul();
   test_binary();
   test_blocked_graphs();
   return th_finish("test_dnnl_misc");

@@ -1,5 +1,5 @@
 /* oneDNN kernels of the other families: eltwise (src/kernels/dnnl/eltwise.c), binary
- * (binary.c), softmax (softmax.c), inner product / matmul, resampling, concat. */
+ * (binary.c), softmax (softmax.c), Gemm/MatMul (matmul.c), resampling, concat. */
 #define SAL_DNNL_MISC(X)       \
   X(RELU, relu)                \
   X(LEAKY_RELU, leaky_relu)    \
@@ -12,4 +12,6 @@
   X(MUL, mul)                  \
   X(DIV, div)                  \
   X(SOFTMAX, softmax)          \
-  X(LOG_SOFTMAX, log_softmax)
+  X(LOG_SOFTMAX, log_softmax)  \
+  X(GEMM, gemm)                \
+  X(MATMUL, matmul)
