@@ -3,6 +3,7 @@
 #include "harness.h"
 #include "graph/internal.h"
 #include "kernels/dnnl/env.h"
+#include "tensor/layout.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -158,11 +159,17 @@ static int run_graph(sal_graph *g, sal_kernels kernels, bool training, bool grad
     goto done;
   }
   const sal_tensor *t;
-  sal_plan_value(p, "y", &t);
+  if (sal_plan_value(p, "y", &t)) {
+    TH_CHECK(0, "run_graph: %s", sal_ctx_last_error(ctx));
+    goto done;
+  }
   *out_y = malloc((size_t)sal_tensor_numel(t) * sizeof(float));
   memcpy(*out_y, t->data, (size_t)sal_tensor_numel(t) * sizeof(float));
   for (int i = 0; i < n_names; i++) {
-    sal_plan_grad(p, names[i], &t);
+    if (sal_plan_grad(p, names[i], &t)) {
+      TH_CHECK(0, "run_graph: %s", sal_ctx_last_error(ctx));
+      goto done;
+    }
     grads[i] = malloc((size_t)sal_tensor_numel(t) * sizeof(float));
     memcpy(grads[i], t->data, (size_t)sal_tensor_numel(t) * sizeof(float));
   }
@@ -275,6 +282,7 @@ static void param_grads_only(void) {
     th_fill_buf(&f, r, 2 * 32 * 12, 6);
     TH_OK(sal_graph_add_param(g, "r", 4, (int64_t[]){2, 32, 4, 3}, r, false));
     TH_OK(sal_graph_add_node(g, "Mul", "mr", (const char *[]){"z", "r"}, 2, (const char *[]){"y"}, 1, NULL, 0));
+    TH_OK(sal_graph_add_output(g, "y"));
     const char *names[4] = {"w", "cb", "sc", "B"};
     float *ya = NULL, *yb = NULL, *ga[4] = {0}, *gb[4] = {0};
     if (run_graph(g, SAL_KERNELS_REF, training, false, "x", x, names, 4, &ya, ga) &&
@@ -308,6 +316,7 @@ static void param_grads_only(void) {
     if (!g) return;
     TH_OK(sal_graph_add_param(g, "r", 4, (int64_t[]){2, 16, 7, 6}, x, false));
     TH_OK(sal_graph_add_node(g, "Mul", "mr", (const char *[]){"y0", "r"}, 2, (const char *[]){"y"}, 1, NULL, 0));
+    TH_OK(sal_graph_add_output(g, "y"));
     float *gr[2][2] = {{0}};
     if (run_graph(g, SAL_KERNELS_REF, training, false, "x", x, names + 2, 2, &ya, gr[0]) &&
         run_graph(g, SAL_KERNELS_AUTO, training, false, "x", x, names + 2, 2, &yb, gr[1])) {
@@ -321,6 +330,79 @@ static void param_grads_only(void) {
     sal_graph_free(g);
   }
   (void)ctx;
+}
+
+static void add_node(sal_graph *g, const char *op, const char *name, const char *const *ins, int n_in, const char *out,
+                     const sal_attr *attrs, int n_attrs) {
+  TH_OK(sal_graph_add_node(g, op, name, ins, n_in, &out, 1, attrs, n_attrs));
+}
+
+/* A ResNet basic block with a downsampling shortcut, max pool and global pool: with oneDNN the plan
+ * keeps every activation between these kernels (and the blocked-aware Relu/Add) in nChw16c, with
+ * 20 channels in the second half (channel padding). Outputs and all gradients must match the
+ * plain reference plan, in inference and in training. */
+static void resnet_block(void) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = NULL;
+  TH_OK(sal_graph_new(ctx, &g));
+  if (!g) return;
+  th_input nf = {.fill = TH_FILL_NORMAL}, pf = {.fill = TH_FILL_POSITIVE};
+  float buf[20 * 16 * 9], x[2 * 16 * 64];
+  th_fill_buf(&nf, x, 2 * 16 * 64, 40);
+  TH_OK(sal_graph_add_input(g, "x", 4, (int64_t[]){2, 16, 8, 8}));
+  struct { const char *name; int ndim; int64_t d[4]; bool pos, train; } params[] = {
+      {"w1", 4, {16, 16, 3, 3}, 0, 1}, {"b1", 1, {16}, 0, 1}, {"s1", 1, {16}, 1, 1}, {"B1", 1, {16}, 0, 1},
+      {"m1", 1, {16}, 0, 0}, {"v1", 1, {16}, 1, 0}, {"w2", 4, {20, 16, 3, 3}, 0, 1}, {"s2", 1, {20}, 1, 1},
+      {"B2", 1, {20}, 0, 1}, {"m2", 1, {20}, 0, 0}, {"v2", 1, {20}, 1, 0}, {"ws", 4, {20, 16, 1, 1}, 0, 1}};
+  for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {
+    sal_shape sh;
+    sal_shape_make(&sh, params[i].ndim, params[i].d);
+    th_fill_buf(params[i].pos ? &pf : &nf, buf, sal_shape_numel(&sh), 50 + i);
+    /* weights scaled by 1/sqrt(fan-in) keep activations at unit scale */
+    if (params[i].ndim == 4)
+      for (int64_t e = 0; e < sal_shape_numel(&sh); e++) buf[e] /= sqrtf((float)(params[i].d[1] * params[i].d[2] * params[i].d[3]));
+    TH_OK(sal_graph_add_param(g, params[i].name, params[i].ndim, params[i].d, buf, params[i].train));
+  }
+  sal_attr p1 = sal_attr_ints("pads", 4, P1), s2 = sal_attr_ints("strides", 2, S2);
+  sal_attr c2a[2] = {p1, s2}, mpa[2] = {sal_attr_ints("kernel_shape", 2, K2), s2};
+  add_node(g, "Conv", "c1", (const char *[]){"x", "w1", "b1"}, 3, "a", &p1, 1);
+  add_node(g, "BatchNormalization", "bn1", (const char *[]){"a", "s1", "B1", "m1", "v1"}, 5, "an", NULL, 0);
+  add_node(g, "Relu", "r1", (const char *[]){"an"}, 1, "ar", NULL, 0);
+  add_node(g, "Conv", "c2", (const char *[]){"ar", "w2"}, 2, "c", c2a, 2);
+  add_node(g, "BatchNormalization", "bn2", (const char *[]){"c", "s2", "B2", "m2", "v2"}, 5, "cn", NULL, 0);
+  add_node(g, "Conv", "cs", (const char *[]){"x", "ws"}, 2, "sc", &s2, 1);
+  add_node(g, "Add", "add", (const char *[]){"cn", "sc"}, 2, "s", NULL, 0);
+  add_node(g, "Relu", "r2", (const char *[]){"s"}, 1, "sr", NULL, 0);
+  add_node(g, "MaxPool", "mp", (const char *[]){"sr"}, 1, "m", mpa, 2);
+  add_node(g, "GlobalAveragePool", "gap", (const char *[]){"m"}, 1, "y", NULL, 0);
+  TH_OK(sal_graph_add_output(g, "y"));
+  const char *names[9] = {"x", "w1", "b1", "s1", "B1", "w2", "s2", "B2", "ws"};
+  const int64_t sizes[9] = {2 * 16 * 64, 16 * 16 * 9, 16, 16, 16, 20 * 16 * 9, 20, 20, 20 * 16};
+  for (int training = 0; training < 2; training++) {
+    float *ya = NULL, *yb = NULL, *ga[9] = {0}, *gb[9] = {0};
+    if (run_graph(g, SAL_KERNELS_REF, training, true, "x", x, names, 9, &ya, ga) &&
+        run_graph(g, SAL_KERNELS_AUTO, training, true, "x", x, names, 9, &yb, gb)) {
+      /* Two convs (K <= 144) and two batch-norms in sequence: 1e-4 relative, with 1e-5 of the
+       * largest gradient of all as absolute slack (in training, d(b1) is cancelled by the batch
+       * mean and only rounding noise remains). */
+      char lbl[96];
+      snprintf(lbl, sizeof lbl, "resnet block%s: y", training ? " (training)" : "");
+      th_allclose(lbl, yb, ya, 2 * 20, 1e-4, 1e-5 * maxabs(ya, 2 * 20));
+      double scale = 0;
+      for (int i = 0; i < 9; i++) scale = fmax(scale, maxabs(ga[i], sizes[i]));
+      for (int i = 0; i < 9; i++) {
+        snprintf(lbl, sizeof lbl, "resnet block%s: d(%s)", training ? " (training)" : "", names[i]);
+        th_allclose(lbl, gb[i], ga[i], sizes[i], 1e-4, 1e-5 * scale);
+      }
+    }
+    free(ya);
+    free(yb);
+    for (int i = 0; i < 9; i++) {
+      free(ga[i]);
+      free(gb[i]);
+    }
+  }
+  sal_graph_free(g);
 }
 
 /* Training-mode BN updates the running statistics the same way in both kernels (oneDNN's f32
@@ -495,24 +577,6 @@ static void impl_names(void) {
 
 /* ---- Blocked (nChw16c) tensors through the kernel interface ---- */
 
-/* Elements of a (N,C,H,W) tensor in nChw16c, channels padded to a multiple of 16. */
-static int64_t blocked_numel(const sal_shape *s) { return s->d[0] * ((s->d[1] + 15) / 16 * 16) * s->d[2] * s->d[3]; }
-
-static void to_blocked(const sal_shape *s, const float *src, float *dst) {
-  int64_t N = s->d[0], C = s->d[1], HW = s->d[2] * s->d[3], CB = (C + 15) / 16;
-  memset(dst, 0, (size_t)blocked_numel(s) * sizeof(float));
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t c = 0; c < C; c++)
-      for (int64_t i = 0; i < HW; i++) dst[((n * CB + c / 16) * HW + i) * 16 + c % 16] = src[(n * C + c) * HW + i];
-}
-
-static void from_blocked(const sal_shape *s, const float *src, float *dst) {
-  int64_t N = s->d[0], C = s->d[1], HW = s->d[2] * s->d[3], CB = (C + 15) / 16;
-  for (int64_t n = 0; n < N; n++)
-    for (int64_t c = 0; c < C; c++)
-      for (int64_t i = 0; i < HW; i++) dst[(n * C + c) * HW + i] = src[((n * CB + c / 16) * HW + i) * 16 + c % 16];
-}
-
 /* One node run by `kern` with activations in `layout`, parameters plain. Returns y and the
  * gradients of every input (plain order, caller frees) for the seed dy. */
 typedef struct node_run {
@@ -540,10 +604,10 @@ static int run_node(sal_graph *g, const sal_kernel *kern, sal_layout layout, boo
     tin[i].shape = tdin[i].shape = v->shape;
     if (i == 0) {
       tin[0].layout = tdin[0].layout = layout;
-      int64_t bn = blocked_numel(&v->shape);
+      int64_t bn = sal__storage_numel(&v->shape, layout);
       tin[0].data = bufs[nb++] = calloc((size_t)bn, sizeof(float));
       tdin[0].data = bufs[nb++] = calloc((size_t)bn, sizeof(float));
-      if (layout == SAL_LAYOUT_BLOCKED16) to_blocked(&v->shape, x, tin[0].data);
+      if (layout == SAL_LAYOUT_BLOCKED16) sal__plain_to_blocked(x, &tin[0]);
       else memcpy(tin[0].data, x, (size_t)sal_shape_numel(&v->shape) * sizeof(float));
     } else {
       tin[i].data = v->data;
@@ -555,9 +619,9 @@ static int run_node(sal_graph *g, const sal_kernel *kern, sal_layout layout, boo
   const sal_shape *ys = &g->values[n->out[0]].shape;
   tout.shape = tdout.shape = *ys;
   tout.layout = tdout.layout = layout;
-  tout.data = bufs[nb++] = calloc((size_t)blocked_numel(ys), sizeof(float));
-  tdout.data = bufs[nb++] = calloc((size_t)blocked_numel(ys), sizeof(float));
-  if (layout == SAL_LAYOUT_BLOCKED16) to_blocked(ys, dy, tdout.data);
+  tout.data = bufs[nb++] = calloc((size_t)sal__storage_numel(ys, layout), sizeof(float));
+  tdout.data = bufs[nb++] = calloc((size_t)sal__storage_numel(ys, layout), sizeof(float));
+  if (layout == SAL_LAYOUT_BLOCKED16) sal__plain_to_blocked(dy, &tdout);
   else memcpy(tdout.data, dy, (size_t)sal_shape_numel(ys) * sizeof(float));
   sal_kctx k = {.ctx = ctx, .graph = g, .node = n, .node_index = 0, .n_in = n->n_in, .n_out = 1, .in = in, .out = out,
                 .din = din, .dout = dout, .din_accum = accum, .training = training, .param_version = 1, .dnnl = env};
@@ -574,13 +638,13 @@ static int run_node(sal_graph *g, const sal_kernel *kern, sal_layout layout, boo
   } else {
     ok = 1;
     res->y = malloc((size_t)sal_shape_numel(ys) * sizeof(float));
-    if (layout == SAL_LAYOUT_BLOCKED16) from_blocked(ys, tout.data, res->y);
+    if (layout == SAL_LAYOUT_BLOCKED16) sal__blocked_to_plain(&tout, res->y);
     else memcpy(res->y, tout.data, (size_t)sal_shape_numel(ys) * sizeof(float));
     for (int i = 0; i < n->n_in; i++) {
       if (!din[i]) continue;
       int64_t cnt = sal_shape_numel(&tdin[i].shape);
       res->grads[i] = malloc((size_t)cnt * sizeof(float));
-      if (i == 0 && layout == SAL_LAYOUT_BLOCKED16) from_blocked(&tdin[0].shape, tdin[0].data, res->grads[0]);
+      if (i == 0 && layout == SAL_LAYOUT_BLOCKED16) sal__blocked_to_plain(&tdin[0], res->grads[0]);
       else memcpy(res->grads[i], tdin[i].data, (size_t)cnt * sizeof(float));
     }
   }
@@ -726,6 +790,7 @@ int main(void) {
   bn_pool_cases();
   accumulation();
   param_grads_only();
+  resnet_block();
   bn_running_stats();
   weight_cache();
   impl_names();

@@ -2,6 +2,7 @@
  * name lookups, and the attribute getters every shape rule and kernel uses. */
 #include "graph/internal.h"
 #include "kernels/dnnl/list.h"
+#include "tensor/layout.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,6 +74,8 @@ static sal_status wrong_type(sal_ctx *ctx, const sal_node *n, const sal_node_att
                        attr_type_names[a->type], attr_type_names[want]);
 }
 
+bool sal__attr_has(const sal_node *n, const char *name) { return find_attr(n, name) != NULL; }
+
 sal_status sal__attr_int(sal_ctx *ctx, const sal_node *n, const char *name, int64_t def, int64_t *out) {
   const sal_node_attr *a = find_attr(n, name);
   *out = def;
@@ -124,7 +127,7 @@ const float *sal__node_const_input(const sal_graph *g, const sal_node *n, int i,
 
 void sal__grad_prepare(sal_kctx *k, int i) {
   if (k->din[i] && !k->din_accum[i]) {
-    memset(k->din[i]->data, 0, (size_t)sal_tensor_numel(k->din[i]) * sizeof(float));
+    memset(k->din[i]->data, 0, (size_t)sal__tensor_storage(k->din[i]) * sizeof(float));
     k->din_accum[i] = true;
   }
 }

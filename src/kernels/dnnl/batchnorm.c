@@ -6,7 +6,7 @@
 #include <math.h>
 #include <string.h>
 
-/* The primitives run on the tensor's own layout (nchw or nChw16c), with separate scale and shift.
+/* The primitives run on the input's own layout (nchw or nChw16c), with separate scale and shift.
  * Inference uses the running statistics (use_global_stats). Training lets oneDNN compute the batch
  * mean and biased variance, then updates the running statistics in place exactly as the reference
  * kernel does (momentum, ONNX convention, with the unbiased variance as PyTorch does); backward
@@ -38,9 +38,7 @@ static dnnl_status_t bn_data_md(const sal_tensor *t, dnnl_memory_desc_t *md) {
 
 static bool bn_supports(const sal_kctx *k) {
   const sal_tensor *x = k->in[0];
-  if (x->shape.ndim != 4 || (x->layout != SAL_LAYOUT_PLAIN && x->layout != SAL_LAYOUT_BLOCKED16) ||
-      k->out[0]->layout != x->layout)
-    return false;
+  if (x->shape.ndim != 4 || (x->layout != SAL_LAYOUT_PLAIN && x->layout != SAL_LAYOUT_BLOCKED16)) return false;
   sal_bn_geom g;
   if (sal__bn_geom_k(k, &g) || sal__bn_training_check(k, &g)) return false;
   dnnl_memory_desc_t md;
@@ -83,7 +81,10 @@ static sal_status bn_prepare(sal_kctx *k) {
   sal_status st = sal__bn_geom_k(k, &s->g);
   if (!st) st = sal__bn_training_check(k, &s->g);
   if (!st) st = sal__dnnl_res_init(r, k);
+  /* The primitive works in x's layout; y (and dy) may be kept in the other one by the plan. */
+  dnnl_memory_desc_t md_out;
   if (!st) st = sal__dnnl_check(k->ctx, bn_data_md(k->in[0], &md), "batch-norm descriptor");
+  if (!st) st = sal__dnnl_check(k->ctx, bn_data_md(k->out[0], &md_out), "batch-norm descriptor");
   if (!st)
     st = sal__dnnl_check(k->ctx, dnnl_batch_normalization_forward_desc_init(&d, dnnl_forward_training, &md, s->g.epsilon, flags),
                          "batch-norm forward descriptor");
@@ -96,8 +97,8 @@ static sal_status bn_prepare(sal_kctx *k) {
   if (!st) st = sal__dnnl_pd(r, &d, fpd, "batch-norm backward", &bpd);
   if (!st) st = sal__dnnl_prim(r, bpd, "batch-norm backward", &s->bwd);
   if (!st) st = sal__dnnl_port_in(r, &s->src, &md, dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0));
-  if (!st) st = sal__dnnl_port_out(r, &s->dst, &md, dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0), false);
-  if (!st) st = sal__dnnl_port_in(r, &s->ddst, &md, dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_dst_md, 0));
+  if (!st) st = sal__dnnl_port_out(r, &s->dst, &md_out, dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0), false);
+  if (!st) st = sal__dnnl_port_in(r, &s->ddst, &md_out, dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_dst_md, 0));
   if (!st)
     st = sal__dnnl_port_out(r, &s->dsrc, &md, dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_src_md, 0),
                             sal__dnnl_input_shared(k, 0));
@@ -215,6 +216,6 @@ static const char *bn_impl_name(const sal_kctx *k) {
   return s ? s->impl : "dnnl";
 }
 
-const sal_kernel sal__dnnl_batchnorm = {.name = "dnnl", .supports = bn_supports, .prepare = bn_prepare,
+const sal_kernel sal__dnnl_batchnorm = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = bn_supports, .prepare = bn_prepare,
                                         .release = bn_release, .forward = bn_forward, .backward = bn_backward,
                                         .impl_name = bn_impl_name};

@@ -19,7 +19,7 @@
  *                     plain nchw      fwd 0.41 ms, bwd-data 0.39 ms (x64:gemm:jit)
  *   7x7/2 3→64 224:   bwd-data into blocked diff_src 5.2 ms (3 channels padded to 16),
  *                     into plain nchw 2.5 ms
- * so (1) a pointwise conv (1x1, stride 1, no pads) on plain tensors keeps them plain, and (2) the
+ * so (1) a pointwise conv (1x1, stride 1, no pads) between plain tensors keeps them plain, and (2) the
  * input gradient of a conv with fewer than 16 input channels is computed in plain nchw. Once
  * activations stay blocked between oneDNN ops, `any` picks their layout and no reorder runs. */
 typedef struct dnnl_conv {
@@ -60,7 +60,9 @@ static dnnl_status_t conv_make_mds(const sal_kctx *k, const sal_conv_geom *g, co
   dnnl_dims_t wd = {g->m, w->c, w->k[0], w->k[1]};
   dnnl_dims_t gwd = {g->group, g->m / g->group, w->c / g->group, w->k[0], w->k[1]};
   bool grouped = g->group > 1;
-  bool keep_in = lin == SAL_LAYOUT_PLAIN && pointwise(w), keep_out = lout == SAL_LAYOUT_PLAIN && pointwise(w);
+  /* Plain pointwise only when both sides are plain: a conv mixing plain and blocked layouts can
+   * fall back to a reference implementation (PERF-NOTES). */
+  bool keep = lin == SAL_LAYOUT_PLAIN && lout == SAL_LAYOUT_PLAIN && pointwise(w), keep_in = keep, keep_out = keep;
   dnnl_format_tag_t any = dnnl_format_tag_any, tin = sal__dnnl_layout_tag(lin), tout = sal__dnnl_layout_tag(lout);
   dnnl_status_t s = dnnl_memory_desc_init_by_tag(&m->src_user, 4, sd, dnnl_f32, tin);
   if (!s) s = dnnl_memory_desc_init_by_tag(&m->dst_user, 4, dd, dnnl_f32, tout);
@@ -275,7 +277,7 @@ static sal_status conv_backward(sal_kctx *k) {
       void *src;
       st = sal__dnnl_check(k->ctx, dnnl_memory_get_data_handle(s->dbias_acc, &src), "bias scratch");
       if (st) return st;
-      sal__dnnl_add(k->din[2]->data, src, s->g.m);
+      sal__dnnl_accumulate(k->din[2]->data, src, s->g.m);
     }
   }
   return sal__dnnl_wait(r);
@@ -286,6 +288,6 @@ static const char *conv_impl_name(const sal_kctx *k) {
   return s ? s->impl : "dnnl";
 }
 
-const sal_kernel sal__dnnl_conv = {.name = "dnnl", .supports = conv_supports, .prepare = conv_prepare,
+const sal_kernel sal__dnnl_conv = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = conv_supports, .prepare = conv_prepare,
                                    .release = conv_release, .forward = conv_forward, .backward = conv_backward,
                                    .impl_name = conv_impl_name};

@@ -6,8 +6,8 @@
 #include <string.h>
 
 /* Forward uses training propagation, so max pooling records the argmax workspace its backward
- * needs. The primitives run on the tensors' own layouts (nchw or nChw16c: oneDNN's pooling takes
- * either, so no reorder is ever needed). ceil_mode becomes extra bottom/right padding; an
+ * needs. The primitives run on the input's own layout (nchw or nChw16c: oneDNN's pooling takes
+ * either), so no reorder runs unless the plan keeps the output in the other layout. ceil_mode becomes extra bottom/right padding; an
  * AveragePool that counts pads AND hangs past them in ceil_mode is left to the reference kernel,
  * since oneDNN would count the overhang as padding. */
 typedef struct dnnl_pool {
@@ -43,11 +43,16 @@ static bool pool_params(const sal_pool_geom *g, const sal_shape *x, dnnl_alg_kin
   return true;
 }
 
-static dnnl_status_t pool_mds(const sal_kctx *k, dnnl_memory_desc_t *src, dnnl_memory_desc_t *dst) {
+/* The primitive works in x's layout on both sides (src, and dst in the same format); y's user
+ * descriptor is in y's own layout, which differs when the plan keeps only one of them blocked. */
+static dnnl_status_t pool_mds(const sal_kctx *k, dnnl_memory_desc_t *src, dnnl_memory_desc_t *dst,
+                              dnnl_memory_desc_t *dst_user) {
   const sal_shape *x = &k->in[0]->shape, *y = &k->out[0]->shape;
   dnnl_dims_t sd = {x->d[0], x->d[1], x->d[2], x->d[3]}, dd = {y->d[0], y->d[1], y->d[2], y->d[3]};
-  dnnl_status_t s = dnnl_memory_desc_init_by_tag(src, 4, sd, dnnl_f32, sal__dnnl_layout_tag(k->in[0]->layout));
-  if (!s) s = dnnl_memory_desc_init_by_tag(dst, 4, dd, dnnl_f32, sal__dnnl_layout_tag(k->out[0]->layout));
+  dnnl_format_tag_t tag = sal__dnnl_layout_tag(k->in[0]->layout);
+  dnnl_status_t s = dnnl_memory_desc_init_by_tag(src, 4, sd, dnnl_f32, tag);
+  if (!s) s = dnnl_memory_desc_init_by_tag(dst, 4, dd, dnnl_f32, tag);
+  if (!s) s = dnnl_memory_desc_init_by_tag(dst_user, 4, dd, dnnl_f32, sal__dnnl_layout_tag(k->out[0]->layout));
   return s;
 }
 
@@ -62,9 +67,9 @@ static bool pool_supports(const sal_kctx *k) {
   dnnl_alg_kind_t alg;
   dnnl_dims_t ker, str, dil, pl, pr;
   if (!pool_params(&g, &k->in[0]->shape, &alg, ker, str, dil, pl, pr)) return false;
-  dnnl_memory_desc_t src, dst;
+  dnnl_memory_desc_t src, dst, dst_user;
   dnnl_pooling_v2_desc_t f, b;
-  if (pool_mds(k, &src, &dst) ||
+  if (pool_mds(k, &src, &dst, &dst_user) ||
       dnnl_pooling_v2_forward_desc_init(&f, dnnl_forward_training, alg, &src, &dst, str, ker, dil, pl, pr) ||
       dnnl_pooling_v2_backward_desc_init(&b, alg, &src, &dst, str, ker, dil, pl, pr))
     return false;
@@ -87,14 +92,14 @@ static sal_status pool_prepare(sal_kctx *k) {
   sal_dnnl_res *r = &s->r;
   dnnl_alg_kind_t alg;
   dnnl_dims_t ker, str, dil, pl, pr;
-  dnnl_memory_desc_t src, dst;
+  dnnl_memory_desc_t src, dst, dst_user;
   dnnl_pooling_v2_desc_t d;
   dnnl_primitive_desc_t fpd, bpd;
   sal_status st = sal__pool_geom_k(k, &s->g);
   if (!st && !pool_params(&s->g, &k->in[0]->shape, &alg, ker, str, dil, pl, pr))
     st = sal__op_error(k->ctx, k->node, SAL_STATUS_UNSUPPORTED, "oneDNN cannot express this pooling");
   if (!st) st = sal__dnnl_res_init(r, k);
-  if (!st) st = sal__dnnl_check(k->ctx, pool_mds(k, &src, &dst), "pooling memory descriptors");
+  if (!st) st = sal__dnnl_check(k->ctx, pool_mds(k, &src, &dst, &dst_user), "pooling memory descriptors");
   if (!st)
     st = sal__dnnl_check(k->ctx, dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_training, alg, &src, &dst, str, ker,
                                                                    dil, pl, pr),
@@ -105,14 +110,14 @@ static sal_status pool_prepare(sal_kctx *k) {
   sal__dnnl_impl_name(fpd, s->impl, sizeof s->impl);
   st = sal__dnnl_port_in(r, &s->src, &src, dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0));
   if (st) goto fail;
-  st = sal__dnnl_port_out(r, &s->dst, &dst, dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0), false);
+  st = sal__dnnl_port_out(r, &s->dst, &dst_user, dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0), false);
   if (!st && s->g.max) st = sal__dnnl_mem(r, dnnl_primitive_desc_query_md(fpd, dnnl_query_workspace_md, 0), true, &s->ws);
   if (!st)
     st = sal__dnnl_check(k->ctx, dnnl_pooling_v2_backward_desc_init(&d, alg, &src, &dst, str, ker, dil, pl, pr),
                          "pooling backward descriptor");
   if (!st) st = sal__dnnl_pd(r, &d, fpd, "pooling backward", &bpd);
   if (!st) st = sal__dnnl_prim(r, bpd, "pooling backward", &s->bwd);
-  if (!st) st = sal__dnnl_port_in(r, &s->ddst, &dst, dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_dst_md, 0));
+  if (!st) st = sal__dnnl_port_in(r, &s->ddst, &dst_user, dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_dst_md, 0));
   if (!st)
     st = sal__dnnl_port_out(r, &s->dsrc, &src, dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_src_md, 0),
                             sal__dnnl_input_shared(k, 0));
@@ -165,7 +170,8 @@ static const char *pool_impl_name(const sal_kctx *k) {
 }
 
 #define SAL__DNNL_POOL(sym)                                                                                 \
-  const sal_kernel sal__dnnl_##sym = {.name = "dnnl", .supports = pool_supports, .prepare = pool_prepare,    \
+  const sal_kernel sal__dnnl_##sym = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = pool_supports, \
+                                      .prepare = pool_prepare,                                             \
                                       .release = pool_release, .forward = pool_forward,                    \
                                       .backward = pool_backward, .impl_name = pool_impl_name};
 SAL__DNNL_POOL(maxpool)

@@ -169,8 +169,17 @@ sal_status sal__dnnl_port_out(sal_dnnl_res *r, sal_dnnl_port *p, const dnnl_memo
   return st;
 }
 
-sal_status sal__dnnl_port_load(sal_dnnl_res *r, sal_dnnl_port *p, void *data, bool convert) {
+/* Points the port's user memory at data. oneDNN zero-fills the channel padding of a blocked
+ * memory on every set_data_handle, so the handle is set only when it changes. */
+static sal_status bind(sal_dnnl_res *r, sal_dnnl_port *p, void *data) {
+  if (p->bound == data) return SAL_STATUS_OK;
   sal_status st = sal__dnnl_check(r->ctx, dnnl_memory_set_data_handle(p->user, data), "set data handle");
+  if (!st) p->bound = data;
+  return st;
+}
+
+sal_status sal__dnnl_port_load(sal_dnnl_res *r, sal_dnnl_port *p, void *data, bool convert) {
+  sal_status st = bind(r, p, data);
   if (st || !convert || !p->reorder.p) return st;
   dnnl_exec_arg_t a[2] = {{DNNL_ARG_FROM, p->user}, {DNNL_ARG_TO, p->prim}};
   return sal__dnnl_run(r, &p->reorder, 2, a);
@@ -181,12 +190,12 @@ dnnl_memory_t sal__dnnl_port_target(sal_dnnl_res *r, sal_dnnl_port *p, void *dat
     sal__op_error(r->ctx, r->node, SAL_STATUS_INTERNAL, "gradient accumulation into an input with a single consumer");
     return NULL;
   }
-  if (sal__dnnl_check(r->ctx, dnnl_memory_set_data_handle(p->user, data), "set data handle")) return NULL;
+  if (bind(r, p, data)) return NULL;
   if (p->reorder.p) return p->prim;
   return accum ? p->acc : p->user;
 }
 
-void sal__dnnl_add(float *dst, const float *src, int64_t n) {
+void sal__dnnl_accumulate(float *dst, const float *src, int64_t n) {
   #pragma omp parallel for if (n > 32768) schedule(static)
   for (int64_t i = 0; i < n; i++) dst[i] += src[i];
 }
@@ -202,7 +211,7 @@ sal_status sal__dnnl_port_store(sal_dnnl_res *r, sal_dnnl_port *p, bool accum) {
   sal_status st = sal__dnnl_wait(r);
   if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_get_data_handle(p->user, &dst), "get data handle");
   if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_get_data_handle(p->acc, &src), "get data handle");
-  if (!st) sal__dnnl_add(dst, src, (int64_t)(p->user_bytes / sizeof(float)));
+  if (!st) sal__dnnl_accumulate(dst, src, (int64_t)(p->user_bytes / sizeof(float)));
   return st;
 }
 

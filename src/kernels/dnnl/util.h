@@ -49,6 +49,7 @@ typedef struct sal_dnnl_port {
   dnnl_memory_t user, prim, acc;
   sal_dnnl_prim reorder;
   size_t user_bytes;
+  void *bound; /* the buffer `user` points at (set_data_handle only when it changes) */
 } sal_dnnl_port;
 
 sal_status sal__dnnl_res_init(sal_dnnl_res *r, const sal_kctx *k);
@@ -82,7 +83,7 @@ dnnl_memory_t sal__dnnl_port_target(sal_dnnl_res *r, sal_dnnl_port *p, void *dat
 /* After the primitive ran: reorder into the tensor (or acc), and add acc into it when accum. */
 sal_status sal__dnnl_port_store(sal_dnnl_res *r, sal_dnnl_port *p, bool accum);
 /* dst += src over n floats. */
-void sal__dnnl_add(float *dst, const float *src, int64_t n);
+void sal__dnnl_accumulate(float *dst, const float *src, int64_t n);
 
 /* f32 memory descriptor of a 4-D activation in the tensor's layout: PLAIN → nchw,
  * BLOCKED16 → nChw16c. */
