@@ -51,22 +51,21 @@ sal_status sal__model_vgg16(sal__mb *b, const sal_model_spec *spec) {
    * out changes nothing but training. */
   bool dropout = sal__op_find("Dropout") != SAL_OP_COUNT;
   const sal_attr ratio = sal_attr_float("ratio", 0.5f);
-  const char *feat = "flatten";
   const int64_t fin[3] = {512 * 7 * 7, 4096, 4096}, fout[3] = {4096, 4096, spec->num_classes};
+  sal__mb_name(x, "flatten");
   for (int i = 0; !st && i < 3; i++) {
+    /* classifier[3i] Linear, [3i+1] ReLU, [3i+2] Dropout; classifier[6] gives the logits. */
     char lin[SAL__MB_NAME], relu[SAL__MB_NAME], drop[SAL__MB_NAME];
     sal__mb_name(lin, "classifier.%d", 3 * i);
-    st = sal__mb_linear(b, feat, lin, i == 2 ? "logits" : lin, fin[i], fout[i], 0.01f);
-    if (i == 2) break;
-    if (!st) st = sal__mb_relu(b, lin, sal__mb_name(relu, "classifier.%d", 3 * i + 1));
-    feat = relu;
+    st = sal__mb_linear(b, x, lin, i == 2 ? "logits" : lin, fin[i], fout[i], 0.01f);
+    if (st || i == 2) break;
+    st = sal__mb_relu(b, lin, sal__mb_name(relu, "classifier.%d", 3 * i + 1));
+    sal__mb_name(x, "%s", relu);
     if (!st && dropout) {
       st = sal_graph_add_node(b->g, "Dropout", sal__mb_name(drop, "classifier.%d", 3 * i + 2),
                               (const char *[]){relu}, 1, (const char *[]){drop}, 1, &ratio, 1);
-      feat = drop;
+      sal__mb_name(x, "%s", drop);
     }
-    sal__mb_name(x, "%s", feat);
-    feat = x;
   }
   return st;
 }
