@@ -186,6 +186,11 @@ static double maxabs(const float *v, int64_t n) {
   return m;
 }
 
+static void add_node(sal_graph *g, const char *op, const char *name, const char *const *ins, int n_in, const char *out,
+                     const sal_attr *attrs, int n_attrs) {
+  TH_OK(sal_graph_add_node(g, op, name, ins, n_in, &out, 1, attrs, n_attrs));
+}
+
 /* Gradient accumulation: x feeds two convs sharing one weight and bias, a max pool, an average pool and
  * two batch-norms; every oneDNN backward after the first into x (and the second into w) must add
  * through its scratch buffer. Checked against the reference plan. */
@@ -252,6 +257,46 @@ static void accumulation(void) {
   free(xs);
   free(sc);
   free(var);
+}
+
+/* One parameter as both scale and B of a batch-norm: the plan then accumulates into every
+ * gradient of the node, d(input) included, although the input has a single consumer. */
+static void duplicate_inputs(void) {
+  sal_ctx *ctx = th_ctx();
+  for (int training = 0; training < 2; training++) {
+    sal_graph *g = NULL;
+    TH_OK(sal_graph_new(ctx, &g));
+    if (!g) return;
+    float x[2 * 16 * 25], sv[16];
+    th_input nf = {.fill = TH_FILL_NORMAL}, pf = {.fill = TH_FILL_POSITIVE};
+    th_fill_buf(&nf, x, 2 * 16 * 25, 80);
+    th_fill_buf(&pf, sv, 16, 81);
+    TH_OK(sal_graph_add_input(g, "x", 4, (int64_t[]){2, 16, 5, 5}));
+    TH_OK(sal_graph_add_param(g, "s", 1, (int64_t[]){16}, sv, true));
+    TH_OK(sal_graph_add_param(g, "m", 1, (int64_t[]){16}, NULL, false));
+    TH_OK(sal_graph_add_param(g, "v", 1, (int64_t[]){16}, sv, false));
+    TH_OK(sal_graph_add_param(g, "r", 4, (int64_t[]){2, 16, 5, 5}, x, false));
+    /* The ReLU makes the batch-norm's input an activation the plan keeps blocked. */
+    add_node(g, "Relu", "r0", (const char *[]){"x"}, 1, "xr", NULL, 0);
+    add_node(g, "BatchNormalization", "bn", (const char *[]){"xr", "s", "s", "m", "v"}, 5, "z", NULL, 0);
+    add_node(g, "Mul", "m", (const char *[]){"z", "r"}, 2, "y", NULL, 0);
+    TH_OK(sal_graph_add_output(g, "y"));
+    const char *names[2] = {"x", "s"};
+    float *ya = NULL, *yb = NULL, *ga[2] = {0}, *gb[2] = {0};
+    if (run_graph(g, SAL_KERNELS_REF, training, true, "x", x, names, 2, &ya, ga) &&
+        run_graph(g, SAL_KERNELS_AUTO, training, true, "x", x, names, 2, &yb, gb)) {
+      /* Batch-norm reductions over 50 values: as in the accumulation test. */
+      th_allclose("duplicate inputs: d(x)", gb[0], ga[0], 2 * 16 * 25, 1e-4, 1e-5 * maxabs(ga[0], 2 * 16 * 25));
+      th_allclose("duplicate inputs: d(s)", gb[1], ga[1], 16, 1e-4, 1e-5 * maxabs(ga[1], 16));
+    }
+    free(ya);
+    free(yb);
+    for (int i = 0; i < 2; i++) {
+      free(ga[i]);
+      free(gb[i]);
+    }
+    sal_graph_free(g);
+  }
 }
 
 /* Parameter gradients only (no input gradient): the conv runs backward-weights alone, reusing
@@ -330,11 +375,6 @@ static void param_grads_only(void) {
     sal_graph_free(g);
   }
   (void)ctx;
-}
-
-static void add_node(sal_graph *g, const char *op, const char *name, const char *const *ins, int n_in, const char *out,
-                     const sal_attr *attrs, int n_attrs) {
-  TH_OK(sal_graph_add_node(g, op, name, ins, n_in, &out, 1, attrs, n_attrs));
 }
 
 /* A ResNet basic block with a downsampling shortcut, max pool and global pool: with oneDNN the plan
@@ -790,6 +830,7 @@ int main(void) {
   bn_pool_cases();
   accumulation();
   param_grads_only();
+  duplicate_inputs();
   resnet_block();
   bn_running_stats();
   weight_cache();

@@ -227,8 +227,14 @@ sal_status sal__dnnl_act_md(sal_ctx *ctx, const sal_shape *s, sal_layout layout,
 }
 
 bool sal__dnnl_input_shared(const sal_kctx *k, int i) {
-  int v = k->node->in[i];
+  const sal_node *nd = k->node;
+  int v = nd->in[i];
   if (v < 0) return false;
+  /* A value feeding two inputs of this node makes the plan accumulate into every gradient of the
+   * node (sal_plan_backward zeroes them all first). */
+  for (int a = 0; a < nd->n_in; a++)
+    for (int b = a + 1; b < nd->n_in; b++)
+      if (nd->in[a] >= 0 && nd->in[a] == nd->in[b]) return true;
   int uses = 0;
   for (int n = 0; n < k->graph->n_nodes; n++)
     for (int j = 0; j < k->graph->nodes[n].n_in; j++) uses += k->graph->nodes[n].in[j] == v;

@@ -90,8 +90,9 @@ void sal__dnnl_accumulate(float *dst, const float *src, int64_t n);
 sal_status sal__dnnl_act_md(sal_ctx *ctx, const sal_shape *s, sal_layout layout, dnnl_memory_desc_t *md);
 /* dnnl_format_tag for a salient layout. */
 dnnl_format_tag_t sal__dnnl_layout_tag(sal_layout layout);
-/* true if the value feeding input i has several consumers in the graph: only then can backward
- * be asked to accumulate into its gradient (din_accum), so only then is a scratch needed. */
+/* true if the value feeding input i has several consumers in the graph, or the node reads some
+ * value twice: only then can backward be asked to accumulate into its gradient (din_accum), so
+ * only then is a scratch needed. */
 bool sal__dnnl_input_shared(const sal_kctx *k, int i);
 /* true if input i is a parameter that never receives gradients (frozen weights). */
 bool sal__dnnl_input_frozen(const sal_kctx *k, int i);
