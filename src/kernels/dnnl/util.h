@@ -58,6 +58,12 @@ void sal__dnnl_res_free(sal_dnnl_res *r);
  * user-mode scratchpad attribute; owned by r. */
 sal_status sal__dnnl_pd(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_primitive_desc_t hint,
                         const char *what, dnnl_primitive_desc_t *out);
+/* The same with other attributes (which must include the user-mode scratchpad; see
+ * sal__dnnl_attr_relu). */
+sal_status sal__dnnl_pd_attr(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_primitive_attr_t attr,
+                             const_dnnl_primitive_desc_t hint, const char *what, dnnl_primitive_desc_t *out);
+/* r's attributes plus a ReLU post-op; the caller destroys *out. */
+sal_status sal__dnnl_attr_relu(sal_dnnl_res *r, dnnl_primitive_attr_t *out);
 /* The primitive for pd, with its scratchpad memory; logs a warning naming the node when oneDNN
  * picked an implementation whose name starts with "ref" (slow fallback, PERF-NOTES). */
 sal_status sal__dnnl_prim(sal_dnnl_res *r, const_dnnl_primitive_desc_t pd, const char *what, sal_dnnl_prim *out);
