@@ -186,6 +186,11 @@ static double maxabs(const float *v, int64_t n) {
   return m;
 }
 
+static void add_node(sal_graph *g, const char *op, const char *name, const char *const *ins, int n_in, const char *out,
+                     const sal_attr *attrs, int n_attrs) {
+  TH_OK(sal_graph_add_node(g, op, name, ins, n_in, &out, 1, attrs, n_attrs));
+}
+
 /* Gradient accumulation: x feeds two convs sharing one weight and bias, a max pool, an average pool and
  * two batch-norms; every oneDNN backward after the first into x (and the second into w) must add
  * through its scratch buffer. Checked against the reference plan. */
@@ -252,6 +257,46 @@ static void accumulation(void) {
   free(xs);
   free(sc);
   free(var);
+}
+
+/* One parameter as both scale and B of a batch-norm: the plan then accumulates into every
+ * gradient of the node, d(input) included, although the input has a single consumer. */
+static void duplicate_inputs(void) {
+  sal_ctx *ctx = th_ctx();
+  for (int training = 0; training < 2; training++) {
+    sal_graph *g = NULL;
+    TH_OK(sal_graph_new(ctx, &g));
+    if (!g) return;
+    float x[2 * 16 * 25], sv[16];
+    th_input nf = {.fill = TH_FILL_NORMAL}, pf = {.fill = TH_FILL_POSITIVE};
+    th_fill_buf(&nf, x, 2 * 16 * 25, 80);
+    th_fill_buf(&pf, sv, 16, 81);
+    TH_OK(sal_graph_add_input(g, "x", 4, (int64_t[]){2, 16, 5, 5}));
+    TH_OK(sal_graph_add_param(g, "s", 1, (int64_t[]){16}, sv, true));
+    TH_OK(sal_graph_add_param(g, "m", 1, (int64_t[]){16}, NULL, false));
+    TH_OK(sal_graph_add_param(g, "v", 1, (int64_t[]){16}, sv, false));
+    TH_OK(sal_graph_add_param(g, "r", 4, (int64_t[]){2, 16, 5, 5}, x, false));
+    /* The ReLU makes the batch-norm's input an activation the plan keeps blocked. */
+    add_node(g, "Relu", "r0", (const char *[]){"x"}, 1, "xr", NULL, 0);
+    add_node(g, "BatchNormalization", "bn", (const char *[]){"xr", "s", "s", "m", "v"}, 5, "z", NULL, 0);
+    add_node(g, "Mul", "m", (const char *[]){"z", "r"}, 2, "y", NULL, 0);
+    TH_OK(sal_graph_add_output(g, "y"));
+    const char *names[2] = {"x", "s"};
+    float *ya = NULL, *yb = NULL, *ga[2] = {0}, *gb[2] = {0};
+    if (run_graph(g, SAL_KERNELS_REF, training, true, "x", x, names, 2, &ya, ga) &&
+        run_graph(g, SAL_KERNELS_AUTO, training, true, "x", x, names, 2, &yb, gb)) {
+      /* Batch-norm reductions over 50 values: as in the accumulation test. */
+      th_allclose("duplicate inputs: d(x)", gb[0], ga[0], 2 * 16 * 25, 1e-4, 1e-5 * maxabs(ga[0], 2 * 16 * 25));
+      th_allclose("duplicate inputs: d(s)", gb[1], ga[1], 16, 1e-4, 1e-5 * maxabs(ga[1], 16));
+    }
+    free(ya);
+    free(yb);
+    for (int i = 0; i < 2; i++) {
+      free(ga[i]);
+      free(gb[i]);
+    }
+    sal_graph_free(g);
+  }
 }
 
 /* Parameter gradients only (no input gradient): the conv runs backward-weights alone, reusing
@@ -332,11 +377,6 @@ static void param_grads_only(void) {
   (void)ctx;
 }
 
-static void add_node(sal_graph *g, const char *op, const char *name, const char *const *ins, int n_in, const char *out,
-                     const sal_attr *attrs, int n_attrs) {
-  TH_OK(sal_graph_add_node(g, op, name, ins, n_in, &out, 1, attrs, n_attrs));
-}
-
 /* A ResNet basic block with a downsampling shortcut, max pool and global pool: with oneDNN the plan
  * keeps every activation between these kernels (and the blocked-aware Relu/Add) in nChw16c, with
  * 20 channels in the second half (channel padding). Outputs and all gradients must match the
@@ -402,6 +442,95 @@ static void resnet_block(void) {
       free(gb[i]);
     }
   }
+  sal_graph_free(g);
+}
+
+/* Inference plan with input gradients only (saliency): the plan folds each batch-norm and ReLU
+ * into the conv before it. The fused plan must give the unfused reference plan's output and input
+ * gradient, before and after a batch-norm parameter change announced with
+ * sal_plan_params_changed. */
+static void fusion(void) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = NULL;
+  TH_OK(sal_graph_new(ctx, &g));
+  if (!g) return;
+  th_input nf = {.fill = TH_FILL_NORMAL}, pf = {.fill = TH_FILL_POSITIVE};
+  float buf[20 * 16 * 9], x[2 * 16 * 64];
+  th_fill_buf(&nf, x, 2 * 16 * 64, 60);
+  TH_OK(sal_graph_add_input(g, "x", 4, (int64_t[]){2, 16, 8, 8}));
+  struct { const char *name; int ndim; int64_t d[4]; bool pos; } params[] = {
+      {"w1", 4, {16, 16, 3, 3}, 0}, {"b1", 1, {16}, 0}, {"s1", 1, {16}, 1}, {"B1", 1, {16}, 0}, {"m1", 1, {16}, 0},
+      {"v1", 1, {16}, 1},           {"w2", 4, {20, 16, 3, 3}, 0}, {"s2", 1, {20}, 1}, {"B2", 1, {20}, 0},
+      {"m2", 1, {20}, 0},           {"v2", 1, {20}, 1},           {"ws", 4, {20, 16, 1, 1}, 0}};
+  for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {
+    sal_shape sh;
+    sal_shape_make(&sh, params[i].ndim, params[i].d);
+    th_fill_buf(params[i].pos ? &pf : &nf, buf, sal_shape_numel(&sh), 70 + i);
+    TH_OK(sal_graph_add_param(g, params[i].name, params[i].ndim, params[i].d, buf, true));
+  }
+  sal_attr p1 = sal_attr_ints("pads", 4, P1), s2 = sal_attr_ints("strides", 2, S2), c2a[2] = {p1, s2};
+  add_node(g, "Conv", "c1", (const char *[]){"x", "w1", "b1"}, 3, "a", &p1, 1);
+  add_node(g, "BatchNormalization", "bn1", (const char *[]){"a", "s1", "B1", "m1", "v1"}, 5, "an", NULL, 0);
+  add_node(g, "Relu", "r1", (const char *[]){"an"}, 1, "ar", NULL, 0);
+  add_node(g, "Conv", "c2", (const char *[]){"ar", "w2"}, 2, "c", c2a, 2);
+  add_node(g, "BatchNormalization", "bn2", (const char *[]){"c", "s2", "B2", "m2", "v2"}, 5, "cn", NULL, 0);
+  add_node(g, "Conv", "cs", (const char *[]){"x", "ws"}, 2, "sc", &s2, 1);
+  add_node(g, "Relu", "r3", (const char *[]){"sc"}, 1, "sr", NULL, 0);
+  add_node(g, "Add", "add", (const char *[]){"cn", "sr"}, 2, "s", NULL, 0);
+  add_node(g, "Relu", "r2", (const char *[]){"s"}, 1, "t", NULL, 0);
+  add_node(g, "GlobalAveragePool", "gap", (const char *[]){"t"}, 1, "y", NULL, 0);
+  TH_OK(sal_graph_add_output(g, "y"));
+  sal_plan *pr = NULL, *pd = NULL;
+  sal_tensor *xt = NULL;
+  sal_plan_opts o = sal_plan_opts_default();
+  o.grad_inputs = true;
+  o.kernels = SAL_KERNELS_REF;
+  TH_OK(sal_plan_new(ctx, g, &o, &pr));
+  o.kernels = SAL_KERNELS_AUTO;
+  TH_OK(sal_plan_new(ctx, g, &o, &pd));
+  TH_OK(sal_tensor_wrap(ctx, 4, (int64_t[]){2, 16, 8, 8}, x, &xt));
+  if (!pr || !pd || !xt) goto done;
+  /* The fusion really happened (otherwise this test would prove nothing). */
+  const char *want[10] = {"+bn+relu", "fused", "fused", "+bn", "fused", "+relu", "fused", NULL, NULL, NULL};
+  for (int i = 0; i < 7; i++) {
+    const char *nm = sal_plan_node_kernel(pd, i);
+    size_t ln = strlen(nm), lw = strlen(want[i]);
+    TH_CHECK(strcmp(want[i], "fused") == 0 ? strcmp(nm, "fused") == 0 : (ln > lw && strcmp(nm + ln - lw, want[i]) == 0),
+             "fusion: node %d runs '%s', want '%s'", i, nm, want[i]);
+  }
+  for (int round = 0; round < 2; round++) {
+    if (round == 1) {
+      /* A new batch-norm scale and mean: the folded weights must follow. */
+      sal_tensor v;
+      TH_OK(sal_graph_param(g, "s1", &v));
+      for (int i = 0; i < 16; i++) v.data[i] *= 1.5f;
+      TH_OK(sal_graph_param(g, "m2", &v));
+      for (int i = 0; i < 20; i++) v.data[i] += 0.25f;
+      sal_plan_params_changed(pd);
+    }
+    const sal_tensor *ya, *yb, *ga, *gb;
+    TH_OK(sal_plan_set_input(pr, "x", xt));
+    TH_OK(sal_plan_set_input(pd, "x", xt));
+    TH_OK(sal_plan_forward(pr));
+    TH_OK(sal_plan_forward(pd));
+    TH_OK(sal_plan_backward(pr, "y", NULL));
+    TH_OK(sal_plan_backward(pd, "y", NULL));
+    if (sal_plan_value(pr, "y", &ya) || sal_plan_value(pd, "y", &yb) || sal_plan_grad(pr, "x", &ga) ||
+        sal_plan_grad(pd, "x", &gb)) {
+      TH_CHECK(0, "fusion: %s", sal_ctx_last_error(ctx));
+      break;
+    }
+    /* Folding changes the rounding (a*W instead of a*(W x)): 1e-4 relative, with 1e-5 of the
+     * largest magnitude as absolute slack, as for the unfused block. */
+    th_allclose(round ? "fused y after params_changed" : "fused y", yb->data, ya->data, 2 * 20, 1e-4,
+                1e-5 * maxabs(ya->data, 2 * 20));
+    th_allclose(round ? "fused d(x) after params_changed" : "fused d(x)", gb->data, ga->data, 2 * 16 * 64, 1e-4,
+                1e-5 * maxabs(ga->data, 2 * 16 * 64));
+  }
+done:
+  sal_tensor_free(xt);
+  sal_plan_free(pr);
+  sal_plan_free(pd);
   sal_graph_free(g);
 }
 
@@ -790,7 +919,9 @@ int main(void) {
   bn_pool_cases();
   accumulation();
   param_grads_only();
+  duplicate_inputs();
   resnet_block();
+  fusion();
   bn_running_stats();
   weight_cache();
   impl_names();

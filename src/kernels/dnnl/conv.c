@@ -3,6 +3,7 @@
 #include "kernels/dnnl/util.h"
 #include "ops/conv.h"
 
+#include <math.h>
 #include <string.h>
 
 /* Backward-data is created with the forward primitive descriptor as its hint. Weights are
@@ -21,7 +22,14 @@
  *                     into plain nchw 2.5 ms
  * so (1) a pointwise conv (1x1, stride 1, no pads) between plain tensors keeps them plain, and (2) the
  * input gradient of a conv with fewer than 16 input channels is computed in plain nchw. Once
- * activations stay blocked between oneDNN ops, `any` picks their layout and no reorder runs. */
+ * activations stay blocked between oneDNN ops, `any` picks their layout and no reorder runs.
+ *
+ * Fusion (inference plans without parameter gradients, decided by the plan, k->fuse). A following
+ * batch-norm is folded into the weights and bias: with a = scale/sqrt(var + eps) per output
+ * channel, BN(conv(x, W) + b) = conv(x, a*W) + a*(b - mean) + B; the folded copies are remade
+ * whenever the weights are refreshed. A following ReLU becomes a post-op of the forward primitive;
+ * backward masks dy by y > 0 (y: the ReLU output) before backward-data, which runs with the folded
+ * weights, so d(x) is that of the whole conv-BN-ReLU chain. */
 typedef struct dnnl_conv {
   sal_dnnl_res r;
   sal_conv_geom g;
@@ -39,6 +47,10 @@ typedef struct dnnl_conv {
   dnnl_memory_t dbias, dbias_acc; /* d(bias) straight into the gradient, or into a scratch of M */
   uint64_t w_version;         /* param_version the reordered weights were made from (0 = never) */
   bool w_param;               /* the weight is a graph parameter; otherwise it may change every pass */
+  bool fuse_bn, fuse_relu;    /* k->fuse as prepared */
+  float *wfold, *bfold;       /* fuse_bn: a*W (M, C/group, kH, kW) and a*(b - mean) + B (M) */
+  float *dy_masked;           /* fuse_relu: dy * (y > 0) in y's layout and storage size */
+  int64_t y_storage;          /* floats of y's storage (channel padding included) */
 } dnnl_conv;
 
 typedef struct conv_mds {
@@ -126,6 +138,9 @@ static void conv_release(sal_kctx *k) {
   dnnl_conv *s = k->state;
   if (!s) return;
   sal__dnnl_res_free(&s->r);
+  sal_free(s->wfold);
+  sal_free(s->bfold);
+  sal_free(s->dy_masked);
   sal_free(s);
   k->state = NULL;
 }
@@ -142,19 +157,43 @@ static sal_status conv_prepare(sal_kctx *k) {
   conv_mds m;
   dnnl_convolution_desc_t d;
   dnnl_primitive_desc_t fpd, bdpd, bwpd;
+  dnnl_primitive_attr_t relu_attr = NULL;
+  s->fuse_bn = k->fuse.bn;
+  s->fuse_relu = k->fuse.relu;
   sal_status st = sal__conv_geom_k(k, &s->g);
+  bool bias = s->g.bias || s->fuse_bn; /* folding a batch-norm always makes a bias */
   if (!st) st = sal__dnnl_res_init(r, k);
   if (!st) st = sal__dnnl_check(k->ctx, conv_make_mds(k, &s->g, &m), "conv memory descriptors");
-  if (!st) st = sal__dnnl_check(k->ctx, conv_fwd_desc(&m, s->g.bias, &d), "conv forward descriptor");
-  if (!st) st = sal__dnnl_pd(r, &d, NULL, "conv forward", &fpd);
+  if (!st) st = sal__dnnl_check(k->ctx, conv_fwd_desc(&m, bias, &d), "conv forward descriptor");
+  if (!st && s->fuse_relu) st = sal__dnnl_attr_relu(r, &relu_attr);
+  if (!st) st = sal__dnnl_pd_attr(r, &d, relu_attr ? relu_attr : r->attr, NULL, "conv forward", &fpd);
+  if (relu_attr) dnnl_primitive_attr_destroy(relu_attr);
   if (st) goto fail;
+  if (s->fuse_bn) {
+    int64_t wn = sal_tensor_numel(k->in[1]);
+    s->wfold = sal_calloc(k->ctx, (size_t)wn, sizeof(float));
+    s->bfold = sal_calloc(k->ctx, (size_t)s->g.m, sizeof(float));
+    if (!s->wfold || !s->bfold) {
+      st = SAL_STATUS_OUT_OF_MEMORY;
+      goto fail;
+    }
+  }
+  if (s->fuse_relu) {
+    s->y_storage = (int64_t)(dnnl_memory_desc_get_size(&m.dst_user) / sizeof(float));
+    if (!(s->dy_masked = sal_calloc(k->ctx, (size_t)s->y_storage, sizeof(float)))) {
+      st = SAL_STATUS_OUT_OF_MEMORY;
+      goto fail;
+    }
+  }
   sal__dnnl_impl_name(fpd, s->impl, sizeof s->impl);
+  if (s->fuse_bn) strncat(s->impl, "+bn", sizeof s->impl - strlen(s->impl) - 1);
+  if (s->fuse_relu) strncat(s->impl, "+relu", sizeof s->impl - strlen(s->impl) - 1);
   const dnnl_memory_desc_t *fw_md = qmd(fpd, dnnl_query_weights_md);
   st = sal__dnnl_prim(r, fpd, "conv forward", &s->fwd);
   if (!st) st = sal__dnnl_port_in(r, &s->src, &m.src_user, qmd(fpd, dnnl_query_src_md));
   if (!st) st = sal__dnnl_port_in(r, &s->w, &m.w_user, fw_md);
   if (!st) st = sal__dnnl_port_out(r, &s->dst, &m.dst_user, qmd(fpd, dnnl_query_dst_md), false);
-  if (!st && s->g.bias) st = sal__dnnl_mem(r, &m.bias, false, &s->bias);
+  if (!st && bias) st = sal__dnnl_mem(r, &m.bias, false, &s->bias);
   if (st) goto fail;
 
   /* Backward data: d(input) = W^T * dy. */
@@ -170,7 +209,7 @@ static sal_status conv_prepare(sal_kctx *k) {
 
   /* Backward weights (and bias), unless weights and bias are frozen parameters. The plan does not
    * say in prepare which gradients backward will want, so everything else is created. */
-  s->has_bwd_w = !(sal__dnnl_input_frozen(k, 1) && sal__dnnl_input_frozen(k, 2));
+  s->has_bwd_w = !s->fuse_bn && !(sal__dnnl_input_frozen(k, 1) && sal__dnnl_input_frozen(k, 2));
   s->w_param = k->graph->values[k->node->in[1]].kind == SAL_VALUE_PARAM;
   if (s->has_bwd_w) {
     st = sal__dnnl_check(k->ctx, conv_bwd_weights_desc(&m, s->g.bias, &d), "conv backward-weights descriptor");
@@ -196,22 +235,42 @@ fail:
   return st;
 }
 
+/* Folds the fused batch-norm into the weights and bias: a = scale/sqrt(var + eps),
+ * wfold[oc] = a[oc]*W[oc], bfold[oc] = a[oc]*(b[oc] - mean[oc]) + B[oc]. */
+static void fold_bn(dnnl_conv *s, const sal_kctx *k) {
+  const sal_fusion *f = &k->fuse;
+  const float *w = k->in[1]->data, *b = s->g.bias ? k->in[2]->data : NULL;
+  const float *sc = f->bn_scale->data, *sh = f->bn_bias->data, *mean = f->bn_mean->data, *var = f->bn_var->data;
+  int64_t per = sal_tensor_numel(k->in[1]) / s->g.m; /* (C/group)*kH*kW */
+  for (int64_t oc = 0; oc < s->g.m; oc++) {
+    double a = sc[oc] / sqrt((double)var[oc] + (double)f->bn_eps);
+    for (int64_t i = 0; i < per; i++) s->wfold[oc * per + i] = (float)(a * w[oc * per + i]);
+    s->bfold[oc] = (float)(a * ((b ? b[oc] : 0.0) - mean[oc]) + sh[oc]);
+  }
+}
+
 static sal_status conv_forward(sal_kctx *k) {
   dnnl_conv *s = k->state;
   sal_dnnl_res *r = &s->r;
   /* Parameters change only with sal_plan_params_changed; a computed or input weight, any pass. */
   bool refresh = !s->w_param || s->w_version != k->param_version;
+  float *w = k->in[1]->data, *b = s->g.bias ? k->in[2]->data : NULL;
+  if (s->fuse_bn) {
+    if (refresh) fold_bn(s, k);
+    w = s->wfold;
+    b = s->bfold;
+  }
   sal_status st = sal__dnnl_port_load(r, &s->src, k->in[0]->data, true);
-  if (!st) st = sal__dnnl_port_load(r, &s->w, k->in[1]->data, refresh);
-  if (!st && s->w_bd_own) st = sal__dnnl_port_load(r, &s->w_bd, k->in[1]->data, refresh);
-  if (!st && s->g.bias) st = sal__dnnl_check(k->ctx, dnnl_memory_set_data_handle(s->bias, k->in[2]->data), "bias handle");
+  if (!st) st = sal__dnnl_port_load(r, &s->w, w, refresh);
+  if (!st && s->w_bd_own) st = sal__dnnl_port_load(r, &s->w_bd, w, refresh);
+  if (!st && b) st = sal__dnnl_check(k->ctx, dnnl_memory_set_data_handle(s->bias, b), "bias handle");
   if (st) return st;
   s->w_version = k->param_version;
   dnnl_memory_t dst = sal__dnnl_port_target(r, &s->dst, k->out[0]->data, false);
   if (!dst) return SAL_STATUS_INTERNAL;
   dnnl_exec_arg_t a[4] = {{DNNL_ARG_SRC, s->src.prim}, {DNNL_ARG_WEIGHTS, s->w.prim}, {DNNL_ARG_DST, dst},
                           {DNNL_ARG_BIAS, s->bias}};
-  st = sal__dnnl_run(r, &s->fwd, s->g.bias ? 4 : 3, a);
+  st = sal__dnnl_run(r, &s->fwd, b ? 4 : 3, a);
   if (!st) st = sal__dnnl_port_store(r, &s->dst, false);
   if (!st) st = sal__dnnl_wait(r);
   return st;
@@ -231,12 +290,25 @@ static sal_status conv_backward(sal_kctx *k) {
     return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "output gradient is not in the output's layout");
   bool want_dx = k->din[0] != NULL, want_dw = k->din[1] != NULL, want_db = s->g.bias && k->din[2] != NULL;
   bool want_w = want_dw || want_db;
+  if (want_w && s->fuse_bn)
+    return sal__op_error(k->ctx, k->node, SAL_STATUS_UNSUPPORTED,
+                         "weight gradients of a convolution fused with the batch-norm after it");
   if (want_w && !s->has_bwd_w)
     return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "weight gradient asked of frozen parameters");
   sal_status st = SAL_STATUS_OK;
+  float *dy = k->dout[0]->data;
+  if (s->fuse_relu) {
+    /* Through the fused ReLU: dy * (y > 0), y being its output (same layout, padding is 0). */
+    const float *y = k->out[0]->data;
+    float *m = s->dy_masked;
+    int64_t n = s->y_storage;
+    #pragma omp parallel for if (n > 32768) schedule(static)
+    for (int64_t i = 0; i < n; i++) m[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+    dy = m;
+  }
   /* dy into backward-data's layout: needed by backward-data, and by backward-weights when it
    * reuses that buffer. */
-  if (want_dx || (want_w && !s->ddst_bw_own)) st = sal__dnnl_port_load(r, &s->ddst, k->dout[0]->data, true);
+  if (want_dx || (want_w && !s->ddst_bw_own)) st = sal__dnnl_port_load(r, &s->ddst, dy, true);
   if (st) return st;
   if (want_dx) {
     bool acc = k->din_accum[0];
@@ -252,7 +324,7 @@ static sal_status conv_backward(sal_kctx *k) {
   if (want_w) {
     /* The forward of this pass left x in the src buffer (or in the tensor itself). */
     if (s->src_bw_own) st = sal__dnnl_port_load(r, &s->src_bw, k->in[0]->data, true);
-    if (!st && s->ddst_bw_own) st = sal__dnnl_port_load(r, &s->ddst_bw, k->dout[0]->data, true);
+    if (!st && s->ddst_bw_own) st = sal__dnnl_port_load(r, &s->ddst_bw, dy, true);
     if (st) return st;
     bool acc_w = want_dw && k->din_accum[1], acc_b = want_db && k->din_accum[2];
     dnnl_memory_t dw;
@@ -288,6 +360,8 @@ static const char *conv_impl_name(const sal_kctx *k) {
   return s ? s->impl : "dnnl";
 }
 
-const sal_kernel sal__dnnl_conv = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = conv_supports, .prepare = conv_prepare,
+const sal_kernel sal__dnnl_conv = {.name = "dnnl",
+                                   .flags = SAL_KERNEL_BLOCKED | SAL_KERNEL_FUSE_BN | SAL_KERNEL_FUSE_RELU,
+                                   .supports = conv_supports, .prepare = conv_prepare,
                                    .release = conv_release, .forward = conv_forward, .backward = conv_backward,
                                    .impl_name = conv_impl_name};

@@ -35,9 +35,29 @@ static sal_status full(sal_dnnl_res *r) {
 
 sal_status sal__dnnl_pd(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_primitive_desc_t hint,
                         const char *what, dnnl_primitive_desc_t *out) {
+  return sal__dnnl_pd_attr(r, desc, r->attr, hint, what, out);
+}
+
+sal_status sal__dnnl_attr_relu(sal_dnnl_res *r, dnnl_primitive_attr_t *out) {
+  *out = NULL;
+  dnnl_post_ops_t po = NULL;
+  sal_status st = sal__dnnl_check(r->ctx, dnnl_primitive_attr_clone(out, r->attr), "attribute clone");
+  if (!st) st = sal__dnnl_check(r->ctx, dnnl_post_ops_create(&po), "post-ops create");
+  if (!st) st = sal__dnnl_check(r->ctx, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f), "ReLU post-op");
+  if (!st) st = sal__dnnl_check(r->ctx, dnnl_primitive_attr_set_post_ops(*out, po), "post-ops");
+  if (po) dnnl_post_ops_destroy(po);
+  if (st && *out) {
+    dnnl_primitive_attr_destroy(*out);
+    *out = NULL;
+  }
+  return st;
+}
+
+sal_status sal__dnnl_pd_attr(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_primitive_attr_t attr,
+                             const_dnnl_primitive_desc_t hint, const char *what, dnnl_primitive_desc_t *out) {
   *out = NULL;
   if (r->n_pds == SAL_DNNL_MAX_OBJS) return full(r);
-  dnnl_status_t s = dnnl_primitive_desc_create(out, desc, r->attr, r->env->engine, hint);
+  dnnl_status_t s = dnnl_primitive_desc_create(out, desc, attr, r->env->engine, hint);
   if (s != dnnl_success) {
     sal__dnnl_check(r->ctx, s, what);
     return sal_ctx_error_prefix(r->ctx, s == dnnl_unimplemented ? SAL_STATUS_UNSUPPORTED : SAL_STATUS_INTERNAL,
@@ -227,8 +247,14 @@ sal_status sal__dnnl_act_md(sal_ctx *ctx, const sal_shape *s, sal_layout layout,
 }
 
 bool sal__dnnl_input_shared(const sal_kctx *k, int i) {
-  int v = k->node->in[i];
+  const sal_node *nd = k->node;
+  int v = nd->in[i];
   if (v < 0) return false;
+  /* A value feeding two inputs of this node makes the plan accumulate into every gradient of the
+   * node (sal_plan_backward zeroes them all first). */
+  for (int a = 0; a < nd->n_in; a++)
+    for (int b = a + 1; b < nd->n_in; b++)
+      if (nd->in[a] >= 0 && nd->in[a] == nd->in[b]) return true;
   int uses = 0;
   for (int n = 0; n < k->graph->n_nodes; n++)
     for (int j = 0; j < k->graph->nodes[n].n_in; j++) uses += k->graph->nodes[n].in[j] == v;

@@ -58,6 +58,12 @@ void sal__dnnl_res_free(sal_dnnl_res *r);
  * user-mode scratchpad attribute; owned by r. */
 sal_status sal__dnnl_pd(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_primitive_desc_t hint,
                         const char *what, dnnl_primitive_desc_t *out);
+/* The same with other attributes (which must include the user-mode scratchpad; see
+ * sal__dnnl_attr_relu). */
+sal_status sal__dnnl_pd_attr(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_primitive_attr_t attr,
+                             const_dnnl_primitive_desc_t hint, const char *what, dnnl_primitive_desc_t *out);
+/* r's attributes plus a ReLU post-op; the caller destroys *out. */
+sal_status sal__dnnl_attr_relu(sal_dnnl_res *r, dnnl_primitive_attr_t *out);
 /* The primitive for pd, with its scratchpad memory; logs a warning naming the node when oneDNN
  * picked an implementation whose name starts with "ref" (slow fallback, PERF-NOTES). */
 sal_status sal__dnnl_prim(sal_dnnl_res *r, const_dnnl_primitive_desc_t pd, const char *what, sal_dnnl_prim *out);
@@ -90,8 +96,9 @@ void sal__dnnl_accumulate(float *dst, const float *src, int64_t n);
 sal_status sal__dnnl_act_md(sal_ctx *ctx, const sal_shape *s, sal_layout layout, dnnl_memory_desc_t *md);
 /* dnnl_format_tag for a salient layout. */
 dnnl_format_tag_t sal__dnnl_layout_tag(sal_layout layout);
-/* true if the value feeding input i has several consumers in the graph: only then can backward
- * be asked to accumulate into its gradient (din_accum), so only then is a scratch needed. */
+/* true if the value feeding input i has several consumers in the graph, or the node reads some
+ * value twice: only then can backward be asked to accumulate into its gradient (din_accum), so
+ * only then is a scratch needed. */
 bool sal__dnnl_input_shared(const sal_kctx *k, int i);
 /* true if input i is a parameter that never receives gradients (frozen weights). */
 bool sal__dnnl_input_frozen(const sal_kctx *k, int i);
