@@ -5,6 +5,7 @@
 #include "graph/internal.h"
 #include "kernels/dnnl/env.h"
 #include "salient/plan.h"
+#include "tensor/layout.h"
 
 #include <math.h>
 #include <string.h>
@@ -23,8 +24,14 @@ struct sal_plan {
   sal_tensor *grads;    /* per value: gradient buffer, data NULL when none */
   bool *needs_grad;     /* per value: gradient flows through it to something wanted */
   bool *want_grad;      /* per value: its gradient is a result (kept to the end) */
-  bool *readable;       /* per value: forward data kept to the end */
+  bool *readable;       /* per value: the caller may read it (inputs, params, outputs, keep/grad values) */
+  sal_tensor **shadow;  /* per value: plain copies for reading values kept blocked (lazy) */
+  sal_tensor **gshadow; /* the same for gradients */
   bool *grad_written;   /* per value, per backward */
+  int *writer;          /* per value: the node that writes it (producer, or the node a chain was
+                         * fused into); -1 for inputs, params and values fused away */
+  bool *elided;         /* per node: fused into an earlier node, not run */
+  int *out0;            /* per node: the value its output 0 really is (end of a fused chain) */
   sal_kctx *k;          /* per node */
   const sal_kernel **kern;
   bool *prepared;
@@ -56,6 +63,9 @@ void sal_plan_free(sal_plan *p) {
   }
   sal__dnnl_env_free(p->dnnl);
   sal_free(p->k);
+  sal_free(p->writer);
+  sal_free(p->elided);
+  sal_free(p->out0);
   sal_free(p->kern);
   sal_free(p->prepared);
   sal_free(p->shapes);
@@ -64,6 +74,12 @@ void sal_plan_free(sal_plan *p) {
   sal_free(p->needs_grad);
   sal_free(p->want_grad);
   sal_free(p->readable);
+  for (int v = 0; v < p->g->n_values; v++) {
+    if (p->shadow) sal_tensor_free(p->shadow[v]);
+    if (p->gshadow) sal_tensor_free(p->gshadow[v]);
+  }
+  sal_free(p->shadow);
+  sal_free(p->gshadow);
   sal_free(p->grad_written);
   sal_free(p->arena);
   sal_free(p->garena);
@@ -119,7 +135,7 @@ static sal_status layout_memory(sal_plan *p) {
   int last = 2 * nn + 1;
   for (int v = 0; v < nv; v++) {
     const sal_value *val = &g->values[v];
-    int64_t numel = sal_shape_numel(&p->shapes[v]);
+    int64_t numel = sal__storage_numel(&p->shapes[v], p->vals[v].layout);
     size_t bytes;
     if (numel < 0 || !sal_mul_size((size_t)numel, sizeof(float), &bytes) || bytes > SAL_MAX_PLAN_BYTES) {
       st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "plan: value '%s' is too large at batch %lld",
@@ -128,10 +144,12 @@ static sal_status layout_memory(sal_plan *p) {
     }
     /* Forward: params live in the graph; inputs persist (callers may forward repeatedly);
      * activations from their producer to their last consumer, or to the end when kept. */
-    if (val->kind == SAL_VALUE_ACT) {
+    if (val->kind == SAL_VALUE_ACT && p->writer[v] < 0) {
+      continue; /* fused away: never written, never read */
+    } else if (val->kind == SAL_VALUE_ACT) {
       fw[v].bytes = bytes;
-      fw[v].start = val->producer;
-      fw[v].end = p->readable[v] ? last : val->producer;
+      fw[v].start = p->writer[v];
+      fw[v].end = (p->readable[v] || p->any_grad) ? last : p->writer[v];
     } else if (val->kind == SAL_VALUE_INPUT) {
       fw[v].bytes = bytes;
       fw[v].start = 0;
@@ -143,7 +161,7 @@ static sal_status layout_memory(sal_plan *p) {
     if (p->needs_grad[v]) {
       bw[v].bytes = bytes;
       bw[v].start = nn;
-      bw[v].end = val->kind == SAL_VALUE_ACT ? nn + (nn - 1 - val->producer) : last;
+      bw[v].end = val->kind == SAL_VALUE_ACT ? nn + (nn - 1 - p->writer[v]) : last;
       if (p->want_grad[v]) bw[v].end = last;
     }
   }
@@ -153,6 +171,7 @@ static sal_status layout_memory(sal_plan *p) {
     if (bw[v].bytes) bw[v].start = last;
   for (int i = 0; i < nn; i++) {
     const sal_node *n = &g->nodes[i];
+    if (p->elided[i]) continue;
     int bstep = nn + (nn - 1 - i);
     for (int j = 0; j < n->n_in; j++) {
       int v = n->in[j];
@@ -164,10 +183,6 @@ static sal_status layout_memory(sal_plan *p) {
   /* Values no node consumes (outputs) can only be seeds: their gradient exists from the start. */
   for (int v = 0; v < nv; v++)
     if (bw[v].bytes && (bw[v].start == last || bw[v].start > bw[v].end)) bw[v].start = nn;
-  /* With gradients, backward reads forward values: keep every forward value to the end. */
-  if (p->any_grad)
-    for (int v = 0; v < nv; v++)
-      if (fw[v].bytes) fw[v].end = last;
 
   size_t total;
   st = sal__arena_assign(ctx, fw, nv, &total);
@@ -193,12 +208,9 @@ static sal_status layout_memory(sal_plan *p) {
   memset(p->arena, 0, p->arena_bytes);
   memset(p->garena, 0, p->garena_bytes);
   for (int v = 0; v < nv; v++) {
-    p->vals[v].shape = p->shapes[v];
-    p->vals[v].layout = SAL_LAYOUT_PLAIN;
     if (g->values[v].kind == SAL_VALUE_PARAM) p->vals[v].data = g->values[v].data;
-    else p->vals[v].data = (float *)((char *)p->arena + fw[v].offset);
-    p->grads[v].shape = p->shapes[v];
-    if (p->needs_grad[v]) p->grads[v].data = (float *)((char *)p->garena + bw[v].offset);
+    else if (fw[v].bytes) p->vals[v].data = (float *)((char *)p->arena + fw[v].offset);
+    if (bw[v].bytes) p->grads[v].data = (float *)((char *)p->garena + bw[v].offset);
   }
   st = SAL_STATUS_OK;
 done:
@@ -207,7 +219,104 @@ done:
   return st;
 }
 
-static sal_status setup_nodes(sal_plan *p) {
+/* Keeps a 4-D activation in the blocked layout when its producer and every consumer run kernels
+ * that handle it: oneDNN then never reorders between them (PERF-NOTES: the reorders around every
+ * conv are where PyTorch loses ~30 ms per ResNet-50 pass). Graph outputs stay plain. */
+static void choose_layouts(sal_plan *p) {
+  const sal_graph *g = p->g;
+  bool *ok = p->grad_written; /* scratch, reset by every backward */
+  for (int v = 0; v < g->n_values; v++)
+    ok[v] = g->values[v].kind == SAL_VALUE_ACT && p->writer[v] >= 0 && p->shapes[v].ndim == 4 &&
+            (p->kern[p->writer[v]]->flags & SAL_KERNEL_BLOCKED);
+  for (int i = 0; i < g->n_nodes; i++) {
+    const sal_node *n = &g->nodes[i];
+    if (p->elided[i] || (p->kern[i]->flags & SAL_KERNEL_BLOCKED)) continue;
+    for (int j = 0; j < n->n_in; j++)
+      if (n->in[j] >= 0) ok[n->in[j]] = false;
+  }
+  for (int o = 0; o < g->n_outputs; o++) ok[g->outputs[o]] = false;
+  for (int v = 0; v < g->n_values; v++) {
+    p->vals[v].layout = ok[v] ? SAL_LAYOUT_BLOCKED16 : SAL_LAYOUT_PLAIN;
+    p->grads[v].layout = p->vals[v].layout;
+    ok[v] = false;
+  }
+}
+
+/* The single node consuming value v (and consuming it once), or -1. */
+static int sole_consumer(const sal_plan *p, int v) {
+  int who = -1;
+  for (int i = 0; i < p->g->n_nodes; i++) {
+    const sal_node *n = &p->g->nodes[i];
+    for (int j = 0; j < n->n_in; j++)
+      if (n->in[j] == v) {
+        if (who >= 0) return -1;
+        who = i;
+      }
+  }
+  return who;
+}
+
+/* Redirects node c's output 0 to the output of node f (which consumed it) and elides f. */
+static void fuse_into(sal_plan *p, int c, int f) {
+  int mid = p->out0[c], end = p->g->nodes[f].out[0];
+  p->elided[f] = true;
+  p->writer[mid] = -1;
+  p->writer[end] = c;
+  p->out0[c] = end;
+  p->k[c].out[0] = &p->vals[end];
+}
+
+/* Folds inference batch-norm and ReLU into the convolution before them when its kernel can
+ * (PERF-NOTES: separate batch-norm and ReLU passes are where PyTorch loses time). Only in
+ * inference plans without parameter gradients; never fuses away a value the caller may read. */
+static void fuse_nodes(sal_plan *p) {
+  const sal_graph *g = p->g;
+  if (p->opts.training || p->opts.grad_params) return;
+  sal_op_type conv = sal__op_find("Conv"), bn = sal__op_find("BatchNormalization"), relu = SAL_OP_RELU;
+  for (int c = 0; c < g->n_nodes; c++) {
+    if (g->nodes[c].op != conv || conv == SAL_OP_COUNT) continue;
+    sal_kctx *k = &p->k[c];
+    unsigned fl = p->kern[c]->flags;
+    int v = p->out0[c], b = p->readable[v] ? -1 : sole_consumer(p, v);
+    if ((fl & SAL_KERNEL_FUSE_BN) && b >= 0 && g->nodes[b].op == bn && g->nodes[b].n_in == 5 &&
+        g->nodes[b].in[0] == v) {
+      const sal_node *bnode = &g->nodes[b];
+      bool consts = true;
+      for (int j = 1; j < 5; j++) consts &= bnode->in[j] >= 0 && g->values[bnode->in[j]].kind == SAL_VALUE_PARAM;
+      float eps;
+      if (consts && sal__attr_float(p->ctx, bnode, "epsilon", 1e-5f, &eps) == SAL_STATUS_OK) {
+        k->fuse.bn = true;
+        k->fuse.bn_scale = &p->vals[bnode->in[1]];
+        k->fuse.bn_bias = &p->vals[bnode->in[2]];
+        k->fuse.bn_mean = &p->vals[bnode->in[3]];
+        k->fuse.bn_var = &p->vals[bnode->in[4]];
+        k->fuse.bn_eps = eps;
+        fuse_into(p, c, b);
+      }
+    }
+    v = p->out0[c];
+    int r = p->readable[v] ? -1 : sole_consumer(p, v);
+    if ((fl & SAL_KERNEL_FUSE_RELU) && r >= 0 && g->nodes[r].op == relu) {
+      k->fuse.relu = true;
+      fuse_into(p, c, r);
+    }
+  }
+}
+
+static sal_status prepare_nodes(sal_plan *p) {
+  for (int i = 0; i < p->g->n_nodes; i++) {
+    sal_kctx *k = &p->k[i];
+    if (p->elided[i]) continue;
+    if (p->kern[i]->prepare) {
+      sal_status st = p->kern[i]->prepare(k);
+      if (st) return sal_ctx_error_prefix(p->ctx, st, "plan: preparing node '%s': ", k->node->name);
+    }
+    p->prepared[i] = true;
+  }
+  return SAL_STATUS_OK;
+}
+
+static sal_status choose_kernels(sal_plan *p) {
   sal_ctx *ctx = p->ctx;
   sal_graph *g = p->g;
   for (int i = 0; i < g->n_nodes; i++) {
@@ -250,11 +359,6 @@ static sal_status setup_nodes(sal_plan *p) {
     }
     k->dnnl = p->dnnl;
     p->kern[i] = chosen;
-    if (chosen->prepare) {
-      sal_status st = chosen->prepare(k);
-      if (st) return sal_ctx_error_prefix(ctx, st, "plan: preparing node '%s': ", n->name);
-    }
-    p->prepared[i] = true;
     const sal_op_def *def = sal__op_def(n->op);
     if (def->macs) {
       sal_shape ins[64], outs[16];
@@ -303,11 +407,17 @@ sal_status sal_plan_new(sal_ctx *ctx, sal_graph *g, const sal_plan_opts *opts, s
   p->want_grad = sal_calloc(ctx, (size_t)nv, sizeof(bool));
   p->readable = sal_calloc(ctx, (size_t)nv, sizeof(bool));
   p->grad_written = sal_calloc(ctx, (size_t)nv, sizeof(bool));
+  p->shadow = sal_calloc(ctx, (size_t)nv, sizeof(sal_tensor *));
+  p->gshadow = sal_calloc(ctx, (size_t)nv, sizeof(sal_tensor *));
   p->k = sal_calloc(ctx, (size_t)nn, sizeof *p->k);
   p->kern = sal_calloc(ctx, (size_t)nn, sizeof *p->kern);
   p->prepared = sal_calloc(ctx, (size_t)nn, sizeof(bool));
+  p->writer = sal_calloc(ctx, (size_t)nv, sizeof(int));
+  p->elided = sal_calloc(ctx, (size_t)nn, sizeof(bool));
+  p->out0 = sal_calloc(ctx, (size_t)nn, sizeof(int));
   if (!p->shapes || !p->vals || !p->grads || !p->needs_grad || !p->want_grad || !p->readable ||
-      !p->grad_written || !p->k || !p->kern || !p->prepared)
+      !p->grad_written || !p->k || !p->kern || !p->prepared || !p->shadow || !p->gshadow ||
+      !p->writer || !p->elided || !p->out0)
     goto fail;
 
   /* Shapes at the bound batch size. */
@@ -323,19 +433,34 @@ sal_status sal_plan_new(sal_ctx *ctx, sal_graph *g, const sal_plan_opts *opts, s
     }
   }
   mark_grad_flow(p, &o);
-  for (int v = 0; v < nv; v++)
-    p->readable[v] = p->any_grad || g->values[v].kind != SAL_VALUE_ACT ||
+  for (int v = 0; v < nv; v++) {
+    p->readable[v] = g->values[v].kind != SAL_VALUE_ACT || p->want_grad[v] ||
                      in_list(g->values[v].name, o.keep_values, o.n_keep_values);
+    p->vals[v].shape = p->shapes[v];
+    p->grads[v].shape = p->shapes[v];
+  }
   for (int i = 0; i < g->n_outputs; i++) p->readable[g->outputs[i]] = true;
-  st = layout_memory(p);
+  for (int v = 0; v < nv; v++) p->writer[v] = g->values[v].producer;
+  for (int i = 0; i < nn; i++) p->out0[i] = g->nodes[i].n_out > 0 ? g->nodes[i].out[0] : -1;
+  st = choose_kernels(p);
   if (st) goto fail;
-  st = setup_nodes(p);
+  fuse_nodes(p);
+  choose_layouts(p);
+  st = layout_memory(p);
+  if (!st) st = prepare_nodes(p);
   if (st) goto fail;
   *out = p;
   return SAL_STATUS_OK;
 fail:
   sal_plan_free(p);
   return st;
+}
+
+/* The plain copy of value v used to read (or seed) a value kept blocked; allocated on first use,
+ * outside forward/backward loops, and kept until the plan is freed. */
+static sal_status shadow_of(sal_plan *p, sal_tensor **slot, int v) {
+  if (slot[v]) return SAL_STATUS_OK;
+  return sal_tensor_new(p->ctx, p->shapes[v].ndim, p->shapes[v].d, &slot[v]);
 }
 
 static int find_value(sal_plan *p, const char *name) {
@@ -366,6 +491,7 @@ sal_status sal_plan_forward(sal_plan *p) {
   p->pass++;
   for (int i = 0; i < p->g->n_nodes; i++) {
     sal_kctx *k = &p->k[i];
+    if (p->elided[i]) continue;
     k->pass = p->pass;
     k->param_version = p->param_version;
     k->training = p->opts.training;
@@ -392,19 +518,34 @@ sal_status sal_plan_backward(sal_plan *p, const char *name, const sal_tensor *se
   }
   memset(p->grad_written, 0, (size_t)g->n_values * sizeof(bool));
   if (p->needs_grad[sv]) {
+    sal_tensor *gt = &p->grads[sv];
     int64_t n = sal_shape_numel(&p->shapes[sv]);
-    float *gd = p->grads[sv].data;
-    if (seed) memcpy(gd, seed->data, (size_t)n * sizeof(float));
-    else
-      for (int64_t i = 0; i < n; i++) gd[i] = 1.0f;
+    if (gt->layout == SAL_LAYOUT_BLOCKED16) {
+      if (seed) {
+        sal__plain_to_blocked(seed->data, gt);
+      } else {
+        /* ones in the real channels, zeros in the padding */
+        sal_tensor *sh;
+        sal_status st = shadow_of(p, p->gshadow, sv);
+        if (st) return st;
+        sh = p->gshadow[sv];
+        for (int64_t i = 0; i < n; i++) sh->data[i] = 1.0f;
+        sal__plain_to_blocked(sh->data, gt);
+      }
+    } else if (seed) {
+      memcpy(gt->data, seed->data, (size_t)n * sizeof(float));
+    } else {
+      for (int64_t i = 0; i < n; i++) gt->data[i] = 1.0f;
+    }
     p->grad_written[sv] = true;
   }
   for (int i = g->n_nodes - 1; i >= 0; i--) {
     const sal_node *n = &g->nodes[i];
     sal_kctx *k = &p->k[i];
+    if (p->elided[i]) continue;
     bool reached = false;
     for (int j = 0; j < n->n_out; j++) {
-      int v = n->out[j];
+      int v = j == 0 ? p->out0[i] : n->out[j];
       k->dout[j] = p->grad_written[v] ? &p->grads[v] : NULL;
       reached |= p->grad_written[v];
     }
@@ -426,7 +567,7 @@ sal_status sal_plan_backward(sal_plan *p, const char *name, const sal_tensor *se
       for (int j = 0; j < n->n_in; j++)
         if (k->din[j]) {
           if (!k->din_accum[j] && !p->grad_written[n->in[j]]) {
-            memset(k->din[j]->data, 0, (size_t)sal_tensor_numel(k->din[j]) * sizeof(float));
+            memset(k->din[j]->data, 0, (size_t)sal__tensor_storage(k->din[j]) * sizeof(float));
             p->grad_written[n->in[j]] = true;
           }
           k->din_accum[j] = true;
@@ -440,7 +581,7 @@ sal_status sal_plan_backward(sal_plan *p, const char *name, const sal_tensor *se
   /* Results no path reached are zero. */
   for (int v = 0; v < g->n_values; v++)
     if (p->want_grad[v] && !p->grad_written[v])
-      memset(p->grads[v].data, 0, (size_t)sal_shape_numel(&p->shapes[v]) * sizeof(float));
+      memset(p->grads[v].data, 0, (size_t)sal__tensor_storage(&p->grads[v]) * sizeof(float));
   p->backward_done = true;
   return SAL_STATUS_OK;
 }
@@ -454,6 +595,13 @@ sal_status sal_plan_value(sal_plan *p, const char *name, const sal_tensor **out)
                          "plan: value '%s' is not kept after forward (list it in keep_values)", name);
   if (p->g->values[v].kind == SAL_VALUE_ACT && !p->forward_done)
     return sal_ctx_error(p->ctx, SAL_STATUS_BAD_STATE, "plan: value '%s' read before forward", name);
+  if (p->vals[v].layout == SAL_LAYOUT_BLOCKED16) {
+    sal_status st = shadow_of(p, p->shadow, v);
+    if (st) return st;
+    sal__blocked_to_plain(&p->vals[v], p->shadow[v]->data);
+    *out = p->shadow[v];
+    return SAL_STATUS_OK;
+  }
   *out = &p->vals[v];
   return SAL_STATUS_OK;
 }
@@ -466,6 +614,13 @@ sal_status sal_plan_grad(sal_plan *p, const char *name, const sal_tensor **out) 
     return sal_ctx_error(p->ctx, SAL_STATUS_BAD_STATE,
                          "plan: the gradient of '%s' was not requested (grad_inputs, grad_params or grad_values)", name);
   if (!p->backward_done) return sal_ctx_error(p->ctx, SAL_STATUS_BAD_STATE, "plan: gradient of '%s' read before backward", name);
+  if (p->grads[v].layout == SAL_LAYOUT_BLOCKED16) {
+    sal_status st = shadow_of(p, p->gshadow, v);
+    if (st) return st;
+    sal__blocked_to_plain(&p->grads[v], p->gshadow[v]->data);
+    *out = p->gshadow[v];
+    return SAL_STATUS_OK;
+  }
   *out = &p->grads[v];
   return SAL_STATUS_OK;
 }
@@ -479,6 +634,7 @@ sal_status sal_plan_shape(const sal_plan *p, const char *name, sal_shape *out) {
 
 const char *sal_plan_node_kernel(const sal_plan *p, int node) {
   if (node < 0 || node >= p->g->n_nodes) return NULL;
+  if (p->elided[node]) return "fused";
   const sal_kernel *kr = p->kern[node];
   return kr->impl_name ? kr->impl_name(&p->k[node]) : kr->name;
 }

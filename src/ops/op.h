@@ -32,6 +32,26 @@ typedef enum sal_op_type {
   SAL_OP_COUNT
 } sal_op_type;
 
+/* Kernel flags. SAL_KERNEL_BLOCKED: the kernel handles SAL_LAYOUT_BLOCKED16 on its 4-D
+ * activation inputs and outputs (it reads each tensor's `layout` in prepare). The plan keeps a
+ * value blocked only when its producer and all its consumers carry this flag. */
+#define SAL_KERNEL_BLOCKED 1u
+/* SAL_KERNEL_FUSE_BN: a Conv kernel that can fold the inference BatchNormalization following it
+ * into its weights and bias (k->fuse.bn). SAL_KERNEL_FUSE_RELU: one that can apply a following
+ * ReLU as a post-op (k->fuse.relu), masking dout by y > 0 in backward. The plan fuses only in
+ * inference plans without parameter gradients, and never fuses away a value the caller reads. */
+#define SAL_KERNEL_FUSE_BN 2u
+#define SAL_KERNEL_FUSE_RELU 4u
+
+/* What a plan fused into a node (see SAL_KERNEL_FUSE_*). When set, out[0]/dout[0] are the value
+ * and gradient at the end of the fused chain (the BN or ReLU output). */
+typedef struct sal_fusion {
+  bool bn;
+  const sal_tensor *bn_scale, *bn_bias, *bn_mean, *bn_var; /* each (C), plain */
+  float bn_eps;
+  bool relu;
+} sal_fusion;
+
 /* Per-node execution context: what a kernel sees. It lives in the plan; tensors point into the
  * plan's arenas (forward values) and gradient buffers. */
 typedef struct sal_kctx {
@@ -51,10 +71,12 @@ typedef struct sal_kctx {
   uint64_t param_version; /* bumped by sal_plan_params_changed: refresh cached weight transforms */
   void *state;        /* kernel state created by prepare, freed by release */
   struct sal_dnnl_env *dnnl; /* the plan's oneDNN engine/stream (NULL with reference kernels) */
+  sal_fusion fuse;    /* following nodes folded into this one by the plan */
 } sal_kctx;
 
 typedef struct sal_kernel {
   const char *name;
+  unsigned flags;
   /* true if this kernel handles the node with the bound shapes/attrs (NULL = always). */
   bool (*supports)(const sal_kctx *k);
   /* Once per plan: create primitives, allocate workspace into k->state. May be NULL. */

@@ -2,6 +2,7 @@
  * name lookups, and the attribute getters every shape rule and kernel uses. */
 #include "graph/internal.h"
 #include "kernels/dnnl/list.h"
+#include "tensor/layout.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -124,7 +125,7 @@ const float *sal__node_const_input(const sal_graph *g, const sal_node *n, int i,
 
 void sal__grad_prepare(sal_kctx *k, int i) {
   if (k->din[i] && !k->din_accum[i]) {
-    memset(k->din[i]->data, 0, (size_t)sal_tensor_numel(k->din[i]) * sizeof(float));
+    memset(k->din[i]->data, 0, (size_t)sal__tensor_storage(k->din[i]) * sizeof(float));
     k->din_accum[i] = true;
   }
 }

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# CLI skeleton: --version, --help on every command, unknown commands and options are errors.
+# Usage: tests/cli_basic.sh path/to/salient
+set -u
+bin="$1"
+fail=0; pass=0
+check() { # check "label" expected_exit "needle" -- command...
+  local label="$1" want="$2" needle="$3"; shift 4
+  local out rc
+  out=$("$@" 2>&1); rc=$?
+  if [ "$rc" -ne "$want" ] || ! grep -qF -- "$needle" <<<"$out"; then
+    echo "FAIL $label: exit $rc (want $want), output: $out" >&2; fail=$((fail+1))
+  else pass=$((pass+1)); fi
+}
+check "version" 0 "salient 0." -- "$bin" --version
+check "help" 0 "commands:" -- "$bin" --help
+check "no args" 2 "usage: salient" -- "$bin"
+check "unknown command" 2 "unknown command 'frob'" -- "$bin" frob
+for c in demo version; do
+  check "$c --help" 0 "usage: salient $c" -- "$bin" "$c" --help
+done
+check "unknown option" 2 "unknown option '--bogus'" -- "$bin" demo --bogus
+check "flag with value" 2 "takes no value" -- "$bin" demo --quiet=3
+echo "cli_basic: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
