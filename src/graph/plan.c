@@ -256,6 +256,15 @@ static int sole_consumer(const sal_plan *p, int v) {
   return who;
 }
 
+/* True when no input of node i but the first (the data) needs a gradient: folding weights would
+ * make their gradients wrong. */
+static bool no_param_grads(const sal_plan *p, int i) {
+  const sal_node *n = &p->g->nodes[i];
+  for (int j = 1; j < n->n_in; j++)
+    if (n->in[j] >= 0 && p->needs_grad[n->in[j]]) return false;
+  return true;
+}
+
 /* Redirects node c's output 0 to the output of node f (which consumed it) and elides f. */
 static void fuse_into(sal_plan *p, int c, int f) {
   int mid = p->out0[c], end = p->g->nodes[f].out[0];
@@ -277,11 +286,12 @@ static void fuse_nodes(sal_plan *p) {
     if (g->nodes[c].op != conv || conv == SAL_OP_COUNT) continue;
     sal_kctx *k = &p->k[c];
     unsigned fl = p->kern[c]->flags;
+    if (!no_param_grads(p, c)) continue;
     int v = p->out0[c], b = p->readable[v] ? -1 : sole_consumer(p, v);
     if ((fl & SAL_KERNEL_FUSE_BN) && b >= 0 && g->nodes[b].op == bn && g->nodes[b].n_in == 5 &&
         g->nodes[b].in[0] == v) {
       const sal_node *bnode = &g->nodes[b];
-      bool consts = true;
+      bool consts = no_param_grads(p, b);
       for (int j = 1; j < 5; j++) consts &= bnode->in[j] >= 0 && g->values[bnode->in[j]].kind == SAL_VALUE_PARAM;
       float eps;
       if (consts && sal__attr_float(p->ctx, bnode, "epsilon", 1e-5f, &eps) == SAL_STATUS_OK) {

@@ -123,6 +123,8 @@ sal_status sal__attr_ints(sal_ctx *ctx, const sal_node *n, const char *name, con
                           int64_t *count);
 sal_status sal__attr_string(sal_ctx *ctx, const sal_node *n, const char *name, const char *def,
                             const char **out);
+/* True if node n carries an attribute called name (of any type). */
+bool sal__attr_has(const sal_node *n, const char *name);
 /* Records "node 'name' (OpType): <message>" as a SAL_STATUS_SHAPE/BAD_INPUT/... error. */
 sal_status sal__op_error(sal_ctx *ctx, const sal_node *n, sal_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -74,6 +74,8 @@ static sal_status wrong_type(sal_ctx *ctx, const sal_node *n, const sal_node_att
                        attr_type_names[a->type], attr_type_names[want]);
 }
 
+bool sal__attr_has(const sal_node *n, const char *name) { return find_attr(n, name) != NULL; }
+
 sal_status sal__attr_int(sal_ctx *ctx, const sal_node *n, const char *name, int64_t def, int64_t *out) {
   const sal_node_attr *a = find_attr(n, name);
   *out = def;

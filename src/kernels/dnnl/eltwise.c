@@ -1,0 +1,250 @@
+/* oneDNN kernels for elementwise activations (Relu, LeakyRelu, Sigmoid, Tanh, Clip, HardSwish):
+ * one eltwise primitive forward and one backward, chosen by the plan in place of the reference
+ * kernels (src/kernels/ref/activation.c). HardSigmoid has no oneDNN 2.6 algorithm (it arrived
+ * in 3.0) and keeps its reference kernel.
+ * Blocked (nChw16c) and plain tensors mix freely: a layout change is one reorder.
+ *   forward, same layouts:  y = f(x)
+ *   forward, x and y differ: y = reorder(x); y = f(y) in place (y's layout)
+ *   backward: eltwise backward in x's layout from x and dy (dy reordered into scratch s when its
+ *             layout differs); when dx accumulates the result goes to s and is added by a
+ *             reorder with a sum post-op. */
+#include <string.h>
+
+#include "kernels/dnnl/misc_util.h"
+#include "ops/activation.h"
+
+typedef struct elt_params {
+  dnnl_alg_kind_t alg;
+  float alpha, beta;
+  /* f'(x) for a backward in plain C, where oneDNN's convention at a kink differs from the
+   * reference's; NULL = oneDNN's eltwise backward. */
+  float (*deriv)(float x);
+} elt_params;
+
+typedef struct elt_state {
+  elt_params prm;
+  bool same;         /* x and y share a layout */
+  sal_dm_prim fwd;   /* eltwise forward on y's layout */
+  sal_dm_prim to_y;  /* reorder x -> y (layouts differ) */
+  sal_dm_prim bwd;   /* eltwise backward on x's layout */
+  sal_dm_prim dy_to_s; /* reorder dy -> s (layouts differ) */
+  sal_dm_prim s_add;   /* dx += s (accumulation) */
+  dnnl_memory_t m_x, m_y, m_dy_out, m_dx, m_s;
+  float *s;          /* scratch in x's layout, NULL when neither a layout change nor accumulation */
+  char name[96];
+} elt_state;
+
+static void elt_release(sal_kctx *k) {
+  elt_state *s = k->state;
+  if (!s) return;
+  sal__dm_prim_free(&s->fwd);
+  sal__dm_prim_free(&s->to_y);
+  sal__dm_prim_free(&s->bwd);
+  sal__dm_prim_free(&s->dy_to_s);
+  sal__dm_prim_free(&s->s_add);
+  dnnl_memory_t ms[] = {s->m_x, s->m_y, s->m_dy_out, s->m_dx, s->m_s};
+  for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
+    if (ms[i]) dnnl_memory_destroy(ms[i]);
+  sal_free(s->s);
+  sal_free(s);
+  k->state = NULL;
+}
+
+static sal_status elt_prepare(sal_kctx *k, elt_params prm) {
+  elt_state *s = sal_calloc(k->ctx, 1, sizeof *s);
+  if (!s) return SAL_STATUS_OUT_OF_MEMORY;
+  k->state = s;
+  s->prm = prm;
+  const sal_tensor *X = k->in[0], *Y = k->out[0];
+  s->same = X->layout == Y->layout;
+  dnnl_memory_desc_t mx, my;
+  sal_status st = sal__dm_md(k, &mx, &X->shape, X->layout, 0);
+  if (!st) st = sal__dm_md(k, &my, &Y->shape, Y->layout, 0);
+  if (!st) st = sal__dm_mem(k, &s->m_x, &mx, X->data);
+  if (!st) st = sal__dm_mem(k, &s->m_y, &my, Y->data);
+  if (!st) st = sal__dm_mem(k, &s->m_dy_out, &my, NULL);
+  if (!st) st = sal__dm_mem(k, &s->m_dx, &mx, NULL);
+  if (st) goto fail;
+
+  dnnl_eltwise_desc_t d;
+  st = sal__dnnl_check(k->ctx, dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training, prm.alg, &my, prm.alpha, prm.beta),
+                       "eltwise forward");
+  if (!st) st = sal__dm_prim_new(k, &s->fwd, &d, NULL, NULL, "eltwise forward");
+  if (!st && !s->same) st = sal__dm_reorder_new(k, &s->to_y, &mx, &my, 1.0f, false);
+  if (st) goto fail;
+
+  bool acc = sal__dm_may_accum(k, 0);
+  if (prm.deriv) {
+    /* dx (+)= dy*f'(x) elementwise over x's storage; only dy may need a layout change */
+    if (!s->same) {
+      s->s = sal_alloc(k->ctx, (size_t)sal__dm_storage(X) * sizeof(float));
+      if (!s->s) { st = SAL_STATUS_OUT_OF_MEMORY; goto fail; }
+      st = sal__dm_mem(k, &s->m_s, &mx, s->s);
+      if (!st) st = sal__dm_reorder_new(k, &s->dy_to_s, &my, &mx, 1.0f, false);
+      if (st) goto fail;
+    }
+    sal__dm_name(s->name, sizeof s->name, &s->fwd);
+    return SAL_STATUS_OK;
+  }
+
+  /* Backward runs in x's layout; its hint is a forward descriptor in that layout. */
+  dnnl_primitive_desc_t hint = NULL;
+  dnnl_eltwise_desc_t hd, bd;
+  st = sal__dnnl_check(k->ctx, dnnl_eltwise_forward_desc_init(&hd, dnnl_forward_training, prm.alg, &mx, prm.alpha, prm.beta),
+                       "eltwise forward (hint)");
+  if (!st) st = sal__dnnl_check(k->ctx, dnnl_primitive_desc_create(&hint, &hd, NULL, k->dnnl->engine, NULL),
+                                "eltwise forward (hint) descriptor");
+  if (!st) st = sal__dnnl_check(k->ctx, dnnl_eltwise_backward_desc_init(&bd, prm.alg, &mx, &mx, prm.alpha, prm.beta),
+                                "eltwise backward");
+  if (!st) st = sal__dm_prim_new(k, &s->bwd, &bd, NULL, hint, "eltwise backward");
+  if (hint) dnnl_primitive_desc_destroy(hint);
+  if (st) goto fail;
+
+  if (!s->same || acc) {
+    s->s = sal_alloc(k->ctx, (size_t)sal__dm_storage(X) * sizeof(float));
+    if (!s->s) { st = SAL_STATUS_OUT_OF_MEMORY; goto fail; }
+    st = sal__dm_mem(k, &s->m_s, &mx, s->s);
+    if (!st && !s->same) st = sal__dm_reorder_new(k, &s->dy_to_s, &my, &mx, 1.0f, false);
+    if (!st && acc) st = sal__dm_reorder_new(k, &s->s_add, &mx, &mx, 1.0f, true);
+    if (st) goto fail;
+  }
+  sal__dm_name(s->name, sizeof s->name, &s->fwd);
+  return SAL_STATUS_OK;
+fail:
+  elt_release(k);
+  return st;
+}
+
+static sal_status elt_forward(sal_kctx *k) {
+  elt_state *s = k->state;
+  if (s->same) {
+    dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, s->m_x}, {DNNL_ARG_DST, s->m_y}};
+    return sal__dm_exec(k, &s->fwd, 2, a);
+  }
+  dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, s->m_x}, {DNNL_ARG_TO, s->m_y}};
+  sal_status st = sal__dm_exec(k, &s->to_y, 2, r);
+  if (st) return st;
+  dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, s->m_y}, {DNNL_ARG_DST, s->m_y}};
+  return sal__dm_exec(k, &s->fwd, 2, a);
+}
+
+/* dx (+)= dy * f'(x) over the storage of x (blocked padding: x = 0 and dy = 0 there, so dx
+ * stays 0). */
+static sal_status c_backward(sal_kctx *k, elt_state *s, bool acc) {
+  const float *dy = k->dout[0]->data;
+  if (!s->same) {
+    dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, s->m_dy_out}, {DNNL_ARG_TO, s->m_s}};
+    sal_status st = sal__dm_exec(k, &s->dy_to_s, 2, r);
+    if (st) return st;
+    dy = s->s;
+  }
+  const float *x = k->in[0]->data;
+  float *dx = k->din[0]->data;
+  float (*deriv)(float) = s->prm.deriv;
+  int64_t n = sal__dm_storage(k->in[0]);
+  #pragma omp parallel for if (n > 32768) schedule(static)
+  for (int64_t i = 0; i < n; i++) {
+    float g = dy[i] * deriv(x[i]);
+    dx[i] = acc ? dx[i] + g : g;
+  }
+  return SAL_STATUS_OK;
+}
+
+static sal_status elt_backward(sal_kctx *k) {
+  elt_state *s = k->state;
+  sal_tensor *DX = k->din[0];
+  if (!DX) return SAL_STATUS_OK;
+  bool acc = k->din_accum[0];
+  if (!k->dout[0]) {
+    /* dy is zero: so is dx */
+    if (!acc) memset(DX->data, 0, (size_t)sal__dm_storage(DX) * sizeof(float));
+    return SAL_STATUS_OK;
+  }
+  if (acc && !s->s_add.prim && !s->prm.deriv) return sal__dm_unexpected_accum(k, 0);
+  sal__dm_bind(s->m_dy_out, k->dout[0]->data);
+  if (s->prm.deriv) return c_backward(k, s, acc);
+  sal__dm_bind(s->m_dx, DX->data);
+  sal_status st = SAL_STATUS_OK;
+  dnnl_memory_t dy = s->m_dy_out;
+  if (!s->same) {
+    dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, s->m_dy_out}, {DNNL_ARG_TO, s->m_s}};
+    st = sal__dm_exec(k, &s->dy_to_s, 2, r);
+    dy = s->m_s;
+  }
+  /* Accumulating: the gradient goes to s (in place over dy when dy is already there). */
+  dnnl_memory_t target = acc ? s->m_s : s->m_dx;
+  dnnl_exec_arg_t b[] = {{DNNL_ARG_SRC, s->m_x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, target}};
+  if (!st) st = sal__dm_exec(k, &s->bwd, 3, b);
+  if (!st && acc) {
+    dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, s->m_s}, {DNNL_ARG_TO, s->m_dx}};
+    st = sal__dm_exec(k, &s->s_add, 2, r);
+  }
+  return st;
+}
+
+static const char *elt_name(const sal_kctx *k) {
+  const elt_state *s = k->state;
+  return s ? s->name : "dnnl";
+}
+
+/* Shapes oneDNN takes: up to 5-d, not empty. */
+static bool elt_shape_ok(const sal_kctx *k) {
+  int64_t n = sal_tensor_numel(k->in[0]);
+  return n > 0 && k->in[0]->shape.ndim <= 5;
+}
+
+/* ---- per-op parameters ---- */
+
+static sal_status relu_prepare(sal_kctx *k) {
+  return elt_prepare(k, (elt_params){dnnl_eltwise_relu, 0.0f, 0.0f, NULL});
+}
+
+/* LeakyRelu (ONNX): y = x for x >= 0, alpha*x otherwise: oneDNN's relu with slope alpha, whose
+ * backward takes x == 0 on the alpha side as the reference does. */
+static bool leaky_relu_supports(const sal_kctx *k) {
+  float alpha;
+  return elt_shape_ok(k) && !sal__leaky_relu_alpha(k->ctx, k->node, &alpha);
+}
+static sal_status leaky_relu_prepare(sal_kctx *k) {
+  float alpha;
+  sal_status st = sal__leaky_relu_alpha(k->ctx, k->node, &alpha);
+  return st ? st : elt_prepare(k, (elt_params){dnnl_eltwise_relu, alpha, 0.0f, NULL});
+}
+
+static sal_status sigmoid_prepare(sal_kctx *k) {
+  return elt_prepare(k, (elt_params){dnnl_eltwise_logistic, 0.0f, 0.0f, NULL});
+}
+static sal_status tanh_prepare(sal_kctx *k) {
+  return elt_prepare(k, (elt_params){dnnl_eltwise_tanh, 0.0f, 0.0f, NULL});
+}
+/* HardSwish (ONNX opset 14): y = x * max(0, min(1, x/6 + 1/2)), oneDNN's hardswish forward.
+ * oneDNN's backward takes the open interval (-3, 3) for the linear part; the reference (and
+ * torch.hardswish) the closed one, so the backward is the reference's derivative in C. */
+static float hard_swish_deriv(float x) { return x < -3.0f ? 0.0f : (x <= 3.0f ? (2.0f * x + 3.0f) / 6.0f : 1.0f); }
+static sal_status hard_swish_prepare(sal_kctx *k) {
+  return elt_prepare(k, (elt_params){dnnl_eltwise_hardswish, 0.0f, 0.0f, hard_swish_deriv});
+}
+
+/* Clip: oneDNN's clip_v2 is min(max(x, lo), hi) with the gradient passing where lo < x < hi, the
+ * reference's (strict, hardtanh) convention. With lo > hi the spec makes every element hi,
+ * which clip_v2 does not: declined. Bounds that are computed inputs are declined too. */
+static bool clip_supports(const sal_kctx *k) {
+  float lo, hi;
+  return elt_shape_ok(k) && !sal__clip_bounds(k->ctx, k->graph, k->node, &lo, &hi) && lo <= hi;
+}
+static sal_status clip_prepare(sal_kctx *k) {
+  float lo, hi;
+  sal_status st = sal__clip_bounds(k->ctx, k->graph, k->node, &lo, &hi);
+  return st ? st : elt_prepare(k, (elt_params){dnnl_eltwise_clip_v2, lo, hi, NULL});
+}
+
+#define SAL__ELT_KERNEL(sym, SUPPORTS)                                                                 \
+  const sal_kernel sal__dnnl_##sym = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = SUPPORTS, \
+                                      .prepare = sym##_prepare, .release = elt_release,                 \
+                                      .forward = elt_forward, .backward = elt_backward, .impl_name = elt_name};
+SAL__ELT_KERNEL(relu, elt_shape_ok)
+SAL__ELT_KERNEL(leaky_relu, leaky_relu_supports)
+SAL__ELT_KERNEL(sigmoid, elt_shape_ok)
+SAL__ELT_KERNEL(tanh, elt_shape_ok)
+SAL__ELT_KERNEL(hard_swish, elt_shape_ok)
+SAL__ELT_KERNEL(clip, clip_supports)

@@ -1,0 +1,104 @@
+/* Helpers shared by the oneDNN kernels: a per-node resource list (primitive descriptors,
+ * primitives, memories, buffers, one user-mode scratchpad), "ports" that bind a salient tensor to
+ * the layout a primitive wants (with a reorder created once when the two differ), activation
+ * memory descriptors built from a tensor's layout, and the check that warns when oneDNN falls back
+ * to a reference implementation. Everything is created in a kernel's prepare; forward/backward only
+ * set data handles and execute. */
+#ifndef SAL_DNNL_UTIL_H
+#define SAL_DNNL_UTIL_H
+
+#include "graph/internal.h"
+#include "kernels/dnnl/env.h"
+
+#define SAL_DNNL_MAX_OBJS 48
+
+/* A primitive and the memory object over its share of the scratchpad (NULL when it needs none). */
+typedef struct sal_dnnl_prim {
+  dnnl_primitive_t p;
+  dnnl_memory_t scratch;
+} sal_dnnl_prim;
+
+/* Everything a node's oneDNN kernel created, freed at once by sal__dnnl_res_free. Primitives use
+ * user-mode scratchpads that all point into one buffer (they run one after another). */
+typedef struct sal_dnnl_res {
+  sal_ctx *ctx;
+  sal_dnnl_env *env;
+  const sal_node *node;
+  dnnl_primitive_attr_t attr;
+  dnnl_primitive_desc_t pds[SAL_DNNL_MAX_OBJS];
+  int n_pds;
+  dnnl_primitive_t prims[SAL_DNNL_MAX_OBJS];
+  int n_prims;
+  dnnl_memory_t mems[SAL_DNNL_MAX_OBJS];
+  int n_mems;
+  void *bufs[SAL_DNNL_MAX_OBJS];
+  int n_bufs;
+  dnnl_memory_t scratch[SAL_DNNL_MAX_OBJS];
+  int n_scratch;
+  size_t scratch_bytes;
+  void *scratch_buf;
+} sal_dnnl_res;
+
+/* A salient tensor as one primitive argument sees it. `user` wraps the tensor's buffer (handle set
+ * at each execution). For inputs, `prim` is what the primitive reads: `user` itself when the
+ * layouts match, else a buffer filled by `reorder` (user → prim). For outputs, the primitive writes
+ * `prim` (when the layouts differ, then reorder prim → user) or straight into the user buffer;
+ * `acc` is a buffer in the user layout where results go when they must be added to the tensor
+ * (gradient accumulation), or that stands in for an unwanted output. */
+typedef struct sal_dnnl_port {
+  dnnl_memory_t user, prim, acc;
+  sal_dnnl_prim reorder;
+  size_t user_bytes;
+  void *bound; /* the buffer `user` points at (set_data_handle only when it changes) */
+} sal_dnnl_port;
+
+sal_status sal__dnnl_res_init(sal_dnnl_res *r, const sal_kctx *k);
+void sal__dnnl_res_free(sal_dnnl_res *r);
+/* Primitive descriptor for op_desc (hint: the forward pd for backward primitives), with the
+ * user-mode scratchpad attribute; owned by r. */
+sal_status sal__dnnl_pd(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_primitive_desc_t hint,
+                        const char *what, dnnl_primitive_desc_t *out);
+/* The primitive for pd, with its scratchpad memory; logs a warning naming the node when oneDNN
+ * picked an implementation whose name starts with "ref" (slow fallback, PERF-NOTES). */
+sal_status sal__dnnl_prim(sal_dnnl_res *r, const_dnnl_primitive_desc_t pd, const char *what, sal_dnnl_prim *out);
+/* A memory for md: with a zeroed buffer owned by r (alloc) or with no buffer (handle set later). */
+sal_status sal__dnnl_mem(sal_dnnl_res *r, const dnnl_memory_desc_t *md, bool alloc, dnnl_memory_t *out);
+/* Allocates the shared scratchpad once every primitive exists. Call at the end of prepare. */
+sal_status sal__dnnl_res_ready(sal_dnnl_res *r);
+/* Executes p with args (plus its scratchpad). */
+sal_status sal__dnnl_run(sal_dnnl_res *r, const sal_dnnl_prim *p, int nargs, const dnnl_exec_arg_t *args);
+sal_status sal__dnnl_wait(sal_dnnl_res *r);
+
+/* Input port from the tensor's layout (user_md) to the primitive's (prim_md). */
+sal_status sal__dnnl_port_in(sal_dnnl_res *r, sal_dnnl_port *p, const dnnl_memory_desc_t *user_md,
+                             const dnnl_memory_desc_t *prim_md);
+/* Output port; with_acc allocates `acc` (needed when the output may have to be accumulated). */
+sal_status sal__dnnl_port_out(sal_dnnl_res *r, sal_dnnl_port *p, const dnnl_memory_desc_t *user_md,
+                              const dnnl_memory_desc_t *prim_md, bool with_acc);
+/* Points the port at data and, when `convert`, runs the user → prim reorder (if any). */
+sal_status sal__dnnl_port_load(sal_dnnl_res *r, sal_dnnl_port *p, void *data, bool convert);
+/* Points the output port at data; returns the memory the primitive must write, or NULL (with an
+ * INTERNAL error recorded) when accumulation is asked for and the port has no acc buffer. */
+dnnl_memory_t sal__dnnl_port_target(sal_dnnl_res *r, sal_dnnl_port *p, void *data, bool accum);
+/* After the primitive ran: reorder into the tensor (or acc), and add acc into it when accum. */
+sal_status sal__dnnl_port_store(sal_dnnl_res *r, sal_dnnl_port *p, bool accum);
+/* dst += src over n floats. */
+void sal__dnnl_accumulate(float *dst, const float *src, int64_t n);
+
+/* f32 memory descriptor of a 4-D activation in the tensor's layout: PLAIN → nchw,
+ * BLOCKED16 → nChw16c. */
+sal_status sal__dnnl_act_md(sal_ctx *ctx, const sal_shape *s, sal_layout layout, dnnl_memory_desc_t *md);
+/* dnnl_format_tag for a salient layout. */
+dnnl_format_tag_t sal__dnnl_layout_tag(sal_layout layout);
+/* true if the value feeding input i has several consumers in the graph: only then can backward
+ * be asked to accumulate into its gradient (din_accum), so only then is a scratch needed. */
+bool sal__dnnl_input_shared(const sal_kctx *k, int i);
+/* true if input i is a parameter that never receives gradients (frozen weights). */
+bool sal__dnnl_input_frozen(const sal_kctx *k, int i);
+/* "dnnl:" + the implementation name of pd into buf. */
+void sal__dnnl_impl_name(const_dnnl_primitive_desc_t pd, char *buf, size_t cap);
+/* For `supports`: true if oneDNN has an implementation of the forward op and, with that as the
+ * hint, of each backward op (on the plan's engine, or a temporary one before the plan has any). */
+bool sal__dnnl_probe(const sal_kctx *k, const_dnnl_op_desc_t fwd, const const_dnnl_op_desc_t *bwd, int n_bwd);
+
+#endif

@@ -1,0 +1,800 @@
+/* oneDNN kernels of the convolution family against the reference kernels: outputs and gradients,
+ * accumulation, batch-norm statistics, the weight cache, implementation names, blocked tensors. */
+#include "harness.h"
+#include "graph/internal.h"
+#include "kernels/dnnl/env.h"
+#include "tensor/layout.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Shapes cover odd sizes, strides, groups, depthwise, dilation, 1x1, the 7x7/2 first layer, batch
+ * 1 and > 1. Blocked (nChw16c) tensors are driven through the kernel interface directly, since
+ * plans keep activations plain for now. */
+static const int64_t P1[4] = {1, 1, 1, 1}, S2[2] = {2, 2}, D2[2] = {2, 2}, K3[2] = {3, 3}, K2[2] = {2, 2};
+
+/* Tolerance for a conv whose longest f32 reduction has K terms of unit-scale products. The
+ * reference accumulates in double; oneDNN in f32 in its own order, so its error grows like
+ * sqrt(K) roundings of a sum of size ~sqrt(K): about K * 6e-8. atol = 1e-5*sqrt(K) is 1e-5
+ * relative to a typical output (~sqrt(K)) and still >= 10x the expected error for K <= 3000. The
+ * harness scales the gradients' atol by their largest magnitude. */
+static void compare_conv(const th_op_case *c) {
+  const th_input *x = &c->in[0], *w = &c->in[1];
+  int64_t k_fwd = w->dims[1] * w->dims[2] * w->dims[3];
+  int64_t k_bwd_w = x->dims[0] * x->dims[2] * x->dims[3];
+  int64_t k_bwd_d = w->dims[0] * w->dims[2] * w->dims[3];
+  int64_t kmax = k_fwd > k_bwd_w ? k_fwd : k_bwd_w;
+  if (k_bwd_d > kmax) kmax = k_bwd_d;
+  th_compare_kernels(c, 1e-4, 1e-5 * sqrt((double)kmax));
+}
+
+static void conv_cases(void) {
+  int q = th_quick();
+  th_op_case cases[] = {
+      {.label = "conv 3x3 pad 1 bias batch 1", .op = "Conv", .n_in = 3,
+       .in = {{"x", 4, {1, 16, 9, 7}}, {"w", 4, {16, 16, 3, 3}, .param = true}, {"b", 1, {16}, .param = true}},
+       .n_out = 1, .attrs = {sal_attr_ints("pads", 4, P1)}, .n_attrs = 1},
+      {.label = "conv 3x3 stride 2 odd batch 3", .op = "Conv", .n_in = 2,
+       .in = {{"x", 4, {3, 8, 11, 9}}, {"w", 4, {12, 8, 3, 3}, .param = true}}, .n_out = 1,
+       .attrs = {sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, P1)}, .n_attrs = 2},
+      {.label = "conv groups 2", .op = "Conv", .n_in = 3,
+       .in = {{"x", 4, {2, 8, 7, 7}}, {"w", 4, {8, 4, 3, 3}, .param = true}, {"b", 1, {8}, .param = true}},
+       .n_out = 1, .attrs = {sal_attr_int("group", 2), sal_attr_ints("pads", 4, P1)}, .n_attrs = 2},
+      {.label = "conv depthwise", .op = "Conv", .n_in = 3,
+       .in = {{"x", 4, {2, 16, 9, 9}}, {"w", 4, {16, 1, 3, 3}, .param = true}, {"b", 1, {16}, .param = true}},
+       .n_out = 1, .attrs = {sal_attr_int("group", 16), sal_attr_ints("pads", 4, P1)}, .n_attrs = 2},
+      {.label = "conv depthwise stride 2 asymmetric pads", .op = "Conv", .n_in = 2,
+       .in = {{"x", 4, {1, 32, 8, 8}}, {"w", 4, {32, 1, 3, 3}, .param = true}}, .n_out = 1,
+       .attrs = {sal_attr_int("group", 32), sal_attr_ints("strides", 2, S2),
+                 sal_attr_ints("pads", 4, (const int64_t[]){0, 0, 1, 1})},
+       .n_attrs = 3},
+      {.label = "conv dilation 2", .op = "Conv", .n_in = 2,
+       .in = {{"x", 4, {1, 8, 10, 9}}, {"w", 4, {8, 8, 3, 3}, .param = true}}, .n_out = 1,
+       .attrs = {sal_attr_ints("dilations", 2, D2), sal_attr_ints("pads", 4, (const int64_t[]){2, 2, 2, 2})},
+       .n_attrs = 2},
+      {.label = "conv 1x1 pointwise bias batch 2", .op = "Conv", .n_in = 3,
+       .in = {{"x", 4, {2, 32, 7, 7}}, {"w", 4, {64, 32, 1, 1}, .param = true}, {"b", 1, {64}, .param = true}},
+       .n_out = 1},
+      {.label = "conv 1x1 stride 2 downsample", .op = "Conv", .n_in = 2,
+       .in = {{"x", 4, {1, 32, 8, 8}}, {"w", 4, {64, 32, 1, 1}, .param = true}}, .n_out = 1,
+       .attrs = {sal_attr_ints("strides", 2, S2)}, .n_attrs = 1},
+      {.label = "conv 7x7/2 first layer", .op = "Conv", .n_in = 2,
+       .in = {{"x", 4, {1, 3, 32, 32}}, {"w", 4, {16, 3, 7, 7}, .param = true}}, .n_out = 1,
+       .attrs = {sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, (const int64_t[]){3, 3, 3, 3})}, .n_attrs = 2},
+      {.label = "conv 7x7/2 first layer batch 2 bias", .op = "Conv", .n_in = 3,
+       .in = {{"x", 4, {2, 3, 19, 17}}, {"w", 4, {16, 3, 7, 7}, .param = true}, {"b", 1, {16}, .param = true}},
+       .n_out = 1,
+       .attrs = {sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, (const int64_t[]){3, 3, 3, 3})}, .n_attrs = 2},
+      {.label = "conv SAME_UPPER 4x4 stride 2", .op = "Conv", .n_in = 2,
+       .in = {{"x", 4, {1, 16, 7, 5}}, {"w", 4, {16, 16, 4, 4}, .param = true}}, .n_out = 1,
+       .attrs = {sal_attr_string("auto_pad", "SAME_UPPER"), sal_attr_ints("strides", 2, S2)}, .n_attrs = 2},
+      {.label = "conv odd channels 20 -> 24", .op = "Conv", .n_in = 3,
+       .in = {{"x", 4, {2, 20, 6, 6}}, {"w", 4, {24, 20, 3, 3}, .param = true}, {"b", 1, {24}, .param = true}},
+       .n_out = 1},
+      {.label = "conv resnet 3x3 64", .op = "Conv", .n_in = 2,
+       .in = {{"x", 4, {1, 64, q ? 8 : 16, q ? 8 : 16}}, {"w", 4, {64, 64, 3, 3}, .param = true}}, .n_out = 1,
+       .attrs = {sal_attr_ints("pads", 4, P1)}, .n_attrs = 1},
+      /* The weight is a graph input: its gradient comes from backward-weights like a parameter's. */
+      {.label = "conv weight as input", .op = "Conv", .n_in = 2,
+       .in = {{"x", 4, {2, 16, 6, 6}}, {"w", 4, {16, 16, 3, 3}}}, .n_out = 1},
+      /* Frozen weights with a trainable bias: backward-weights runs only for d(bias). */
+      {.label = "conv frozen weight trainable bias", .op = "Conv", .n_in = 3,
+       .in = {{"x", 4, {1, 16, 6, 6}}, {"w", 4, {16, 16, 3, 3}, .constant = true}, {"b", 1, {16}, .param = true}},
+       .n_out = 1, .attrs = {sal_attr_ints("pads", 4, P1)}, .n_attrs = 1},
+      /* Frozen weights, no bias: no backward-weights primitive at all. */
+      {.label = "conv frozen weight", .op = "Conv", .n_in = 2,
+       .in = {{"x", 4, {1, 16, 6, 6}}, {"w", 4, {32, 16, 3, 3}, .constant = true}}, .n_out = 1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_conv(&cases[i]);
+}
+
+static void bn_pool_cases(void) {
+  /* Batch-norm: the reference reduces in double, oneDNN in f32 over N*H*W <= 300 values (relative
+   * error ~1e-6); d(input) in training subtracts two means from dy, so it is compared at 1e-4
+   * relative with 1e-5 absolute slack (scaled by the largest gradient). */
+  th_op_case bn[] = {
+      {.label = "bn inference", .op = "BatchNormalization", .n_in = 5,
+       .in = {{"x", 4, {2, 16, 5, 5}}, {"scale", 1, {16}, .param = true}, {"B", 1, {16}, .param = true},
+              {"mean", 1, {16}, .constant = true}, {"var", 1, {16}, .constant = true, .fill = TH_FILL_POSITIVE}},
+       .n_out = 1},
+      {.label = "bn inference 3 channels", .op = "BatchNormalization", .n_in = 5,
+       .in = {{"x", 4, {1, 3, 7, 7}}, {"scale", 1, {3}, .param = true}, {"B", 1, {3}, .param = true},
+              {"mean", 1, {3}, .constant = true}, {"var", 1, {3}, .constant = true, .fill = TH_FILL_POSITIVE}},
+       .n_out = 1, .attrs = {sal_attr_float("epsilon", 1e-3f)}, .n_attrs = 1},
+      {.label = "bn training", .op = "BatchNormalization", .n_in = 5, .training = true,
+       .in = {{"x", 4, {3, 16, 5, 5}}, {"scale", 1, {16}, .param = true}, {"B", 1, {16}, .param = true},
+              {"mean", 1, {16}, .constant = true}, {"var", 1, {16}, .constant = true, .fill = TH_FILL_POSITIVE}},
+       .n_out = 1},
+      {.label = "bn training odd", .op = "BatchNormalization", .n_in = 5, .training = true,
+       .in = {{"x", 4, {2, 5, 4, 3}}, {"scale", 1, {5}, .param = true}, {"B", 1, {5}, .param = true},
+              {"mean", 1, {5}, .constant = true}, {"var", 1, {5}, .constant = true, .fill = TH_FILL_POSITIVE}},
+       .n_out = 1},
+  };
+  for (size_t i = 0; i < sizeof bn / sizeof bn[0]; i++) th_compare_kernels(&bn[i], 1e-4, 1e-5);
+  /* Pools: max pooling selects (exact; distinct values, no ties) and its backward sums at most
+   * kH*kW values per input; averages divide sums of <= 9 values: 1e-6 covers the rounding. */
+  th_op_case pools[] = {
+      {.label = "maxpool 3x3 s2 pad 1 ceil", .op = "MaxPool", .n_in = 1,
+       .in = {{"x", 4, {2, 16, 8, 7}, .fill = TH_FILL_DISTINCT}}, .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K3), sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, P1),
+                 sal_attr_int("ceil_mode", 1)},
+       .n_attrs = 4},
+      {.label = "maxpool 2x2 s2", .op = "MaxPool", .n_in = 1, .in = {{"x", 4, {1, 3, 9, 8}, .fill = TH_FILL_DISTINCT}},
+       .n_out = 1, .attrs = {sal_attr_ints("kernel_shape", 2, K2), sal_attr_ints("strides", 2, S2)}, .n_attrs = 2},
+      {.label = "avgpool exclude pad s2", .op = "AveragePool", .n_in = 1, .in = {{"x", 4, {2, 16, 7, 9}}}, .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K3), sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, P1)},
+       .n_attrs = 3},
+      {.label = "avgpool exclude pad ceil", .op = "AveragePool", .n_in = 1, .in = {{"x", 4, {1, 8, 6, 6}}}, .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K3), sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, P1),
+                 sal_attr_int("ceil_mode", 1)},
+       .n_attrs = 4},
+      {.label = "avgpool include pad", .op = "AveragePool", .n_in = 1, .in = {{"x", 4, {1, 8, 7, 7}}}, .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K3), sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, P1),
+                 sal_attr_int("count_include_pad", 1)},
+       .n_attrs = 4},
+      {.label = "gap", .op = "GlobalAveragePool", .n_in = 1, .in = {{"x", 4, {2, 16, 5, 7}}}, .n_out = 1},
+  };
+  for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++) th_compare_kernels(&pools[i], 1e-6, 1e-6);
+}
+
+/* Runs a graph with the given kernels: forward, backward from "y" (all-ones seed), and returns
+ * copies of y and of the gradients of `names` (caller frees). */
+static int run_graph(sal_graph *g, sal_kernels kernels, bool training, bool grad_inputs, const char *input,
+                     const float *xdata, const char *const *names, int n_names, float **out_y, float **grads) {
+  sal_ctx *ctx = th_ctx();
+  sal_plan_opts o = sal_plan_opts_default();
+  o.kernels = kernels;
+  o.training = training;
+  o.grad_inputs = grad_inputs;
+  o.grad_params = true;
+  sal_plan *p = NULL;
+  sal_tensor *x = NULL;
+  int ok = 0;
+  sal_shape s;
+  if (sal_plan_new(ctx, g, &o, &p) || sal_plan_shape(p, input, &s) ||
+      sal_tensor_wrap(ctx, s.ndim, s.d, (float *)xdata, &x) || sal_plan_set_input(p, input, x) ||
+      sal_plan_forward(p) || sal_plan_backward(p, "y", NULL)) {
+    TH_CHECK(0, "run_graph: %s", sal_ctx_last_error(ctx));
+    goto done;
+  }
+  const sal_tensor *t;
+  if (sal_plan_value(p, "y", &t)) {
+    TH_CHECK(0, "run_graph: %s", sal_ctx_last_error(ctx));
+    goto done;
+  }
+  *out_y = malloc((size_t)sal_tensor_numel(t) * sizeof(float));
+  memcpy(*out_y, t->data, (size_t)sal_tensor_numel(t) * sizeof(float));
+  for (int i = 0; i < n_names; i++) {
+    if (sal_plan_grad(p, names[i], &t)) {
+      TH_CHECK(0, "run_graph: %s", sal_ctx_last_error(ctx));
+      goto done;
+    }
+    grads[i] = malloc((size_t)sal_tensor_numel(t) * sizeof(float));
+    memcpy(grads[i], t->data, (size_t)sal_tensor_numel(t) * sizeof(float));
+  }
+  ok = 1;
+done:
+  sal_tensor_free(x);
+  sal_plan_free(p);
+  return ok;
+}
+
+static double maxabs(const float *v, int64_t n) {
+  double m = 0;
+  for (int64_t i = 0; i < n; i++) m = fmax(m, fabs(v[i]));
+  return m;
+}
+
+/* Gradient accumulation: x feeds two convs sharing one weight and bias, a max pool, an average pool and
+ * two batch-norms; every oneDNN backward after the first into x (and the second into w) must add
+ * through its scratch buffer. Checked against the reference plan. */
+static void accumulation(void) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = NULL;
+  TH_OK(sal_graph_new(ctx, &g));
+  const int64_t xd[4] = {2, 16, 6, 6};
+  float *w = malloc(16 * 16 * 9 * sizeof(float)), *xs = malloc(2 * 16 * 36 * sizeof(float));
+  float *sc = malloc(16 * sizeof(float)), *var = malloc(16 * sizeof(float));
+  /* Normal values: an exact tie inside a max-pool window has probability ~0. */
+  th_input fill = {.fill = TH_FILL_NORMAL};
+  th_fill_buf(&fill, xs, 2 * 16 * 36, 5);
+  th_fill_buf(&fill, w, 16 * 16 * 9, 6);
+  th_fill_buf(&fill, sc, 16, 7);
+  fill.fill = TH_FILL_POSITIVE;
+  th_fill_buf(&fill, var, 16, 8);
+  TH_OK(sal_graph_add_input(g, "x", 4, xd));
+  TH_OK(sal_graph_add_param(g, "w", 4, (int64_t[]){16, 16, 3, 3}, w, true));
+  TH_OK(sal_graph_add_param(g, "sc", 1, (int64_t[]){16}, sc, true));
+  TH_OK(sal_graph_add_param(g, "cb", 1, (int64_t[]){16}, var, true));
+  TH_OK(sal_graph_add_param(g, "mean", 1, (int64_t[]){16}, NULL, false));
+  TH_OK(sal_graph_add_param(g, "var", 1, (int64_t[]){16}, var, false));
+  sal_attr pads = sal_attr_ints("pads", 4, P1);
+  sal_attr pool[3] = {sal_attr_ints("kernel_shape", 2, K3), sal_attr_ints("pads", 4, P1), sal_attr_int("count_include_pad", 1)};
+  TH_OK(sal_graph_add_node(g, "Conv", "c1", (const char *[]){"x", "w", "cb"}, 3, (const char *[]){"a"}, 1, &pads, 1));
+  TH_OK(sal_graph_add_node(g, "Conv", "c2", (const char *[]){"x", "w", "cb"}, 3, (const char *[]){"b"}, 1, &pads, 1));
+  TH_OK(sal_graph_add_node(g, "MaxPool", "mp", (const char *[]){"x"}, 1, (const char *[]){"c"}, 1, pool, 2));
+  TH_OK(sal_graph_add_node(g, "AveragePool", "ap", (const char *[]){"x"}, 1, (const char *[]){"d"}, 1, pool, 3));
+  TH_OK(sal_graph_add_node(g, "BatchNormalization", "bn1", (const char *[]){"x", "sc", "sc", "mean", "var"}, 5,
+                           (const char *[]){"e"}, 1, NULL, 0));
+  TH_OK(sal_graph_add_node(g, "BatchNormalization", "bn2", (const char *[]){"x", "sc", "sc", "mean", "var"}, 5,
+                           (const char *[]){"f"}, 1, NULL, 0));
+  TH_OK(sal_graph_add_node(g, "Mul", "m1", (const char *[]){"a", "b"}, 2, (const char *[]){"ab"}, 1, NULL, 0));
+  TH_OK(sal_graph_add_node(g, "Add", "s1", (const char *[]){"ab", "c"}, 2, (const char *[]){"abc"}, 1, NULL, 0));
+  TH_OK(sal_graph_add_node(g, "Mul", "m2", (const char *[]){"d", "e"}, 2, (const char *[]){"de"}, 1, NULL, 0));
+  TH_OK(sal_graph_add_node(g, "Add", "s2", (const char *[]){"abc", "de"}, 2, (const char *[]){"g"}, 1, NULL, 0));
+  TH_OK(sal_graph_add_node(g, "Mul", "m3", (const char *[]){"g", "f"}, 2, (const char *[]){"y"}, 1, NULL, 0));
+  TH_OK(sal_graph_add_output(g, "y"));
+  for (int training = 0; training < 2; training++) {
+    const char *names[4] = {"x", "w", "sc", "cb"};
+    float *ya = NULL, *yb = NULL, *ga[4] = {0}, *gb[4] = {0};
+    if (run_graph(g, SAL_KERNELS_REF, training, true, "x", xs, names, 4, &ya, ga) &&
+        run_graph(g, SAL_KERNELS_AUTO, training, true, "x", xs, names, 4, &yb, gb)) {
+      /* Sums of products of convs (K = 144 terms forward, 2*36*2 per weight gradient) and
+       * batch-norms: 1e-4 relative, with 1e-5 of each result's largest magnitude as absolute
+       * slack for entries that cancel. */
+      th_allclose(training ? "accumulate y (training)" : "accumulate y", yb, ya, 2 * 16 * 36, 1e-4,
+                  1e-5 * maxabs(ya, 2 * 16 * 36));
+      th_allclose("accumulate d(x)", gb[0], ga[0], 2 * 16 * 36, 1e-4, 1e-5 * maxabs(ga[0], 2 * 16 * 36));
+      th_allclose("accumulate d(w)", gb[1], ga[1], 16 * 16 * 9, 1e-4, 1e-5 * maxabs(ga[1], 16 * 16 * 9));
+      th_allclose("accumulate d(scale)", gb[2], ga[2], 16, 1e-4, 1e-5 * maxabs(ga[2], 16));
+      th_allclose("accumulate d(conv bias)", gb[3], ga[3], 16, 1e-4, 1e-5 * maxabs(ga[3], 16));
+    }
+    free(ya);
+    free(yb);
+    for (int i = 0; i < 4; i++) {
+      free(ga[i]);
+      free(gb[i]);
+    }
+  }
+  sal_graph_free(g);
+  free(w);
+  free(xs);
+  free(sc);
+  free(var);
+}
+
+/* Parameter gradients only (no input gradient): the conv runs backward-weights alone, reusing
+ * forward's source buffer, and the batch-norm reduces d(scale), d(B) without d(input). */
+static void param_grads_only(void) {
+  sal_ctx *ctx = th_ctx();
+  for (int training = 0; training < 2; training++) {
+    th_op_case c = {.label = "conv-bn params", .op = "Conv", .n_in = 3,
+                    .in = {{"x", 4, {2, 16, 7, 6}}, {"w", 4, {32, 16, 3, 3}, .param = true}, {"cb", 1, {32}, .param = true}},
+                    .n_out = 1, .attrs = {sal_attr_ints("pads", 4, P1), sal_attr_ints("strides", 2, S2)}, .n_attrs = 2};
+    sal_graph *g = th_build(&c);
+    if (!g) return;
+    float sc[32], var[32], x[2 * 16 * 42];
+    th_input f = {.fill = TH_FILL_NORMAL};
+    th_fill_buf(&f, sc, 32, 3);
+    th_fill_buf(&f, x, 2 * 16 * 42, 4);
+    f.fill = TH_FILL_POSITIVE;
+    th_fill_buf(&f, var, 32, 5);
+    TH_OK(sal_graph_add_param(g, "sc", 1, (int64_t[]){32}, sc, true));
+    TH_OK(sal_graph_add_param(g, "B", 1, (int64_t[]){32}, var, true));
+    TH_OK(sal_graph_add_param(g, "mean", 1, (int64_t[]){32}, sc, false));
+    TH_OK(sal_graph_add_param(g, "var", 1, (int64_t[]){32}, var, false));
+    TH_OK(sal_graph_add_node(g, "BatchNormalization", "bn", (const char *[]){"y0", "sc", "B", "mean", "var"}, 5,
+                             (const char *[]){"z"}, 1, NULL, 0));
+    /* y = z * r with a fixed random r (a sum of z^2 would be flat through training batch-norm). */
+    float r[2 * 32 * 4 * 3];
+    f.fill = TH_FILL_NORMAL;
+    th_fill_buf(&f, r, 2 * 32 * 12, 6);
+    TH_OK(sal_graph_add_param(g, "r", 4, (int64_t[]){2, 32, 4, 3}, r, false));
+    TH_OK(sal_graph_add_node(g, "Mul", "mr", (const char *[]){"z", "r"}, 2, (const char *[]){"y"}, 1, NULL, 0));
+    TH_OK(sal_graph_add_output(g, "y"));
+    const char *names[4] = {"w", "cb", "sc", "B"};
+    float *ya = NULL, *yb = NULL, *ga[4] = {0}, *gb[4] = {0};
+    if (run_graph(g, SAL_KERNELS_REF, training, false, "x", x, names, 4, &ya, ga) &&
+        run_graph(g, SAL_KERNELS_AUTO, training, false, "x", x, names, 4, &yb, gb)) {
+      /* As in the accumulation test, but the absolute slack is 1e-5 of the largest gradient of
+       * all four: in training the conv bias is cancelled by the batch mean, so d(cb) is ~0 and
+       * only rounding noise is compared. */
+      const int64_t sizes[4] = {32 * 16 * 9, 32, 32, 32};
+      double scale = 0;
+      for (int i = 0; i < 4; i++) scale = fmax(scale, maxabs(ga[i], sizes[i]));
+      for (int i = 0; i < 4; i++) {
+        char lbl[64];
+        snprintf(lbl, sizeof lbl, "params only%s: d(%s)", training ? " (training)" : "", names[i]);
+        th_allclose(lbl, gb[i], ga[i], sizes[i], 1e-4, 1e-5 * scale);
+      }
+    }
+    free(ya);
+    free(yb);
+    for (int i = 0; i < 4; i++) {
+      free(ga[i]);
+      free(gb[i]);
+    }
+    sal_graph_free(g);
+
+    /* Batch-norm straight on the graph input: no d(input) at all. */
+    th_op_case b = {.label = "bn params", .op = "BatchNormalization", .n_in = 5, .training = training,
+                    .in = {{"x", 4, {2, 16, 7, 6}}, {"sc", 1, {16}, .param = true}, {"B", 1, {16}, .param = true},
+                           {"mean", 1, {16}, .constant = true}, {"var", 1, {16}, .constant = true, .fill = TH_FILL_POSITIVE}},
+                    .n_out = 1};
+    g = th_build(&b);
+    if (!g) return;
+    TH_OK(sal_graph_add_param(g, "r", 4, (int64_t[]){2, 16, 7, 6}, x, false));
+    TH_OK(sal_graph_add_node(g, "Mul", "mr", (const char *[]){"y0", "r"}, 2, (const char *[]){"y"}, 1, NULL, 0));
+    TH_OK(sal_graph_add_output(g, "y"));
+    float *gr[2][2] = {{0}};
+    if (run_graph(g, SAL_KERNELS_REF, training, false, "x", x, names + 2, 2, &ya, gr[0]) &&
+        run_graph(g, SAL_KERNELS_AUTO, training, false, "x", x, names + 2, 2, &yb, gr[1])) {
+      /* Reductions over 84 values per channel: 1e-4 relative, 1e-5 of the largest absolute. */
+      th_allclose("bn params only: d(scale)", gr[1][0], gr[0][0], 16, 1e-4, 1e-5 * maxabs(gr[0][0], 16));
+      th_allclose("bn params only: d(B)", gr[1][1], gr[0][1], 16, 1e-4, 1e-5 * maxabs(gr[0][1], 16));
+    }
+    free(ya);
+    free(yb);
+    for (int i = 0; i < 4; i++) free(gr[i / 2][i % 2]);
+    sal_graph_free(g);
+  }
+  (void)ctx;
+}
+
+static void add_node(sal_graph *g, const char *op, const char *name, const char *const *ins, int n_in, const char *out,
+                     const sal_attr *attrs, int n_attrs) {
+  TH_OK(sal_graph_add_node(g, op, name, ins, n_in, &out, 1, attrs, n_attrs));
+}
+
+/* A ResNet basic block with a downsampling shortcut, max pool and global pool: with oneDNN the plan
+ * keeps every activation between these kernels (and the blocked-aware Relu/Add) in nChw16c, with
+ * 20 channels in the second half (channel padding). Outputs and all gradients must match the
+ * plain reference plan, in inference and in training. */
+static void resnet_block(void) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = NULL;
+  TH_OK(sal_graph_new(ctx, &g));
+  if (!g) return;
+  th_input nf = {.fill = TH_FILL_NORMAL}, pf = {.fill = TH_FILL_POSITIVE};
+  float buf[20 * 16 * 9], x[2 * 16 * 64];
+  th_fill_buf(&nf, x, 2 * 16 * 64, 40);
+  TH_OK(sal_graph_add_input(g, "x", 4, (int64_t[]){2, 16, 8, 8}));
+  struct { const char *name; int ndim; int64_t d[4]; bool pos, train; } params[] = {
+      {"w1", 4, {16, 16, 3, 3}, 0, 1}, {"b1", 1, {16}, 0, 1}, {"s1", 1, {16}, 1, 1}, {"B1", 1, {16}, 0, 1},
+      {"m1", 1, {16}, 0, 0}, {"v1", 1, {16}, 1, 0}, {"w2", 4, {20, 16, 3, 3}, 0, 1}, {"s2", 1, {20}, 1, 1},
+      {"B2", 1, {20}, 0, 1}, {"m2", 1, {20}, 0, 0}, {"v2", 1, {20}, 1, 0}, {"ws", 4, {20, 16, 1, 1}, 0, 1}};
+  for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {
+    sal_shape sh;
+    sal_shape_make(&sh, params[i].ndim, params[i].d);
+    th_fill_buf(params[i].pos ? &pf : &nf, buf, sal_shape_numel(&sh), 50 + i);
+    /* weights scaled by 1/sqrt(fan-in) keep activations at unit scale */
+    if (params[i].ndim == 4)
+      for (int64_t e = 0; e < sal_shape_numel(&sh); e++) buf[e] /= sqrtf((float)(params[i].d[1] * params[i].d[2] * params[i].d[3]));
+    TH_OK(sal_graph_add_param(g, params[i].name, params[i].ndim, params[i].d, buf, params[i].train));
+  }
+  sal_attr p1 = sal_attr_ints("pads", 4, P1), s2 = sal_attr_ints("strides", 2, S2);
+  sal_attr c2a[2] = {p1, s2}, mpa[2] = {sal_attr_ints("kernel_shape", 2, K2), s2};
+  add_node(g, "Conv", "c1", (const char *[]){"x", "w1", "b1"}, 3, "a", &p1, 1);
+  add_node(g, "BatchNormalization", "bn1", (const char *[]){"a", "s1", "B1", "m1", "v1"}, 5, "an", NULL, 0);
+  add_node(g, "Relu", "r1", (const char *[]){"an"}, 1, "ar", NULL, 0);
+  add_node(g, "Conv", "c2", (const char *[]){"ar", "w2"}, 2, "c", c2a, 2);
+  add_node(g, "BatchNormalization", "bn2", (const char *[]){"c", "s2", "B2", "m2", "v2"}, 5, "cn", NULL, 0);
+  add_node(g, "Conv", "cs", (const char *[]){"x", "ws"}, 2, "sc", &s2, 1);
+  add_node(g, "Add", "add", (const char *[]){"cn", "sc"}, 2, "s", NULL, 0);
+  add_node(g, "Relu", "r2", (const char *[]){"s"}, 1, "sr", NULL, 0);
+  add_node(g, "MaxPool", "mp", (const char *[]){"sr"}, 1, "m", mpa, 2);
+  add_node(g, "GlobalAveragePool", "gap", (const char *[]){"m"}, 1, "y", NULL, 0);
+  TH_OK(sal_graph_add_output(g, "y"));
+  const char *names[9] = {"x", "w1", "b1", "s1", "B1", "w2", "s2", "B2", "ws"};
+  const int64_t sizes[9] = {2 * 16 * 64, 16 * 16 * 9, 16, 16, 16, 20 * 16 * 9, 20, 20, 20 * 16};
+  for (int training = 0; training < 2; training++) {
+    float *ya = NULL, *yb = NULL, *ga[9] = {0}, *gb[9] = {0};
+    if (run_graph(g, SAL_KERNELS_REF, training, true, "x", x, names, 9, &ya, ga) &&
+        run_graph(g, SAL_KERNELS_AUTO, training, true, "x", x, names, 9, &yb, gb)) {
+      /* Two convs (K <= 144) and two batch-norms in sequence: 1e-4 relative, with 1e-5 of the
+       * largest gradient of all as absolute slack (in training, d(b1) is cancelled by the batch
+       * mean and only rounding noise remains). */
+      char lbl[96];
+      snprintf(lbl, sizeof lbl, "resnet block%s: y", training ? " (training)" : "");
+      th_allclose(lbl, yb, ya, 2 * 20, 1e-4, 1e-5 * maxabs(ya, 2 * 20));
+      double scale = 0;
+      for (int i = 0; i < 9; i++) scale = fmax(scale, maxabs(ga[i], sizes[i]));
+      for (int i = 0; i < 9; i++) {
+        snprintf(lbl, sizeof lbl, "resnet block%s: d(%s)", training ? " (training)" : "", names[i]);
+        th_allclose(lbl, gb[i], ga[i], sizes[i], 1e-4, 1e-5 * scale);
+      }
+    }
+    free(ya);
+    free(yb);
+    for (int i = 0; i < 9; i++) {
+      free(ga[i]);
+      free(gb[i]);
+    }
+  }
+  sal_graph_free(g);
+}
+
+/* Training-mode BN updates the running statistics the same way in both kernels (oneDNN's f32
+ * batch variance vs the reference's double one: 1e-5 relative). */
+static void bn_running_stats(void) {
+  sal_ctx *ctx = th_ctx();
+  th_op_case c = {.label = "bn running", .op = "BatchNormalization", .n_in = 5, .training = true,
+                  .in = {{"x", 4, {4, 16, 5, 3}}, {"scale", 1, {16}, .param = true}, {"B", 1, {16}, .param = true},
+                         {"mean", 1, {16}, .constant = true}, {"var", 1, {16}, .constant = true, .fill = TH_FILL_POSITIVE}},
+                  .n_out = 1, .attrs = {sal_attr_float("momentum", 0.8f)}, .n_attrs = 1};
+  float stats[2][2][16];
+  float x[4 * 16 * 15];
+  th_fill_buf(&c.in[0], x, 4 * 16 * 15, 3);
+  for (int kind = 0; kind < 2; kind++) {
+    sal_graph *g = th_build(&c);
+    if (!g) return;
+    sal_tensor view;
+    sal_graph_param(g, "mean", &view);
+    float before = view.data[0];
+    sal_plan_opts o = sal_plan_opts_default();
+    o.training = true;
+    o.kernels = kind ? SAL_KERNELS_DNNL : SAL_KERNELS_REF;
+    sal_plan *p = NULL;
+    sal_tensor *xt = NULL;
+    TH_OK(sal_plan_new(ctx, g, &o, &p));
+    TH_OK(sal_tensor_wrap(ctx, 4, (int64_t[]){4, 16, 5, 3}, x, &xt));
+    if (p && xt) {
+      TH_OK(sal_plan_set_input(p, "x", xt));
+      TH_OK(sal_plan_forward(p));
+      TH_OK(sal_plan_forward(p)); /* twice: the update compounds */
+      if (kind) TH_CHECK(strncmp(sal_plan_node_kernel(p, 0), "dnnl:", 5) == 0, "bn kernel %s", sal_plan_node_kernel(p, 0));
+    }
+    sal_graph_param(g, "mean", &view);
+    TH_CHECK(view.data[0] != before, "training forward left the running mean unchanged");
+    memcpy(stats[kind][0], view.data, sizeof stats[kind][0]);
+    sal_graph_param(g, "var", &view);
+    memcpy(stats[kind][1], view.data, sizeof stats[kind][1]);
+    sal_tensor_free(xt);
+    sal_plan_free(p);
+    sal_graph_free(g);
+  }
+  th_allclose("running mean dnnl vs ref", stats[1][0], stats[0][0], 16, 1e-5, 1e-6);
+  th_allclose("running var dnnl vs ref", stats[1][1], stats[0][1], 16, 1e-5, 1e-6);
+}
+
+/* The oneDNN conv keeps the weights reordered into its blocked layout and refreshes them only when
+ * the plan's parameter version changes. Doubling the weight (no bias) must double y after
+ * sal_plan_params_changed; WITHOUT that call the kernel still uses the cached copy, by design (the
+ * contract of sal_plan_params_changed in salient/plan.h), so y is unchanged. */
+static void weight_cache(void) {
+  sal_ctx *ctx = th_ctx();
+  th_op_case c = {.label = "weight cache", .op = "Conv", .n_in = 2,
+                  .in = {{"x", 4, {1, 16, 8, 8}}, {"w", 4, {32, 16, 3, 3}, .param = true}}, .n_out = 1,
+                  .attrs = {sal_attr_ints("pads", 4, P1)}, .n_attrs = 1};
+  sal_graph *g = th_build(&c);
+  if (!g) return;
+  sal_plan_opts o = sal_plan_opts_default();
+  o.kernels = SAL_KERNELS_DNNL;
+  sal_plan *p = NULL;
+  sal_tensor *x = NULL;
+  float *y1 = malloc(32 * 64 * sizeof(float)), *y2 = malloc(32 * 64 * sizeof(float));
+  TH_OK(sal_plan_new(ctx, g, &o, &p));
+  TH_OK(sal_tensor_new(ctx, 4, (int64_t[]){1, 16, 8, 8}, &x));
+  if (!p || !x) goto done;
+  th_fill_buf(&c.in[0], x->data, 16 * 64, 1);
+  TH_OK(sal_plan_set_input(p, "x", x));
+  TH_OK(sal_plan_forward(p));
+  const sal_tensor *y;
+  TH_OK(sal_plan_value(p, "y0", &y));
+  memcpy(y1, y->data, 32 * 64 * sizeof(float));
+  sal_tensor w;
+  TH_OK(sal_graph_param(g, "w", &w));
+  for (int64_t i = 0; i < sal_tensor_numel(&w); i++) w.data[i] *= 2.0f;
+  TH_OK(sal_plan_forward(p));
+  TH_OK(sal_plan_value(p, "y0", &y));
+  th_allclose("without sal_plan_params_changed the cached weights are used", y->data, y1, 32 * 64, 0, 0);
+  sal_plan_params_changed(p);
+  TH_OK(sal_plan_forward(p));
+  TH_OK(sal_plan_value(p, "y0", &y));
+  for (int i = 0; i < 32 * 64; i++) y2[i] = 2.0f * y1[i];
+  /* Scaling by 2 is exact in binary floating point: the result must be bit-identical. */
+  th_allclose("sal_plan_params_changed refreshes the weights", y->data, y2, 32 * 64, 0, 0);
+  /* A weight that is a graph input (not a parameter) is re-read on every forward. */
+  sal_plan_free(p);
+  sal_graph_free(g);
+  p = NULL;
+  c.in[1].param = false;
+  g = th_build(&c);
+  sal_tensor *wt = NULL;
+  TH_OK(sal_plan_new(ctx, g, &o, &p));
+  TH_OK(sal_tensor_new(ctx, 4, (int64_t[]){32, 16, 3, 3}, &wt));
+  if (p && wt) {
+    th_fill_buf(&c.in[1], wt->data, 32 * 16 * 9, 2);
+    TH_OK(sal_plan_set_input(p, "x", x));
+    TH_OK(sal_plan_set_input(p, "w", wt));
+    TH_OK(sal_plan_forward(p));
+    TH_OK(sal_plan_value(p, "y0", &y));
+    memcpy(y1, y->data, 32 * 64 * sizeof(float));
+    for (int i = 0; i < 32 * 16 * 9; i++) wt->data[i] *= 2.0f;
+    TH_OK(sal_plan_set_input(p, "w", wt));
+    TH_OK(sal_plan_forward(p));
+    TH_OK(sal_plan_value(p, "y0", &y));
+    for (int i = 0; i < 32 * 64; i++) y2[i] = 2.0f * y1[i];
+    th_allclose("a weight fed as graph input is re-read every forward", y->data, y2, 32 * 64, 0, 0);
+  }
+  sal_tensor_free(wt);
+done:
+  free(y1);
+  free(y2);
+  sal_tensor_free(x);
+  sal_plan_free(p);
+  sal_graph_free(g);
+}
+
+/* oneDNN must pick a real implementation for ResNet-like layers (PERF-NOTES: a "ref" fallback runs
+ * at 0.2-1 GFLOP/s). Dilated pooling (oneDNN has only "ref:any") and an AveragePool that counts
+ * pads in ceil_mode past them stay on the reference kernel. */
+static void impl_names(void) {
+  sal_ctx *ctx = th_ctx();
+  th_op_case cases[] = {
+      {.label = "impl conv 3x3", .op = "Conv", .n_in = 2,
+       .in = {{"x", 4, {1, 64, 14, 14}}, {"w", 4, {64, 64, 3, 3}, .param = true}}, .n_out = 1,
+       .attrs = {sal_attr_ints("pads", 4, P1)}, .n_attrs = 1},
+      {.label = "impl conv 1x1", .op = "Conv", .n_in = 2,
+       .in = {{"x", 4, {1, 64, 14, 14}}, {"w", 4, {256, 64, 1, 1}, .param = true}}, .n_out = 1},
+      {.label = "impl conv first layer", .op = "Conv", .n_in = 2,
+       .in = {{"x", 4, {1, 3, 32, 32}}, {"w", 4, {64, 3, 7, 7}, .param = true}}, .n_out = 1,
+       .attrs = {sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, (const int64_t[]){3, 3, 3, 3})}, .n_attrs = 2},
+      {.label = "impl maxpool", .op = "MaxPool", .n_in = 1, .in = {{"x", 4, {1, 64, 16, 16}}}, .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K3), sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, P1)},
+       .n_attrs = 3},
+      {.label = "impl bn", .op = "BatchNormalization", .n_in = 5,
+       .in = {{"x", 4, {1, 64, 8, 8}}, {"scale", 1, {64}, .param = true}, {"B", 1, {64}, .param = true},
+              {"mean", 1, {64}, .constant = true}, {"var", 1, {64}, .constant = true, .fill = TH_FILL_POSITIVE}},
+       .n_out = 1},
+      {.label = "impl gap", .op = "GlobalAveragePool", .n_in = 1, .in = {{"x", 4, {1, 64, 7, 7}}}, .n_out = 1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    sal_graph *g = th_build(&cases[i]);
+    if (!g) continue;
+    sal_plan_opts o = sal_plan_opts_default();
+    o.grad_inputs = true;
+    sal_plan *p = NULL;
+    TH_OK(sal_plan_new(ctx, g, &o, &p));
+    if (p) {
+      const char *nm = sal_plan_node_kernel(p, 0);
+      TH_CHECK(strncmp(nm, "dnnl:", 5) == 0 && strncmp(nm, "dnnl:ref", 8) != 0, "%s: kernel %s", cases[i].label, nm);
+    }
+    sal_plan_free(p);
+    sal_graph_free(g);
+  }
+  th_op_case mp = {.label = "maxpool dilation 2", .op = "MaxPool", .n_in = 1, .in = {{"x", 4, {1, 16, 7, 7}}}, .n_out = 1,
+                   .attrs = {sal_attr_ints("kernel_shape", 2, K2), sal_attr_ints("dilations", 2, D2)}, .n_attrs = 2};
+  th_op_case ap = {.label = "avgpool include pad ceil overhang", .op = "AveragePool", .n_in = 1,
+                   .in = {{"x", 4, {1, 16, 4, 4}}}, .n_out = 1,
+                   .attrs = {sal_attr_ints("kernel_shape", 2, K3), sal_attr_ints("strides", 2, S2),
+                             sal_attr_ints("pads", 4, P1), sal_attr_int("ceil_mode", 1),
+                             sal_attr_int("count_include_pad", 1)},
+                   .n_attrs = 5};
+  const th_op_case *refs[2] = {&mp, &ap};
+  for (int i = 0; i < 2; i++) {
+    sal_graph *g = th_build(refs[i]);
+    sal_plan *p = NULL;
+    if (!g) continue;
+    TH_OK(sal_plan_new(ctx, g, NULL, &p));
+    if (p)
+      TH_CHECK(strcmp(sal_plan_node_kernel(p, 0), "ref") == 0, "%s: kernel %s", refs[i]->label, sal_plan_node_kernel(p, 0));
+    sal_plan_free(p);
+    sal_graph_free(g);
+  }
+}
+
+/* ---- Blocked (nChw16c) tensors through the kernel interface ---- */
+
+/* One node run by `kern` with activations in `layout`, parameters plain. Returns y and the
+ * gradients of every input (plain order, caller frees) for the seed dy. */
+typedef struct node_run {
+  float *y, *grads[5];
+} node_run;
+
+static int run_node(sal_graph *g, const sal_kernel *kern, sal_layout layout, bool training, bool want_dx,
+                    const float *x, const float *dy, sal_dnnl_env *env, node_run *res) {
+  sal_ctx *ctx = th_ctx();
+  sal_node *n = &g->nodes[0];
+  sal_tensor tin[5], tdin[5], tout, tdout;
+  sal_tensor *in[5], *din[5], *out[1] = {&tout}, *dout[1] = {&tdout};
+  bool accum[5] = {0};
+  memset(res, 0, sizeof *res);
+  memset(tin, 0, sizeof tin);
+  memset(tdin, 0, sizeof tdin);
+  memset(&tout, 0, sizeof tout);
+  memset(&tdout, 0, sizeof tdout);
+  float *bufs[16] = {0};
+  int nb = 0, ok = 0;
+  for (int i = 0; i < n->n_in; i++) {
+    const sal_value *v = &g->values[n->in[i]];
+    in[i] = &tin[i];
+    din[i] = &tdin[i];
+    tin[i].shape = tdin[i].shape = v->shape;
+    if (i == 0) {
+      tin[0].layout = tdin[0].layout = layout;
+      int64_t bn = sal__storage_numel(&v->shape, layout);
+      tin[0].data = bufs[nb++] = calloc((size_t)bn, sizeof(float));
+      tdin[0].data = bufs[nb++] = calloc((size_t)bn, sizeof(float));
+      if (layout == SAL_LAYOUT_BLOCKED16) sal__plain_to_blocked(x, &tin[0]);
+      else memcpy(tin[0].data, x, (size_t)sal_shape_numel(&v->shape) * sizeof(float));
+    } else {
+      tin[i].data = v->data;
+      if (v->trainable) tdin[i].data = bufs[nb++] = calloc((size_t)sal_shape_numel(&v->shape), sizeof(float));
+      else din[i] = NULL;
+    }
+  }
+  if (!want_dx) din[0] = NULL;
+  const sal_shape *ys = &g->values[n->out[0]].shape;
+  tout.shape = tdout.shape = *ys;
+  tout.layout = tdout.layout = layout;
+  tout.data = bufs[nb++] = calloc((size_t)sal__storage_numel(ys, layout), sizeof(float));
+  tdout.data = bufs[nb++] = calloc((size_t)sal__storage_numel(ys, layout), sizeof(float));
+  if (layout == SAL_LAYOUT_BLOCKED16) sal__plain_to_blocked(dy, &tdout);
+  else memcpy(tdout.data, dy, (size_t)sal_shape_numel(ys) * sizeof(float));
+  sal_kctx k = {.ctx = ctx, .graph = g, .node = n, .node_index = 0, .n_in = n->n_in, .n_out = 1, .in = in, .out = out,
+                .din = din, .dout = dout, .din_accum = accum, .training = training, .param_version = 1, .dnnl = env};
+  if (kern->supports && !kern->supports(&k)) {
+    TH_CHECK(0, "%s: kernel does not support layout %d", n->name, (int)layout);
+    goto done;
+  }
+  if (kern->prepare && kern->prepare(&k)) {
+    TH_CHECK(0, "%s: prepare: %s", n->name, sal_ctx_last_error(ctx));
+    goto done;
+  }
+  if (kern->forward(&k) || kern->backward(&k)) {
+    TH_CHECK(0, "%s: run: %s", n->name, sal_ctx_last_error(ctx));
+  } else {
+    ok = 1;
+    res->y = malloc((size_t)sal_shape_numel(ys) * sizeof(float));
+    if (layout == SAL_LAYOUT_BLOCKED16) sal__blocked_to_plain(&tout, res->y);
+    else memcpy(res->y, tout.data, (size_t)sal_shape_numel(ys) * sizeof(float));
+    for (int i = 0; i < n->n_in; i++) {
+      if (!din[i]) continue;
+      int64_t cnt = sal_shape_numel(&tdin[i].shape);
+      res->grads[i] = malloc((size_t)cnt * sizeof(float));
+      if (i == 0 && layout == SAL_LAYOUT_BLOCKED16) sal__blocked_to_plain(&tdin[0], res->grads[0]);
+      else memcpy(res->grads[i], tdin[i].data, (size_t)cnt * sizeof(float));
+    }
+  }
+  if (kern->release) kern->release(&k);
+done:
+  for (int i = 0; i < nb; i++) free(bufs[i]);
+  return ok;
+}
+
+static void node_run_free(node_run *r) {
+  free(r->y);
+  for (int i = 0; i < 5; i++) free(r->grads[i]);
+}
+
+/* The oneDNN kernels on nChw16c tensors (channel counts 16 and 20, i.e. with and without channel
+ * padding) give the reference kernel's results on plain ones. */
+static void blocked_layouts(void) {
+  sal_ctx *ctx = th_ctx();
+  sal_dnnl_env *env = NULL;
+  TH_OK(sal__dnnl_env_new(ctx, &env));
+  if (!env) return;
+  th_op_case cases[] = {
+      {.label = "blocked conv 3x3 bias", .op = "Conv", .n_in = 3,
+       .in = {{"x", 4, {2, 20, 7, 6}}, {"w", 4, {16, 20, 3, 3}, .param = true}, {"b", 1, {16}, .param = true}},
+       .n_out = 1, .attrs = {sal_attr_ints("pads", 4, P1), sal_attr_ints("strides", 2, S2)}, .n_attrs = 2},
+      {.label = "blocked conv 1x1", .op = "Conv", .n_in = 2,
+       .in = {{"x", 4, {1, 16, 5, 5}}, {"w", 4, {20, 16, 1, 1}, .param = true}}, .n_out = 1},
+      {.label = "blocked maxpool", .op = "MaxPool", .n_in = 1, .in = {{"x", 4, {1, 20, 7, 7}, .fill = TH_FILL_DISTINCT}},
+       .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K3), sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, P1)},
+       .n_attrs = 3},
+      {.label = "blocked avgpool", .op = "AveragePool", .n_in = 1, .in = {{"x", 4, {2, 16, 6, 6}}}, .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K2), sal_attr_ints("strides", 2, S2)}, .n_attrs = 2},
+      {.label = "blocked gap", .op = "GlobalAveragePool", .n_in = 1, .in = {{"x", 4, {2, 20, 3, 5}}}, .n_out = 1},
+      {.label = "blocked bn training", .op = "BatchNormalization", .n_in = 5, .training = true,
+       .in = {{"x", 4, {2, 20, 3, 3}}, {"scale", 1, {20}, .param = true}, {"B", 1, {20}, .param = true},
+              {"mean", 1, {20}, .constant = true}, {"var", 1, {20}, .constant = true, .fill = TH_FILL_POSITIVE}},
+       .n_out = 1},
+      {.label = "blocked bn inference", .op = "BatchNormalization", .n_in = 5,
+       .in = {{"x", 4, {1, 16, 4, 4}}, {"scale", 1, {16}, .param = true}, {"B", 1, {16}, .param = true},
+              {"mean", 1, {16}, .constant = true}, {"var", 1, {16}, .constant = true, .fill = TH_FILL_POSITIVE}},
+       .n_out = 1},
+  };
+  for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+    const th_op_case *c = &cases[ci];
+    sal_graph *g = th_build(c);
+    if (!g) continue;
+    sal_node *n = &g->nodes[0];
+    const sal_shape *xs = &g->values[n->in[0]].shape, *ys = &g->values[n->out[0]].shape;
+    int64_t nx = sal_shape_numel(xs), ny = sal_shape_numel(ys);
+    float *x = malloc((size_t)nx * sizeof(float)), *dy = malloc((size_t)ny * sizeof(float));
+    th_fill_buf(&c->in[0], x, nx, 21);
+    th_input nf = {.fill = TH_FILL_NORMAL};
+    th_fill_buf(&nf, dy, ny, 22);
+    float *stats = NULL;
+    /* Every input gradient, then (batch-norm) only the parameters' gradients, which oneDNN's
+     * kernel reduces itself over the blocked layout. */
+    for (int want_dx = 1; want_dx >= (n->op == SAL_OP_BATCHNORM ? 0 : 1); want_dx--) {
+      node_run ref = {0}, dn = {0};
+      /* Fresh running statistics for each run (training BN updates them in place). */
+      if (n->op == SAL_OP_BATCHNORM && !stats) {
+        stats = malloc(2 * (size_t)xs->d[1] * sizeof(float));
+        memcpy(stats, g->values[n->in[3]].data, (size_t)xs->d[1] * sizeof(float));
+        memcpy(stats + xs->d[1], g->values[n->in[4]].data, (size_t)xs->d[1] * sizeof(float));
+      }
+      int ok = run_node(g, sal__op_ref_kernel(n->op), SAL_LAYOUT_PLAIN, c->training, want_dx, x, dy, NULL, &ref);
+      if (stats) {
+        memcpy(g->values[n->in[3]].data, stats, (size_t)xs->d[1] * sizeof(float));
+        memcpy(g->values[n->in[4]].data, stats + xs->d[1], (size_t)xs->d[1] * sizeof(float));
+      }
+      ok = ok && run_node(g, sal__op_dnnl_kernel(n->op), SAL_LAYOUT_BLOCKED16, c->training, want_dx, x, dy, env, &dn);
+      if (stats) {
+        memcpy(g->values[n->in[3]].data, stats, (size_t)xs->d[1] * sizeof(float));
+        memcpy(g->values[n->in[4]].data, stats + xs->d[1], (size_t)xs->d[1] * sizeof(float));
+      }
+      if (ok) {
+        char lbl[128];
+        /* Same tolerances as the plain comparisons above (conv: K <= 180 terms). */
+        snprintf(lbl, sizeof lbl, "%s: y", c->label);
+        th_allclose(lbl, dn.y, ref.y, ny, 1e-4, 2e-4);
+        for (int i = 0; i < n->n_in; i++) {
+          if (!ref.grads[i]) continue;
+          snprintf(lbl, sizeof lbl, "%s%s: gradient %d", c->label, want_dx ? "" : " (no d(input))", i);
+          th_allclose(lbl, dn.grads[i], ref.grads[i], sal_shape_numel(&g->values[n->in[i]].shape), 1e-4, 2e-4);
+        }
+      }
+      node_run_free(&ref);
+      node_run_free(&dn);
+    }
+    free(stats);
+    free(x);
+    free(dy);
+    sal_graph_free(g);
+  }
+  sal__dnnl_env_free(env);
+}
+
+/* Every allocation of plan creation (kernel state, oneDNN buffers, scratchpads) can fail: the
+ * plan must report OUT_OF_MEMORY and free what it made (leaks show up in the sanitiser build). */
+static void fault_injection(void) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = NULL;
+  TH_OK(sal_graph_new(ctx, &g));
+  TH_OK(sal_graph_add_input(g, "x", 4, (int64_t[]){2, 3, 12, 12}));
+  TH_OK(sal_graph_add_param(g, "w", 4, (int64_t[]){16, 3, 3, 3}, NULL, true));
+  TH_OK(sal_graph_add_param(g, "b", 1, (int64_t[]){16}, NULL, true));
+  TH_OK(sal_graph_add_param(g, "one", 1, (int64_t[]){16}, (const float[16]){1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, false));
+  sal_attr pads = sal_attr_ints("pads", 4, P1);
+  sal_attr pool[2] = {sal_attr_ints("kernel_shape", 2, K2), sal_attr_ints("strides", 2, S2)};
+  TH_OK(sal_graph_add_node(g, "Conv", "c", (const char *[]){"x", "w", "b"}, 3, (const char *[]){"a"}, 1, &pads, 1));
+  TH_OK(sal_graph_add_node(g, "BatchNormalization", "bn", (const char *[]){"a", "b", "b", "one", "one"}, 5,
+                           (const char *[]){"n"}, 1, NULL, 0));
+  TH_OK(sal_graph_add_node(g, "MaxPool", "mp", (const char *[]){"n"}, 1, (const char *[]){"m"}, 1, pool, 2));
+  TH_OK(sal_graph_add_node(g, "AveragePool", "ap", (const char *[]){"m"}, 1, (const char *[]){"q"}, 1, pool, 2));
+  TH_OK(sal_graph_add_node(g, "GlobalAveragePool", "gap", (const char *[]){"q"}, 1, (const char *[]){"y"}, 1, NULL, 0));
+  TH_OK(sal_graph_add_output(g, "y"));
+  for (int variant = 0; variant < 4; variant++) {
+    sal_plan_opts o = sal_plan_opts_default();
+    o.kernels = variant & 1 ? SAL_KERNELS_AUTO : SAL_KERNELS_REF;
+    o.training = variant & 2;
+    o.grad_inputs = o.grad_params = true;
+    int fails = 0;
+    for (int64_t n = 1; n < 400; n++) {
+      sal_plan *p = NULL;
+      sal_ctx_fail_alloc_after(ctx, n);
+      sal_status st = sal_plan_new(ctx, g, &o, &p);
+      sal_ctx_fail_alloc_after(ctx, 0);
+      sal_plan_free(p);
+      if (st == SAL_STATUS_OK) break;
+      if (st != SAL_STATUS_OUT_OF_MEMORY) {
+        TH_CHECK(0, "fault %lld (variant %d): %s", (long long)n, variant, sal_ctx_last_error(ctx));
+        break;
+      }
+      fails++;
+    }
+    TH_CHECK(fails > 5, "variant %d: only %d allocations failed", variant, fails);
+  }
+  sal_graph_free(g);
+}
+
+int main(void) {
+  conv_cases();
+  bn_pool_cases();
+  accumulation();
+  param_grads_only();
+  resnet_block();
+  bn_running_stats();
+  weight_cache();
+  impl_names();
+  blocked_layouts();
+  fault_injection();
+  return th_finish("test_dnnl_conv");
+}
