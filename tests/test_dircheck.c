@@ -1,28 +1,30 @@
 /* Whole-graph gradient check along random directions (kann-style): for the golden CNN with random
- * weights, g·δ from one backward pass against (L(x+εδ) − L(x−εδ))/2ε, δ over input and weights.
+ * weights, g·δ from one backward pass against (L(θ+εδ) − L(θ−εδ))/2ε, δ over input and weights.
  *
  * L is the mean softmax cross-entropy loss; θ = (input, every trainable parameter), D = 2597
- * numbers; δ is a random unit vector over all of θ at once. Two sources of error besides a wrong
- * backward:
- *  - float32 rounding of L. L ≈ 1.6 is computed in float32, so L(θ±εδ) carry errors of ~κ·u·|L|
- *    (u = 6e-8; κ ≈ 1, measured in a float32 PyTorch model of this network) and the difference
- *    quotient an error of ~κ·u·|L|/ε ≈ 1e-4 at ε = 1e-3. The perturbed points are rounded to
- *    float32 too; that one is removed exactly by predicting L(θ+) − L(θ−) with g·(θ+ − θ−) where
- *    θ± are the float32 points actually evaluated.
+ * numbers; δ is a random unit vector over all of θ at once, ε = 1e-3. Besides a wrong backward,
+ * two things make the two sides differ:
+ *  - float32 rounding of L. L ≈ 2.5 is computed in float32, so L(θ±εδ) carry errors of ~κ·u·|L|
+ *    (u = 6e-8, κ a small constant) and the difference quotient one of ~κ·u·|L|/ε ≈ 1.5e-4·κ.
+ *    The perturbed points are rounded to float32 too; that error is removed exactly by
+ *    predicting L(θ+) − L(θ−) as g·(θ+ − θ−) with θ± the float32 points actually evaluated.
  *  - kinks. A ReLU input or max-pool runner-up within ~ε·|dz/dt| of its switch point makes L
- *    non-differentiable between the two points. At ε = 1e-3 most random directions cross one or
- *    two of the ~5 600 kinks (measured), each adding an error of order |∂L/∂z|·|dz/dt| ≈ 1e-4.
- * A random unit δ gives g·δ ≈ ‖g‖/√D ≈ ‖g‖/51, so errors are judged against ‖g‖ (= max g·δ over
- * unit δ): |g·δ − numeric| <= TOL_DIR·‖g‖, TOL_DIR = 2e-3, ≥4x above the worst error measured for
- * this network (5e-4·‖g‖). It catches any backward error e with ‖e‖ ≳ 0.1·‖g‖ in each direction
- * with high probability (e·δ ≈ ‖e‖/51); test_planted_error proves an error of 0.5·‖g‖ is caught.
- * Per-op gradient checks (tests/test_ops_*.c) cover small errors; this test covers composition:
- * accumulation at the residual fan-out, batch-norm in both modes, fused or blocked layouts.
+ *    non-differentiable between the two points; at ε = 1e-3 some directions cross a few of the
+ *    ~5 600 kinks (the test prints how many), each adding an error of order |∂L/∂z|·|dz/dt|·ε.
+ * A random unit δ gives g·δ ≈ ‖g‖/√D ≈ ‖g‖/51, so errors are judged against ‖g‖ (the largest
+ * g·δ over unit δ): |g·δ − numeric| <= TOL_DIR·‖g‖ with TOL_DIR = 5e-4, measured worst 6.6e-5
+ * (ref and oneDNN, both modes): a 7x margin. A backward error e shows up as e·δ ≈ ‖e‖/51, so an
+ * error of ‖e‖ ≳ 0.03·‖g‖ is caught by most directions; test_planted_error proves that an error of
+ * 0.1·‖g‖ is caught. Per-op gradient checks (tests/test_ops_*.c) cover small errors of single ops;
+ * this test covers their composition: gradient accumulation at the residual fan-out, batch-norm in
+ * both modes, blocked layouts between oneDNN kernels, parameter-gradient plumbing.
  *
  * test_kinks handles kinks exactly instead: it reads every ReLU input and the max-pool input at
- * θ, θ+εδ and θ−εδ, and shrinks ε (by 4, down to 1e-5) until no ReLU changes sign and no pool
- * window changes its argmax; the function is then smooth between the points and the only error
- * left is rounding, ~κ·u·|L|/ε, against which it is checked (κ = 4). */
+ * θ, θ+εδ and θ−εδ and shrinks ε (by 4, down to 1e-5) until no ReLU input changes sign and no
+ * pool window changes its argmax. L is then smooth between the two points (ReLU and max-pool are
+ * linear there, everything else is smooth), the O(ε²) truncation error is negligible, and the only
+ * error left is rounding, checked against KAPPA·u·max(1,|L|)/ε with KAPPA = 4 (measured: at most
+ * 0.35 of that bound). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,7 @@
 
 #define N 2
 #define NX (N * 3 * 16 * 16)
-#define TOL_DIR 2e-3
+#define TOL_DIR 5e-4
 #define EPS_DIR 1e-3
 #define KAPPA 4.0
 #define U32 5.96e-8 /* float32 unit roundoff, 2^-24 */
@@ -57,7 +59,7 @@ typedef struct dc {
 
 static const char *kname(sal_kernels k) { return k == SAL_KERNELS_REF ? "ref" : "default"; }
 
-/* Random weights (He-scaled), non-trivial batch-norm statistics, a normal input. */
+/* Random weights (LeCun-scaled: std 1/sqrt(fan-in), as PyTorch's default init roughly), non-trivial batch-norm statistics, a normal input. */
 static void init_weights(sal_graph *g) {
   for (int i = 0; i < GN_NPARAMS; i++) {
     sal_tensor w;
@@ -73,7 +75,7 @@ static void init_weights(sal_graph *g) {
       /* fan-in = product of the dims after the first */
       double fan = 1;
       for (int k = 1; k < w.shape.ndim; k++) fan *= (double)w.shape.d[k];
-      float scale = w.shape.ndim > 1 ? (float)sqrt(2.0 / fan) : 0.2f;
+      float scale = w.shape.ndim > 1 ? (float)sqrt(1.0 / fan) : 0.2f;
       for (int64_t e = 0; e < n; e++) d[e] *= scale;
     }
   }
@@ -298,7 +300,7 @@ static void test_directions(sal_kernels kernels, bool training) {
   dc_free(&c);
 }
 
-/* A test that cannot fail is a defect: plant an error of norm 0.5·‖g‖ in the analytic gradient
+/* A test that cannot fail is a defect: plant an error of norm 0.1·‖g‖ in the analytic gradient
  * (a random vector, as a wrong backward would add) and check that the same directions see it. */
 static void test_planted_error(void) {
   dc c;
@@ -308,7 +310,7 @@ static void test_planted_error(void) {
   }
   double *bad = malloc((size_t)c.dim * sizeof(double)), *delta = malloc((size_t)c.dim * sizeof(double));
   random_direction(bad, c.dim, 999);
-  for (int64_t e = 0; e < c.dim; e++) bad[e] = c.grad[e] + 0.5 * c.gnorm * bad[e];
+  for (int64_t e = 0; e < c.dim; e++) bad[e] = c.grad[e] + 0.1 * c.gnorm * bad[e];
   int caught = 0, ndir = th_quick() ? 3 : 8;
   for (int k = 0; k < ndir; k++) {
     random_direction(delta, c.dim, (uint64_t)k);
@@ -317,8 +319,8 @@ static void test_planted_error(void) {
     double err = direction(&c, bad, delta, EPS_DIR, &ana, &num, &crossed);
     caught += err > TOL_DIR * c.gnorm;
   }
-  TH_CHECK(caught > 0, "a planted gradient error of 0.5 x |g| passed all %d directions", ndir);
-  printf("  planted error of 0.5 x |g|: flagged by %d of %d directions\n", caught, ndir);
+  TH_CHECK(caught > 0, "a planted gradient error of 0.1 x |g| passed all %d directions", ndir);
+  printf("  planted error of 0.1 x |g|: flagged by %d of %d directions\n", caught, ndir);
   free(bad);
   free(delta);
   dc_free(&c);
@@ -326,13 +328,14 @@ static void test_planted_error(void) {
 
 /* Kinks handled exactly: shrink ε until neither point crosses a ReLU or max-pool switch, then
  * only float32 rounding remains. */
-static void test_kinks(sal_kernels kernels, bool training) {
+static int test_kinks(sal_kernels kernels, bool training) {
   dc c;
   if (!dc_make(&c, kernels, training)) {
     dc_free(&c);
-    return;
+    return 0;
   }
   int ndir = th_quick() ? 3 : 8, checked = 0, shrunk = 0;
+  double worst = 0;
   double *delta = malloc((size_t)c.dim * sizeof(double));
   for (int k = 0; k < ndir; k++) {
     random_direction(delta, c.dim, 100 + (uint64_t)k);
@@ -348,16 +351,17 @@ static void test_kinks(sal_kernels kernels, bool training) {
     if (crossed) continue; /* still crossing at ε = 1e-5: skipped (never seen for this net) */
     checked++;
     double tol = KAPPA * U32 * fmax(1.0, fabs(c.L0)) / eps;
+    worst = fmax(worst, err / tol);
     TH_CHECK(err <= tol, "%s [%s] kink-free direction %d (eps %.1e): g.d = %.6g, numeric %.6g, error %.2e > %.2e",
              training ? "train" : "eval", kname(kernels), k, eps, ana, num, err, tol);
   }
-  /* The detector must have had something to do, and most directions must get checked. */
-  TH_CHECK(shrunk > 0, "no direction crossed a kink at eps %.0e: the detector was not exercised", EPS_DIR);
+  /* Most directions must get checked. */
   TH_CHECK(checked >= ndir - 1, "only %d of %d directions could be made kink-free", checked, ndir);
-  printf("  kinks %s [%s]: %d of %d directions checked kink-free, %d step shrinks\n", training ? "train" : "eval ",
-         kname(kernels), checked, ndir, shrunk);
+  printf("  kinks %s [%s]: %d of %d directions checked kink-free, %d step shrinks, worst error %.2f x tol\n",
+         training ? "train" : "eval ", kname(kernels), checked, ndir, shrunk, worst);
   free(delta);
   dc_free(&c);
+  return shrunk;
 }
 
 int main(void) {
@@ -365,6 +369,9 @@ int main(void) {
   for (int k = 0; k < 2; k++)
     for (int t = 0; t < 2; t++) test_directions(ks[k], t == 1);
   test_planted_error();
-  for (int t = 0; t < 2; t++) test_kinks(SAL_KERNELS_REF, t == 1);
+  int shrunk = 0;
+  for (int t = 0; t < 2; t++) shrunk += test_kinks(SAL_KERNELS_REF, t == 1);
+  /* The detector must have had something to do in at least one mode. */
+  TH_CHECK(shrunk > 0, "no direction crossed a kink at eps %.0e: the kink detector was not exercised", EPS_DIR);
   return th_finish("test_dircheck");
 }

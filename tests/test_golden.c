@@ -9,15 +9,20 @@
  *  - logits: 1e-5 x max|logit|. A logit is a chain of five reductions (conv1 27 terms, conv2 72,
  *    conv3 8, average 16, fc 16) with batch-norm and ReLU between; float32 accumulation gives a
  *    relative error of ~sqrt(n)·u per reduction (u = 6e-8), well under 1e-6 in total, and
- *    oneDNN's blocked/FMA summation orders are no worse. 1e-5 leaves a 10x margin, yet a wrong
- *    epsilon (1e-3 instead of 1e-5 changes outputs by ~5e-4 relative), a shifted pad or a
- *    missing bias fails it by orders of magnitude.
- *  - gradients: 1e-4 x max|g|. Backward sums over many more terms (a conv weight gradient over
- *    N·H·W = 512 positions with mixed signs, batch-norm's backward subtracts means), so relative
- *    errors reach a few 1e-6 of the largest entry; 1e-4 keeps a >10x margin.
- *  - training: losses to 1e-5 x loss, final weights to 1e-4 x max|w| per tensor. Five SGD steps
- *    (lr 0.1) move weights by ~1e-1; float32 gradient errors of ~1e-6 relative compound over the
- *    steps to ~1e-6 of the weights; running statistics follow the same bound.
+ *    oneDNN's blocked/FMA summation orders are no worse (measured: 6e-8 ref, 1.6e-7 oneDNN
+ *    AVX-512). 1e-5 leaves a >50x margin for other ISAs' summation orders, yet a wrong epsilon
+ *    (1e-3 instead of 1e-5 moves outputs by ~5e-4 relative), a shifted pad or a missing bias
+ *    fails it by orders of magnitude.
+ *  - gradients: 2e-5 x max|g|. Backward sums over more terms (a conv weight gradient over
+ *    N·H·W = 512 positions with mixed signs; batch-norm's backward subtracts means), so errors
+ *    relative to the largest entry are larger, a few 1e-7 (measured <= 3.8e-7); 2e-5 keeps a
+ *    >50x margin.
+ *  - training: losses to 1e-5 x max loss, final weights and running statistics to 2e-5 x max|w|
+ *    per tensor. Five SGD steps (lr 0.1) move weights by ~1e-1; float32 gradient errors of ~1e-7
+ *    relative compound over the steps to ~1e-7 of the weights (measured <= 1.9e-7). The running
+ *    variance follows PyTorch's update with the unbiased batch variance, which salient's
+ *    batch-norm implements (src/kernels/ref/batchnorm.c); ONNX's population-variance update would
+ *    differ by 3e-4 (bn1, n = 512) and 9e-4 (bn2, n = 128) relative here and fail.
  * tools/make_golden.py keeps every ReLU input and max-pool runner-up >= 1e-4 from its switch
  * point in all passes, so float32 noise cannot flip a kink. */
 #include <math.h>
@@ -32,7 +37,7 @@
 #define STEPS 5
 #define LR 0.1f
 
-static const double TOL_LOGITS = 1e-5, TOL_GRAD = 1e-4, TOL_LOSS = 1e-5, TOL_TRAIN = 1e-4;
+static const double TOL_LOGITS = 1e-5, TOL_GRAD = 2e-5, TOL_LOSS = 1e-5, TOL_TRAIN = 2e-5;
 
 static sal_tensor *fixture(const char *rel) {
   char path[256];
@@ -179,6 +184,9 @@ static void test_eval(sal_kernels kernels, const sal_tensor *x, const sal_tensor
     TH_OK(sal_plan_forward(q));
     const sal_tensor *lq = NULL, *lf = NULL;
     TH_OK(sal_plan_value(q, "logits", &lq));
+    int fused = 0;
+    for (int i = 0; i < sal_graph_num_nodes(g); i++) fused += strcmp(sal_plan_node_kernel(q, i), "fused") == 0;
+    printf("  inference plan [%s]: %d nodes fused into their producers\n", kname(kernels), fused);
     snprintf(lbl, sizeof lbl, "eval [%s] logits, inference plan", kname(kernels));
     if (lq) check_tensor(lbl, lq->data, &lq->shape, want_logits, TOL_LOGITS);
     sal_tensor bnw;
@@ -251,9 +259,7 @@ static void test_train(sal_kernels kernels, const sal_tensor *x, const sal_tenso
   check_tensor(lbl, losses, &ls, want_losses, TOL_LOSS);
   for (int i = 0; i < GN_NPARAMS; i++) {
     char rel[128];
-    /* Running variance: ONNX (population variance) convention, see tools/make_golden.py. */
-    bool var = strstr(gn_params[i].name, "running_var") != NULL;
-    snprintf(rel, sizeof rel, "train/%s/%s.npy", var ? "onnx_running_var" : "final", gn_params[i].name);
+    snprintf(rel, sizeof rel, "train/final/%s.npy", gn_params[i].name);
     sal_tensor *want = fixture(rel);
     sal_tensor w;
     TH_OK(sal_graph_param(g, gn_params[i].name, &w));

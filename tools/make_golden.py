@@ -24,9 +24,7 @@ What it writes (all .npy):
   train/losses.npy     the losses of 5 plain SGD steps (lr 0.1, no momentum, no weight decay) in
                        training mode (batch-norm with batch statistics), each before its update
   train/final/<name>.npy     every parameter and buffer after those 5 steps (running_var updated
-                       PyTorch's way, with the unbiased batch variance)
-  train/onnx_running_var/bn<k>.running_var.npy   the running variance updated the ONNX way
-                       (BatchNormalization training_mode: population variance, momentum 0.9)
+                       PyTorch's way, with the unbiased batch variance, as salient does)
 
 The network (input (N, 3, 16, 16)):
   conv1 3x3 (3->8, pad 1, bias) -> bn1 -> ReLU -> MaxPool 2 -> conv2 3x3 (8->8, pad 1, no bias)
@@ -167,13 +165,6 @@ def run(seed):
     net.train()
     net.zero_grad()
     opt = torch.optim.SGD(net.parameters(), lr=LR, momentum=0.0, weight_decay=0.0)
-    # PyTorch updates running_var with the unbiased batch variance; ONNX BatchNormalization
-    # (opset 14+, training_mode) with the population variance. Record the batch statistics so
-    # that the ONNX-convention running variance can be replayed below.
-    batch_var = {"bn1": [], "bn2": []}
-    hooks = [getattr(net, b).register_forward_pre_hook(
-        lambda m, inp, b=b: batch_var[b].append(inp[0].detach().var(dim=(0, 2, 3), unbiased=False)))
-        for b in batch_var]
     losses = []
     for _ in range(STEPS):
         opt.zero_grad()
@@ -181,16 +172,8 @@ def run(seed):
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    for h in hooks:
-        h.remove()
     out["losses"] = np.array(losses, dtype=np.float32)
     out["final"] = state(net)
-    out["onnx_running_var"] = {}
-    for b, vs in batch_var.items():
-        rv = torch.from_numpy(init[f"{b}.running_var"]).double()
-        for v in vs:
-            rv = rv * (1 - net.bn1.momentum) + v * net.bn1.momentum
-        out["onnx_running_var"][f"{b}.running_var"] = rv.float().numpy()
     return out, min(net.margins)
 
 
@@ -222,8 +205,6 @@ def main():
     save("train/losses.npy", out["losses"])
     for k, v in out["final"].items():
         save(f"train/final/{k}.npy", v)
-    for k, v in out["onnx_running_var"].items():
-        save(f"train/onnx_running_var/{k}.npy", v)
     print(f"seed {seed}, kink margin {margin:.2e}; logits {out['logits'].tolist()}")
     print(f"train losses {out['losses'].tolist()}")
 
