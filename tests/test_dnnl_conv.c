@@ -745,6 +745,9 @@ static int run_node(sal_graph *g, const sal_kernel *kern, sal_layout layout, boo
     }
   }
   if (!want_dx) din[0] = NULL;
+  uint32_t wanted = 0; /* the plan's din_wanted: the gradients this run asks for */
+  for (int i = 0; i < n->n_in; i++)
+    if (din[i]) wanted |= 1u << i;
   const sal_shape *ys = &g->values[n->out[0]].shape;
   tout.shape = tdout.shape = *ys;
   tout.layout = tdout.layout = layout;
@@ -753,7 +756,8 @@ static int run_node(sal_graph *g, const sal_kernel *kern, sal_layout layout, boo
   if (layout == SAL_LAYOUT_BLOCKED16) sal__plain_to_blocked(dy, &tdout);
   else memcpy(tdout.data, dy, (size_t)sal_shape_numel(ys) * sizeof(float));
   sal_kctx k = {.ctx = ctx, .graph = g, .node = n, .node_index = 0, .n_in = n->n_in, .n_out = 1, .in = in, .out = out,
-                .din = din, .dout = dout, .din_accum = accum, .training = training, .param_version = 1, .dnnl = env};
+                .din = din, .dout = dout, .din_accum = accum, .din_wanted = wanted, .training = training, .param_version = 1,
+                .dnnl = env};
   if (kern->supports && !kern->supports(&k)) {
     TH_CHECK(0, "%s: kernel does not support layout %d", n->name, (int)layout);
     goto done;

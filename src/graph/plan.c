@@ -354,6 +354,10 @@ static sal_status choose_kernels(sal_plan *p) {
     for (int j = 0; j < n->n_in; j++) k->in[j] = n->in[j] >= 0 ? &p->vals[n->in[j]] : NULL;
     for (int j = 0; j < n->n_out; j++) k->out[j] = &p->vals[n->out[j]];
 
+    const sal_op_def *odef = sal__op_def(n->op);
+    for (int j = 0; j < n->n_in; j++)
+      if (n->in[j] >= 0 && p->needs_grad[n->in[j]] && !(odef->nograd_inputs & (1u << (j < 31 ? j : 31))))
+        k->din_wanted |= 1u << (j < 31 ? j : 31);
     /* Kernel choice: oneDNN where it supports the node, unless reference kernels are asked for. */
     const sal_kernel *ref = sal__op_ref_kernel(n->op);
     const sal_kernel *dk = p->opts.kernels == SAL_KERNELS_REF ? NULL : sal__op_dnnl_kernel(n->op);

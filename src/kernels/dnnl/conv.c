@@ -35,7 +35,7 @@ typedef struct dnnl_conv {
   sal_conv_geom g;
   char impl[128];
   sal_dnnl_prim fwd, bwd_data, bwd_w;
-  bool has_bwd_w;
+  bool has_bwd_w, has_bwd_data;
   sal_dnnl_port src, dst, w;  /* forward: x, y and the weights (plain parameter → primitive layout) */
   sal_dnnl_port w_bd;         /* weights for backward-data when its layout differs from forward's */
   bool w_bd_own;
@@ -156,7 +156,7 @@ static sal_status conv_prepare(sal_kctx *k) {
   sal_dnnl_res *r = &s->r;
   conv_mds m;
   dnnl_convolution_desc_t d;
-  dnnl_primitive_desc_t fpd, bdpd, bwpd;
+  dnnl_primitive_desc_t fpd = NULL, bdpd = NULL, bwpd = NULL;
   dnnl_primitive_attr_t relu_attr = NULL;
   s->fuse_bn = k->fuse.bn;
   s->fuse_relu = k->fuse.relu;
@@ -196,19 +196,21 @@ static sal_status conv_prepare(sal_kctx *k) {
   if (!st && bias) st = sal__dnnl_mem(r, &m.bias, false, &s->bias);
   if (st) goto fail;
 
-  /* Backward data: d(input) = W^T * dy. */
-  st = sal__dnnl_check(k->ctx, conv_bwd_data_desc(&m, &d), "conv backward-data descriptor");
-  if (!st) st = sal__dnnl_pd(r, &d, fpd, "conv backward data", &bdpd);
-  if (!st) st = sal__dnnl_prim(r, bdpd, "conv backward data", &s->bwd_data);
-  if (!st) st = sal__dnnl_port_in(r, &s->ddst, &m.dst_user, qmd(bdpd, dnnl_query_diff_dst_md));
-  if (!st) st = sal__dnnl_port_out(r, &s->dsrc, &m.src_user, qmd(bdpd, dnnl_query_diff_src_md), sal__dnnl_input_shared(k, 0));
-  if (st) goto fail;
-  const dnnl_memory_desc_t *bw_md = qmd(bdpd, dnnl_query_weights_md);
-  s->w_bd_own = !dnnl_memory_desc_equal(bw_md, fw_md);
-  if (s->w_bd_own && (st = sal__dnnl_port_in(r, &s->w_bd, &m.w_user, bw_md))) goto fail;
+  /* Backward data: d(input) = W^T * dy, only in plans whose backward can ask for it. */
+  s->has_bwd_data = !sal__dnnl_input_frozen(k, 0);
+  if (s->has_bwd_data) {
+    st = sal__dnnl_check(k->ctx, conv_bwd_data_desc(&m, &d), "conv backward-data descriptor");
+    if (!st) st = sal__dnnl_pd(r, &d, fpd, "conv backward data", &bdpd);
+    if (!st) st = sal__dnnl_prim(r, bdpd, "conv backward data", &s->bwd_data);
+    if (!st) st = sal__dnnl_port_in(r, &s->ddst, &m.dst_user, qmd(bdpd, dnnl_query_diff_dst_md));
+    if (!st) st = sal__dnnl_port_out(r, &s->dsrc, &m.src_user, qmd(bdpd, dnnl_query_diff_src_md), sal__dnnl_input_shared(k, 0));
+    if (st) goto fail;
+    const dnnl_memory_desc_t *bw_md = qmd(bdpd, dnnl_query_weights_md);
+    s->w_bd_own = !dnnl_memory_desc_equal(bw_md, fw_md);
+    if (s->w_bd_own && (st = sal__dnnl_port_in(r, &s->w_bd, &m.w_user, bw_md))) goto fail;
+  }
 
-  /* Backward weights (and bias), unless weights and bias are frozen parameters. The plan does not
-   * say in prepare which gradients backward will want, so everything else is created. */
+  /* Backward weights (and bias), only when backward can ask for their gradients. */
   s->has_bwd_w = !s->fuse_bn && !(sal__dnnl_input_frozen(k, 1) && sal__dnnl_input_frozen(k, 2));
   s->w_param = k->graph->values[k->node->in[1]].kind == SAL_VALUE_PARAM;
   if (s->has_bwd_w) {
@@ -219,7 +221,7 @@ static sal_status conv_prepare(sal_kctx *k) {
     const dnnl_memory_desc_t *bsrc = qmd(bwpd, dnnl_query_src_md), *bddst = qmd(bwpd, dnnl_query_diff_dst_md);
     /* Reuse what forward / backward-data already put in the wanted layout. */
     s->src_bw_own = !dnnl_memory_desc_equal(bsrc, qmd(fpd, dnnl_query_src_md));
-    s->ddst_bw_own = !dnnl_memory_desc_equal(bddst, qmd(bdpd, dnnl_query_diff_dst_md));
+    s->ddst_bw_own = !s->has_bwd_data || !dnnl_memory_desc_equal(bddst, qmd(bdpd, dnnl_query_diff_dst_md));
     if (s->src_bw_own) st = sal__dnnl_port_in(r, &s->src_bw, &m.src_user, bsrc);
     if (!st && s->ddst_bw_own) st = sal__dnnl_port_in(r, &s->ddst_bw, &m.dst_user, bddst);
     /* acc always: it also receives d(weight) when only d(bias) is wanted. */
@@ -293,8 +295,8 @@ static sal_status conv_backward(sal_kctx *k) {
   if (want_w && s->fuse_bn)
     return sal__op_error(k->ctx, k->node, SAL_STATUS_UNSUPPORTED,
                          "weight gradients of a convolution fused with the batch-norm after it");
-  if (want_w && !s->has_bwd_w)
-    return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "weight gradient asked of frozen parameters");
+  if ((want_w && !s->has_bwd_w) || (want_dx && !s->has_bwd_data))
+    return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "a gradient the plan did not prepare for was asked");
   sal_status st = SAL_STATUS_OK;
   float *dy = k->dout[0]->data;
   if (s->fuse_relu) {

@@ -263,8 +263,7 @@ bool sal__dnnl_input_shared(const sal_kctx *k, int i) {
 
 bool sal__dnnl_input_frozen(const sal_kctx *k, int i) {
   if (i >= k->n_in || k->node->in[i] < 0) return true;
-  const sal_value *v = &k->graph->values[k->node->in[i]];
-  return v->kind == SAL_VALUE_PARAM && !v->trainable;
+  return !(k->din_wanted & (1u << (i < 31 ? i : 31)));
 }
 
 bool sal__dnnl_probe(const sal_kctx *k, const_dnnl_op_desc_t fwd, const const_dnnl_op_desc_t *bwd, int n_bwd) {

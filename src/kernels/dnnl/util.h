@@ -100,7 +100,8 @@ dnnl_format_tag_t sal__dnnl_layout_tag(sal_layout layout);
  * value twice: only then can backward be asked to accumulate into its gradient (din_accum), so
  * only then is a scratch needed. */
 bool sal__dnnl_input_shared(const sal_kctx *k, int i);
-/* true if input i is a parameter that never receives gradients (frozen weights). */
+/* true if backward never asks for din[i] in this plan (frozen weights, inference plans, inputs no
+ * requested gradient depends on): its backward primitives and buffers need not exist. */
 bool sal__dnnl_input_frozen(const sal_kctx *k, int i);
 /* "dnnl:" + the implementation name of pd into buf. */
 void sal__dnnl_impl_name(const_dnnl_primitive_desc_t pd, char *buf, size_t cap);
