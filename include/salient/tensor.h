@@ -45,9 +45,11 @@ sal_status sal_tensor_clone(sal_ctx *ctx, const sal_tensor *t, sal_tensor **out)
 void sal_tensor_free(sal_tensor *t);
 static inline int64_t sal_tensor_numel(const sal_tensor *t) { return sal_shape_numel(&t->shape); }
 
-/* .npy (format 1.0/2.0, little-endian '<f4' or '<f8' (converted), C order) read and write.
- * sal_npy_read: errors name the file; shapes beyond SAL_MAX_DIMS, Fortran order, other dtypes and
- * truncated data are BAD_INPUT/UNSUPPORTED. sal_npy_write writes to a temporary file and renames. */
+/* .npy (format 1.0/2.0/3.0, little-endian '<f4', '<f8', '<i4' or '<i8' (converted to f32), C order)
+ * read and write. sal_npy_read: errors name the file; malformed or truncated files are BAD_INPUT;
+ * other dtypes, Fortran order and more than SAL_MAX_DIMS dimensions are UNSUPPORTED; a missing file
+ * is NOT_FOUND. sal_npy_write writes format 1.0 '<f4' to "<path>.tmp.<pid>" and renames it over
+ * path (the temporary is removed on failure). */
 sal_status sal_npy_read(sal_ctx *ctx, const char *path, sal_tensor **out);
 sal_status sal_npy_write(sal_ctx *ctx, const char *path, const sal_tensor *t);
 
