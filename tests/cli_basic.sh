@@ -19,6 +19,9 @@ check "unknown command" 2 "unknown command 'frob'" -- "$bin" frob
 for c in demo version; do
   check "$c --help" 0 "usage: salient $c" -- "$bin" "$c" --help
 done
+check "bad int" 2 "needs an integer" -- "$bin" demo --batch x
+check "bad arch" 1 "resnet18" -- "$bin" demo --arch nope
+check "demo runs" 0 "demo: resnet_small batch 2" -- "$bin" demo --batch 2 --reps 1
 check "unknown option" 2 "unknown option '--bogus'" -- "$bin" demo --bogus
 check "flag with value" 2 "takes no value" -- "$bin" demo --quiet=3
 echo "cli_basic: $pass passed, $fail failed"
