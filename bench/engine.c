@@ -10,7 +10,7 @@
  * conv's data gradient costs as many multiply-adds as its forward. Output lines:
  *   RESULT impl=salient model=resnet18 batch=1 pass=fwd ms=12.345 gflops=297.1
  *   INFO impl=salient model=resnet18 batch=1 ...   (kernels used, reference-kernel nodes)
- * Options: --quick (fewer repetitions), --model a,b (repeatable), --batch 1,8, --threads N (2).
+ * Options: --quick (fewer repetitions), --profile (slowest nodes), --model a,b (repeatable), --batch 1,8, --threads N (2).
  * bench/run_engine.sh runs it beside the PyTorch script and prints one table. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +24,7 @@
 
 typedef struct bench_opts {
   bool quick;
+  bool profile; /* per-node times of the slowest nodes */
   int threads;
   const char *models[MAX_LIST];
   int n_models;
@@ -89,6 +90,40 @@ static void report_kernels(sal_plan *p, const sal_graph *g, const char *model, i
          (long long)batch, pass, n, n_ref, n_ref ? " first_ref=" : "", first);
 }
 
+/* With --profile: the nodes that took longest (forward + backward, ms per pass), as PROFILE lines. */
+static void print_profile(sal_plan *p, int passes) {
+  int n = 0;
+  while (sal_plan_node_name(p, n)) n++;
+  double tot_f = 0, tot_b = 0;
+  bool shown[4096] = {0};
+  for (int i = 0; i < n && i < 4096; i++) {
+    double f, b;
+    if (sal_plan_node_time(p, i, &f, &b) == SAL_STATUS_OK) {
+      tot_f += f;
+      tot_b += b;
+    }
+  }
+  printf("PROFILE total fwd_ms=%.2f bwd_ms=%.2f per pass\n", tot_f / passes, tot_b / passes);
+  for (int rank = 0; rank < 15; rank++) {
+    int best = -1;
+    double bt = -1;
+    for (int i = 0; i < n && i < 4096; i++) {
+      double f, b;
+      if (shown[i] || sal_plan_node_time(p, i, &f, &b)) continue;
+      if (f + b > bt) {
+        bt = f + b;
+        best = i;
+      }
+    }
+    if (best < 0) break;
+    shown[best] = true;
+    double f, b;
+    sal_plan_node_time(p, best, &f, &b);
+    printf("PROFILE %-28s %-20s fwd %7.3f ms bwd %7.3f ms  %s\n", sal_plan_node_name(p, best),
+           sal_plan_node_op(p, best), f / passes, b / passes, sal_plan_node_kernel(p, best));
+  }
+}
+
 static int bench_model(sal_ctx *ctx, const bench_opts *o, const char *model) {
   sal_model_spec spec = sal_model_spec_default(model);
   sal_graph *g = NULL;
@@ -110,6 +145,7 @@ static int bench_model(sal_ctx *ctx, const bench_opts *o, const char *model) {
       sal_plan_opts po = sal_plan_opts_default();
       po.batch = batch;
       po.grad_inputs = pass == 1;
+      po.profile = o->profile;
       const char *pname = pass ? "fwd+bwd" : "fwd";
       if (sal_plan_new(ctx, g, &po, &p) || sal_plan_set_input(p, "input", x)) goto fail;
       report_kernels(p, g, model, batch, pname);
@@ -127,6 +163,7 @@ static int bench_model(sal_ctx *ctx, const bench_opts *o, const char *model) {
       printf("RESULT impl=salient model=%s batch=%lld pass=%s ms=%.3f gflops=%.1f\n", model,
              (long long)batch, pname, med, flops / (med * 1e6));
       fflush(stdout);
+      if (o->profile) print_profile(p, warm + timed);
       sal_plan_free(p);
       p = NULL;
     }
@@ -151,7 +188,7 @@ static int split(char *s, const char **out, int n, int cap) {
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: bench_engine [--quick] [--model resnet18,resnet50,vgg16] [--batch 1,8] [--threads N]\n");
+  fprintf(stderr, "usage: bench_engine [--quick] [--profile] [--model resnet18,resnet50,vgg16] [--batch 1,8] [--threads N]\n");
   return 2;
 }
 
@@ -160,7 +197,9 @@ int main(int argc, char **argv) {
   const char *batch_strs[MAX_LIST];
   int n_batch_strs = 0;
   for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--quick") == 0) {
+    if (strcmp(argv[i], "--profile") == 0) {
+      o.profile = true;
+    } else if (strcmp(argv[i], "--quick") == 0) {
       o.quick = true;
     } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
       o.n_models = split(argv[++i], o.models, o.n_models, MAX_LIST);

@@ -918,8 +918,78 @@ static void fault_injection(void) {
   sal_graph_free(g);
 }
 
+/* Few-input-channel convolutions get their input gradient from matmul + col2im
+ * (src/kernels/dnnl/conv_gemm.c). Two such convs (dilated with asymmetric pads and stride 2; 5x5
+ * with bias) read the same input, so the second one accumulates; and a fused conv + BN + ReLU
+ * stem in an inference plan (folded weights, masked dy). Compared with the reference plan. */
+static void small_channel_input_grad(void) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = NULL;
+  TH_OK(sal_graph_new(ctx, &g));
+  if (!g) return;
+  th_input nf = {.fill = TH_FILL_NORMAL}, pf = {.fill = TH_FILL_POSITIVE};
+  float x[2 * 3 * 13 * 11], buf[8 * 3 * 25];
+  th_fill_buf(&nf, x, 2 * 3 * 13 * 11, 71);
+  TH_OK(sal_graph_add_input(g, "x", 4, (int64_t[]){2, 3, 13, 11}));
+  struct { const char *name; int ndim; int64_t d[4]; bool pos, train; } params[] = {
+      {"wa", 4, {8, 3, 3, 3}, 0, 1}, {"wb", 4, {8, 3, 5, 5}, 0, 1}, {"bb", 1, {8}, 0, 1},
+      {"s", 1, {8}, 1, 1}, {"B", 1, {8}, 0, 1}, {"m", 1, {8}, 0, 0}, {"v", 1, {8}, 1, 0}};
+  for (size_t i = 0; i < sizeof params / sizeof params[0]; i++) {
+    sal_shape sh;
+    sal_shape_make(&sh, params[i].ndim, params[i].d);
+    th_fill_buf(params[i].pos ? &pf : &nf, buf, sal_shape_numel(&sh), 80 + i);
+    TH_OK(sal_graph_add_param(g, params[i].name, params[i].ndim, params[i].d, buf, params[i].train));
+  }
+  sal_attr ca[3] = {sal_attr_ints("strides", 2, (int64_t[]){2, 2}), sal_attr_ints("pads", 4, (int64_t[]){1, 0, 2, 1}),
+                    sal_attr_ints("dilations", 2, (int64_t[]){2, 2})};
+  sal_attr cb = sal_attr_ints("pads", 4, (int64_t[]){2, 2, 2, 2});
+  add_node(g, "Conv", "ca", (const char *[]){"x", "wa"}, 2, "a", ca, 3);
+  add_node(g, "BatchNormalization", "bn", (const char *[]){"a", "s", "B", "m", "v"}, 5, "an", NULL, 0);
+  add_node(g, "Relu", "r", (const char *[]){"an"}, 1, "ar", NULL, 0);
+  add_node(g, "Conv", "cb", (const char *[]){"x", "wb", "bb"}, 3, "b", &cb, 1);
+  add_node(g, "GlobalAveragePool", "ga", (const char *[]){"ar"}, 1, "pa", NULL, 0);
+  add_node(g, "GlobalAveragePool", "gb", (const char *[]){"b"}, 1, "pb", NULL, 0);
+  add_node(g, "Add", "add", (const char *[]){"pa", "pb"}, 2, "y", NULL, 0);
+  TH_OK(sal_graph_add_output(g, "y"));
+  /* with parameter gradients (no fusion), then input gradients only (conv + BN + ReLU fused) */
+  for (int fused = 0; fused < 2; fused++) {
+    float *g_ref = NULL, *g_dnn = NULL;
+    for (int kk = 0; kk < 2; kk++) {
+      sal_plan_opts o = sal_plan_opts_default();
+      o.kernels = kk ? SAL_KERNELS_AUTO : SAL_KERNELS_REF;
+      o.grad_inputs = true;
+      o.grad_params = !fused;
+      sal_plan *p = NULL;
+      sal_tensor *xt = NULL;
+      const sal_tensor *gx = NULL;
+      TH_OK(sal_plan_new(ctx, g, &o, &p));
+      TH_OK(sal_tensor_wrap(ctx, 4, (int64_t[]){2, 3, 13, 11}, x, &xt));
+      if (p && xt && !sal_plan_set_input(p, "x", xt) && !sal_plan_forward(p) && !sal_plan_backward(p, "y", NULL) &&
+          !sal_plan_grad(p, "x", &gx)) {
+        float *copy = malloc(sizeof x);
+        memcpy(copy, gx->data, sizeof x);
+        if (kk) g_dnn = copy;
+        else g_ref = copy;
+        if (kk && fused) TH_CHECK(strcmp(sal_plan_node_kernel(p, 1), "fused") == 0, "stem batch-norm fused");
+      }
+      sal_tensor_free(xt);
+      sal_plan_free(p);
+    }
+    /* Sums of at most 75 products per element, twice: 1e-5 relative plus 1e-6 of the largest. */
+    if (g_ref && g_dnn)
+      th_allclose(fused ? "small-channel input gradient (fused stem)" : "small-channel input gradient (accumulated)",
+                  g_dnn, g_ref, 2 * 3 * 13 * 11, 1e-5, 1e-6 * maxabs(g_ref, 2 * 3 * 13 * 11));
+    else
+      TH_CHECK(0, "small-channel input gradient runs: %s", sal_ctx_last_error(ctx));
+    free(g_ref);
+    free(g_dnn);
+  }
+  sal_graph_free(g);
+}
+
 int main(void) {
   conv_cases();
+  small_channel_input_grad();
   bn_pool_cases();
   accumulation();
   param_grads_only();

@@ -31,6 +31,7 @@ typedef struct sal_plan_opts {
   int n_keep_values;
   sal_kernels kernels;
   sal_precision precision; /* only F32 is implemented; BF16 is UNSUPPORTED for now */
+  bool profile;       /* time every node's forward and backward (sal_plan_node_time) */
 } sal_plan_opts;
 
 /* Defaults: batch 1, inference, no gradients, AUTO kernels, f32. */
@@ -68,6 +69,12 @@ sal_status sal_plan_shape(const sal_plan *p, const char *name, sal_shape *out);
 const char *sal_plan_node_kernel(const sal_plan *p, int node);
 /* Multiply–add count of one forward pass (x2 = FLOPs), for benchmarks and `salient info`. */
 int64_t sal_plan_forward_macs(const sal_plan *p);
+/* With opts.profile: total milliseconds node i spent in forward and in backward since the plan was
+ * created (0 for fused nodes: their time counts in the node they were fused into). */
+sal_status sal_plan_node_time(const sal_plan *p, int node, double *fwd_ms, double *bwd_ms);
+/* Name and op type of node i (for profiles and logs). */
+const char *sal_plan_node_name(const sal_plan *p, int node);
+const char *sal_plan_node_op(const sal_plan *p, int node);
 
 #ifdef __cplusplus
 }

@@ -9,6 +9,13 @@
 
 #include <math.h>
 #include <string.h>
+#include <time.h>
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
 
 #define SAL_MAX_BATCH 65536
 /* Refuse plans whose memory would exceed this (a guard against absurd batch sizes). */
@@ -35,6 +42,7 @@ struct sal_plan {
   sal_kctx *k;          /* per node */
   const sal_kernel **kern;
   bool *prepared;
+  double *t_fwd, *t_bwd; /* per node, ms, with opts.profile */
   float *arena, *garena;
   size_t arena_bytes, garena_bytes;
   sal_dnnl_env *dnnl;
@@ -68,6 +76,8 @@ void sal_plan_free(sal_plan *p) {
   sal_free(p->out0);
   sal_free(p->kern);
   sal_free(p->prepared);
+  sal_free(p->t_fwd);
+  sal_free(p->t_bwd);
   sal_free(p->shapes);
   sal_free(p->vals);
   sal_free(p->grads);
@@ -429,9 +439,11 @@ sal_status sal_plan_new(sal_ctx *ctx, sal_graph *g, const sal_plan_opts *opts, s
   p->writer = sal_calloc(ctx, (size_t)nv, sizeof(int));
   p->elided = sal_calloc(ctx, (size_t)nn, sizeof(bool));
   p->out0 = sal_calloc(ctx, (size_t)nn, sizeof(int));
+  p->t_fwd = sal_calloc(ctx, (size_t)nn, sizeof(double));
+  p->t_bwd = sal_calloc(ctx, (size_t)nn, sizeof(double));
   if (!p->shapes || !p->vals || !p->grads || !p->needs_grad || !p->want_grad || !p->readable ||
       !p->grad_written || !p->k || !p->kern || !p->prepared || !p->shadow || !p->gshadow ||
-      !p->writer || !p->elided || !p->out0)
+      !p->writer || !p->elided || !p->out0 || !p->t_fwd || !p->t_bwd)
     goto fail;
 
   /* Shapes at the bound batch size. */
@@ -509,7 +521,9 @@ sal_status sal_plan_forward(sal_plan *p) {
     k->pass = p->pass;
     k->param_version = p->param_version;
     k->training = p->opts.training;
+    double t0 = p->opts.profile ? now_ms() : 0;
     sal_status st = p->kern[i]->forward(k);
+    if (p->opts.profile) p->t_fwd[i] += now_ms() - t0;
     if (st) return sal_ctx_error_prefix(p->ctx, st, "forward: ");
   }
   p->forward_done = true;
@@ -587,7 +601,9 @@ sal_status sal_plan_backward(sal_plan *p, const char *name, const sal_tensor *se
           k->din_accum[j] = true;
         }
     }
+    double t0 = p->opts.profile ? now_ms() : 0;
     sal_status st = p->kern[i]->backward(k);
+    if (p->opts.profile) p->t_bwd[i] += now_ms() - t0;
     if (st) return sal_ctx_error_prefix(ctx, st, "backward: ");
     for (int j = 0; j < n->n_in; j++)
       if (k->din[j]) p->grad_written[n->in[j]] = true;
@@ -654,3 +670,21 @@ const char *sal_plan_node_kernel(const sal_plan *p, int node) {
 }
 
 int64_t sal_plan_forward_macs(const sal_plan *p) { return p->macs; }
+
+sal_status sal_plan_node_time(const sal_plan *p, int node, double *fwd_ms, double *bwd_ms) {
+  if (node < 0 || node >= p->g->n_nodes)
+    return sal_ctx_error(p->ctx, SAL_STATUS_NOT_FOUND, "plan: no node %d", node);
+  if (!p->opts.profile)
+    return sal_ctx_error(p->ctx, SAL_STATUS_BAD_STATE, "plan: created without opts.profile");
+  *fwd_ms = p->t_fwd[node];
+  *bwd_ms = p->t_bwd[node];
+  return SAL_STATUS_OK;
+}
+
+const char *sal_plan_node_name(const sal_plan *p, int node) {
+  return node >= 0 && node < p->g->n_nodes ? p->g->nodes[node].name : NULL;
+}
+
+const char *sal_plan_node_op(const sal_plan *p, int node) {
+  return node >= 0 && node < p->g->n_nodes ? sal__op_name(p->g->nodes[node].op) : NULL;
+}

@@ -1,5 +1,6 @@
 /* oneDNN Conv kernel: forward, backward-data and backward-weights(+bias) primitives created once in
  * prepare, chosen by plans over the reference kernel in src/kernels/ref/conv.c where supported. */
+#include "kernels/dnnl/conv_gemm.h"
 #include "kernels/dnnl/util.h"
 #include "ops/conv.h"
 
@@ -36,6 +37,8 @@ typedef struct dnnl_conv {
   char impl[128];
   sal_dnnl_prim fwd, bwd_data, bwd_w;
   bool has_bwd_w, has_bwd_data;
+  bool bwd_gemm;              /* input gradient by matmul + col2im (conv_gemm.c), not bwd_data */
+  sal_conv_gemm gemm;
   sal_dnnl_port src, dst, w;  /* forward: x, y and the weights (plain parameter → primitive layout) */
   sal_dnnl_port w_bd;         /* weights for backward-data when its layout differs from forward's */
   bool w_bd_own;
@@ -198,7 +201,9 @@ static sal_status conv_prepare(sal_kctx *k) {
 
   /* Backward data: d(input) = W^T * dy, only in plans whose backward can ask for it. */
   s->has_bwd_data = !sal__dnnl_input_frozen(k, 0);
-  if (s->has_bwd_data) {
+  s->bwd_gemm = s->has_bwd_data && sal__conv_gemm_wanted(&s->g) && k->in[0]->layout == SAL_LAYOUT_PLAIN;
+  if (s->bwd_gemm && (st = sal__conv_gemm_prepare(r, &s->gemm, &s->g, &m.dst_user))) goto fail;
+  if (s->has_bwd_data && !s->bwd_gemm) {
     st = sal__dnnl_check(k->ctx, conv_bwd_data_desc(&m, &d), "conv backward-data descriptor");
     if (!st) st = sal__dnnl_pd(r, &d, fpd, "conv backward data", &bdpd);
     if (!st) st = sal__dnnl_prim(r, bdpd, "conv backward data", &s->bwd_data);
@@ -221,7 +226,7 @@ static sal_status conv_prepare(sal_kctx *k) {
     const dnnl_memory_desc_t *bsrc = qmd(bwpd, dnnl_query_src_md), *bddst = qmd(bwpd, dnnl_query_diff_dst_md);
     /* Reuse what forward / backward-data already put in the wanted layout. */
     s->src_bw_own = !dnnl_memory_desc_equal(bsrc, qmd(fpd, dnnl_query_src_md));
-    s->ddst_bw_own = !s->has_bwd_data || !dnnl_memory_desc_equal(bddst, qmd(bdpd, dnnl_query_diff_dst_md));
+    s->ddst_bw_own = !s->has_bwd_data || s->bwd_gemm || !dnnl_memory_desc_equal(bddst, qmd(bdpd, dnnl_query_diff_dst_md));
     if (s->src_bw_own) st = sal__dnnl_port_in(r, &s->src_bw, &m.src_user, bsrc);
     if (!st && s->ddst_bw_own) st = sal__dnnl_port_in(r, &s->ddst_bw, &m.dst_user, bddst);
     /* acc always: it also receives d(weight) when only d(bias) is wanted. */
@@ -310,9 +315,13 @@ static sal_status conv_backward(sal_kctx *k) {
   }
   /* dy into backward-data's layout: needed by backward-data, and by backward-weights when it
    * reuses that buffer. */
-  if (want_dx || (want_w && !s->ddst_bw_own)) st = sal__dnnl_port_load(r, &s->ddst, dy, true);
+  if ((want_dx && !s->bwd_gemm) || (want_w && !s->ddst_bw_own)) st = sal__dnnl_port_load(r, &s->ddst, dy, true);
   if (st) return st;
-  if (want_dx) {
+  if (want_dx && s->bwd_gemm) {
+    const float *w = s->fuse_bn ? s->wfold : k->in[1]->data;
+    st = sal__conv_gemm_run(r, &s->gemm, dy, w, k->din[0]->data, k->din_accum[0]);
+    if (st) return st;
+  } else if (want_dx) {
     bool acc = k->din_accum[0];
     dnnl_memory_t dsrc = sal__dnnl_port_target(r, &s->dsrc, k->din[0]->data, acc);
     if (!dsrc) return SAL_STATUS_INTERNAL;

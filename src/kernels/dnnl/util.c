@@ -83,6 +83,16 @@ void sal__dnnl_impl_name(const_dnnl_primitive_desc_t pd, char *buf, size_t cap) 
   snprintf(buf, cap, "dnnl:%s", s);
 }
 
+void *sal__dnnl_buf(sal_dnnl_res *r, size_t bytes) {
+  if (r->n_bufs == SAL_DNNL_MAX_OBJS) {
+    full(r);
+    return NULL;
+  }
+  void *buf = sal_calloc(r->ctx, bytes ? bytes : 64, 1);
+  if (buf) r->bufs[r->n_bufs++] = buf;
+  return buf;
+}
+
 sal_status sal__dnnl_mem(sal_dnnl_res *r, const dnnl_memory_desc_t *md, bool alloc, dnnl_memory_t *out) {
   *out = NULL;
   if (r->n_mems == SAL_DNNL_MAX_OBJS || r->n_bufs == SAL_DNNL_MAX_OBJS) return full(r);

@@ -69,6 +69,8 @@ sal_status sal__dnnl_attr_relu(sal_dnnl_res *r, dnnl_primitive_attr_t *out);
 sal_status sal__dnnl_prim(sal_dnnl_res *r, const_dnnl_primitive_desc_t pd, const char *what, sal_dnnl_prim *out);
 /* A memory for md: with a zeroed buffer owned by r (alloc) or with no buffer (handle set later). */
 sal_status sal__dnnl_mem(sal_dnnl_res *r, const dnnl_memory_desc_t *md, bool alloc, dnnl_memory_t *out);
+/* A zeroed buffer of `bytes` owned by r (freed with it); NULL on failure (recorded in ctx). */
+void *sal__dnnl_buf(sal_dnnl_res *r, size_t bytes);
 /* Allocates the shared scratchpad once every primitive exists. Call at the end of prepare. */
 sal_status sal__dnnl_res_ready(sal_dnnl_res *r);
 /* Executes p with args (plus its scratchpad). */

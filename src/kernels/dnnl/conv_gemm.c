@@ -1,0 +1,95 @@
+/* Backward-data of small-channel convolutions as matmul + col2im (see conv_gemm.h). On ResNet's
+ * first layer (3 → 64, 7x7/2, 224², batch 1) this replaces oneDNN's ~4 ms backward-data. */
+#include "kernels/dnnl/conv_gemm.h"
+
+bool sal__conv_gemm_wanted(const sal_conv_geom *g) { return g->group == 1 && g->win.c < 16; }
+
+/* For each input row i in 0..n: the (tap, output row) pairs that read it. */
+static void taps(int64_t n, int64_t on, int64_t k, int64_t s, int64_t d, int64_t pad, int32_t *tap, int32_t *cnt) {
+  for (int64_t i = 0; i < n; i++) {
+    int32_t c = 0;
+    for (int64_t t = 0; t < k; t++) {
+      int64_t q = i + pad - t * d;
+      if (q < 0 || q % s || q / s >= on) continue;
+      tap[(i * k + c) * 2] = (int32_t)t;
+      tap[(i * k + c) * 2 + 1] = (int32_t)(q / s);
+      c++;
+    }
+    cnt[i] = c;
+  }
+}
+
+sal_status sal__conv_gemm_prepare(sal_dnnl_res *r, sal_conv_gemm *cg, const sal_conv_geom *g,
+                                  const dnnl_memory_desc_t *dst_user) {
+  const sal_window *w = &g->win;
+  cg->g = *g;
+  int64_t P = w->oh * w->ow, K = w->c * w->k[0] * w->k[1], M = g->m;
+  dnnl_memory_desc_t nchw, wt_md, b_md, c_md;
+  dnnl_dims_t dd = {w->n, M, w->oh, w->ow};
+  /* W is (M, K) row-major; its transpose (1, K, M) is a strided view broadcast over the batch. */
+  dnnl_dims_t wtd = {1, K, M}, wts = {K * M, 1, K}, bd = {w->n, M, P}, cd = {w->n, K, P};
+  dnnl_matmul_desc_t mmd;
+  dnnl_primitive_desc_t pd;
+  sal_status st = sal__dnnl_check(r->ctx, dnnl_memory_desc_init_by_tag(&nchw, 4, dd, dnnl_f32, dnnl_nchw), "nchw md");
+  if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_desc_init_by_strides(&wt_md, 3, wtd, dnnl_f32, wts), "matmul md");
+  if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_desc_init_by_tag(&b_md, 3, bd, dnnl_f32, dnnl_abc), "matmul md");
+  if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_desc_init_by_tag(&c_md, 3, cd, dnnl_f32, dnnl_abc), "matmul md");
+  if (!st) st = sal__dnnl_port_in(r, &cg->dy, dst_user, &nchw);
+  if (!st) st = sal__dnnl_check(r->ctx, dnnl_matmul_desc_init(&mmd, &wt_md, &b_md, NULL, &c_md), "matmul descriptor");
+  if (!st) st = sal__dnnl_pd(r, &mmd, NULL, "conv backward-data matmul", &pd);
+  if (!st) st = sal__dnnl_prim(r, pd, "conv backward-data matmul", &cg->mm);
+  if (!st) st = sal__dnnl_mem(r, &wt_md, false, &cg->wt);
+  if (!st) st = sal__dnnl_mem(r, &b_md, false, &cg->b);
+  if (!st) st = sal__dnnl_mem(r, &c_md, true, &cg->cols);
+  if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_get_data_handle(cg->cols, (void **)&cg->cols_buf), "columns");
+  if (st) return st;
+  cg->htap = sal__dnnl_buf(r, (size_t)(w->h * w->k[0] * 2) * sizeof(int32_t));
+  cg->hn = sal__dnnl_buf(r, (size_t)w->h * sizeof(int32_t));
+  if (!cg->htap || !cg->hn) return SAL_STATUS_OUT_OF_MEMORY;
+  taps(w->h, w->oh, w->k[0], w->s[0], w->d[0], w->pad[0], cg->htap, cg->hn);
+  return SAL_STATUS_OK;
+}
+
+sal_status sal__conv_gemm_run(sal_dnnl_res *r, sal_conv_gemm *cg, float *dy, const float *w, float *dx,
+                              bool accumulate) {
+  const sal_window *g = &cg->g.win;
+  sal_status st = sal__dnnl_port_load(r, &cg->dy, dy, true);
+  void *b_buf = NULL;
+  if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_get_data_handle(cg->dy.prim, &b_buf), "dy handle");
+  if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_set_data_handle(cg->b, b_buf), "matmul weights handle");
+  if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_set_data_handle(cg->wt, (void *)w), "matmul src handle");
+  if (st) return st;
+  dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, cg->wt}, {DNNL_ARG_WEIGHTS, cg->b}, {DNNL_ARG_DST, cg->cols}};
+  st = sal__dnnl_run(r, &cg->mm, 3, args);
+  if (!st) st = sal__dnnl_wait(r);
+  if (st) return st;
+  /* col2im: input row (n, c, h) collects, for each tap (kh, oh) reading it and each kw, the
+   * column row cols[n][(c, kh, kw)][oh][:] at x = ow*stride - pad_left + kw*dil. Each dx row is
+   * written by one thread; column rows are read contiguously. */
+  const int64_t N = g->n, C = g->c, H = g->h, W = g->w, OH = g->oh, OW = g->ow;
+  const int64_t KH = g->k[0], KW = g->k[1], K = C * KH * KW, s = g->s[1], dil = g->d[1], pad = g->pad[1];
+  const float *cols = cg->cols_buf;
+  #pragma omp parallel for collapse(3) schedule(static)
+  for (int64_t n = 0; n < N; n++)
+    for (int64_t c = 0; c < C; c++)
+      for (int64_t h = 0; h < H; h++) {
+        float *row = dx + ((n * C + c) * H + h) * W;
+        if (!accumulate)
+          for (int64_t x = 0; x < W; x++) row[x] = 0.0f;
+        const int32_t *ht = cg->htap + h * KH * 2;
+        for (int32_t i = 0; i < cg->hn[h]; i++) {
+          int64_t kh = ht[2 * i], oh = ht[2 * i + 1];
+          for (int64_t kw = 0; kw < KW; kw++) {
+            const float *src = cols + ((n * K + (c * KH + kh) * KW + kw) * OH + oh) * OW;
+            /* ow range with 0 <= ow*s - pad + kw*dil < W */
+            int64_t off = kw * dil - pad;
+            int64_t ow0 = off >= 0 ? 0 : (-off + s - 1) / s;
+            int64_t ow1 = (W - 1 - off) / s + 1;
+            if (W - 1 - off < 0) ow1 = 0;
+            if (ow1 > OW) ow1 = OW;
+            for (int64_t ow = ow0; ow < ow1; ow++) row[ow * s + off] += src[ow];
+          }
+        }
+      }
+  return SAL_STATUS_OK;
+}

@@ -1,0 +1,31 @@
+/* The input gradient of a convolution with few input channels (the first layer, 3 → 64) as one
+ * matmul plus a col2im gather, instead of oneDNN's backward-data, which pads 3 channels to 16 and
+ * runs at a fraction of peak (PERF-NOTES, "Traps"). */
+#ifndef SAL_DNNL_CONV_GEMM_H
+#define SAL_DNNL_CONV_GEMM_H
+
+#include "kernels/dnnl/util.h"
+#include "ops/conv.h"
+
+typedef struct sal_conv_gemm {
+  sal_conv_geom g;
+  sal_dnnl_port dy;   /* dy (N,M,OH,OW) in its tensor's layout → plain NCHW, i.e. (N, M, OH*OW) */
+  dnnl_memory_t wt, b, cols; /* matmul per image: W^T (C*kH*kW, M) · dy_n (M, OH*OW) → cols_n */
+  sal_dnnl_prim mm;
+  float *cols_buf;
+  /* Taps per input row h: hn[h] pairs (kh, oh) with h + pad_top - kh*dil = oh*stride, 0 <= oh < OH,
+   * at htap[(h*kH + i)*2 + {0,1}]. */
+  int32_t *htap, *hn;
+} sal_conv_gemm;
+
+/* True when this path applies: one group and fewer than 16 input channels. */
+bool sal__conv_gemm_wanted(const sal_conv_geom *g);
+/* Creates the reorder and matmul primitives and the column buffer (resources owned by r).
+ * dst_user: the memory descriptor of dy in its tensor's layout. */
+sal_status sal__conv_gemm_prepare(sal_dnnl_res *r, sal_conv_gemm *cg, const sal_conv_geom *g,
+                                  const dnnl_memory_desc_t *dst_user);
+/* dx (N,C,H,W) plain (+)= the input gradient for dy (in its tensor layout) and weights w
+ * (M, C, kH, kW) plain. */
+sal_status sal__conv_gemm_run(sal_dnnl_res *r, sal_conv_gemm *cg, float *dy, const float *w, float *dx,
+                              bool accumulate);
+#endif
