@@ -1,5 +1,5 @@
 /* oneDNN kernels of the other families: eltwise (src/kernels/dnnl/eltwise.c), binary
- * (binary.c), softmax (softmax.c), Gemm/MatMul (matmul.c), resampling, concat. */
+ * (binary.c), softmax (softmax.c), Gemm/MatMul (matmul.c), Resize (resize.c), Concat (concat.c). */
 #define SAL_DNNL_MISC(X)       \
   X(RELU, relu)                \
   X(LEAKY_RELU, leaky_relu)    \
@@ -14,4 +14,6 @@
   X(SOFTMAX, softmax)          \
   X(LOG_SOFTMAX, log_softmax)  \
   X(GEMM, gemm)                \
-  X(MATMUL, matmul)
+  X(MATMUL, matmul)            \
+  X(RESIZE, resize)            \
+  X(CONCAT, concat)

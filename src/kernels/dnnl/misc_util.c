@@ -142,8 +142,9 @@ void sal__dm_prim_free(sal_dm_prim *p) {
 }
 
 sal_status sal__dm_exec(sal_kctx *k, const sal_dm_prim *p, int nargs, const dnnl_exec_arg_t *args) {
-  dnnl_exec_arg_t all[16];
-  if (nargs > 15) return sal_ctx_error(k->ctx, SAL_STATUS_INTERNAL, "oneDNN: %d arguments are too many", nargs);
+  dnnl_exec_arg_t all[SAL_DM_MAX_ARGS + 1];
+  if (nargs > SAL_DM_MAX_ARGS)
+    return sal_ctx_error(k->ctx, SAL_STATUS_INTERNAL, "oneDNN: %d arguments are too many", nargs);
   memcpy(all, args, (size_t)nargs * sizeof *args);
   if (p->scratch) all[nargs++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, p->scratch};
   sal_status st = sal__dnnl_check(k->ctx, dnnl_primitive_execute(p->prim, k->dnnl->stream, nargs, all), "execute");

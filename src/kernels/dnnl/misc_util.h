@@ -48,7 +48,10 @@ sal_status sal__dm_reorder_new(sal_kctx *k, sal_dm_prim *p, const dnnl_memory_de
 void sal__dm_prim_free(sal_dm_prim *p);
 /* oneDNN's implementation name of p ("jit:avx512_core", "ref:any"...). */
 const char *sal__dm_impl(const sal_dm_prim *p);
-/* Executes p with args (at most 15; the scratchpad is added here). */
+/* Most arguments sal__dm_exec takes (the scratchpad comes on top): a concat of up to
+ * SAL_DM_MAX_ARGS - 1 inputs and its destination. */
+#define SAL_DM_MAX_ARGS 130
+/* Executes p with args (at most SAL_DM_MAX_ARGS; the scratchpad is added here). */
 sal_status sal__dm_exec(sal_kctx *k, const sal_dm_prim *p, int nargs, const dnnl_exec_arg_t *args);
 
 /* True when input i's value is read by more than one node input of the graph, so its gradient

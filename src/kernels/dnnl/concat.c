@@ -1,0 +1,215 @@
+/* oneDNN kernel for Concat (ONNX Concat-13), chosen by plans over the reference kernel of
+ * src/kernels/ref/concat.c where supported; everything is created once in prepare.
+ * Each input x_i is a window of y: the sub-tensor of x_i's dims at offset o_i = sum_{j<i} a_j
+ * along the axis (a submemory descriptor of y's, dnnl_memory_desc_init_submemory).
+ *   forward, every x_i in y's layout: one concat primitive (oneDNN's "simple:any", a parallel
+ *            copy of contiguous blocks, also over nChw16c);
+ *   forward, mixed layouts: one reorder per input, x_i -> its window of y. oneDNN 2.6's concat
+ *            over mixed layouts is "ref:any" (measured); its reorders into windows are
+ *            "jit:uni" or "simple:any", and they convert the layout on the way.
+ *   backward: din_i is dy's window i (dy has y's layout): one reorder per input from the window
+ *            into din_i, with a sum post-op when din_i accumulates; no dy means zeros.
+ * Layouts: 2-D..5-D plain tensors along any axis; 4-D ones may also be nChw16c in any mix with
+ * plain (the plan decides after `supports`, from the SAL_KERNEL_BLOCKED flag). Along channels
+ * (4-D, axis 1) every input's channel count must be a multiple of 16: a blocked window has to
+ * start on a 16-channel block (init_submemory refuses other offsets) and oneDNN's blocked concat
+ * of other counts is "ref:any" (measured). Such nodes keep the reference kernel, which on the
+ * plain tensors they then get is the same contiguous block copy. */
+#include <stdio.h>
+#include <string.h>
+
+#include "kernels/dnnl/misc_util.h"
+#include "kernels/dnnl/util.h"
+#include "ops/shape.h"
+
+typedef struct cat_part {
+  dnnl_memory_t m_x;    /* x_i in its own layout */
+  dnnl_memory_t m_win;  /* x_i's window of y (mixed layouts) */
+  dnnl_memory_t m_dwin; /* the same window of dy */
+  dnnl_memory_t m_dx;   /* din_i */
+  sal_dm_prim put;      /* reorder x_i -> window of y (mixed layouts) */
+  sal_dm_prim get[2];   /* reorder window of dy -> din_i, [accumulate]; none when din_i is never asked */
+} cat_part;
+
+typedef struct cat_state {
+  int n;
+  bool same;             /* every input is in y's layout */
+  sal_dm_prim fwd;       /* the concat primitive (same) */
+  dnnl_memory_t m_y;
+  cat_part *part;        /* n */
+  dnnl_exec_arg_t *args; /* n + 1 concat arguments: the inputs, then y */
+  char name[96];
+} cat_state;
+
+static bool cat_supports(const sal_kctx *k) {
+  const sal_shape *y = &k->out[0]->shape;
+  int axis;
+  if (k->n_in < 1 || k->n_in > SAL_DM_MAX_ARGS - 1 || y->ndim < 2 || y->ndim > 5 || sal_shape_numel(y) <= 0 ||
+      sal__concat_axis(k->ctx, k->node, y->ndim, &axis))
+    return false;
+  for (int i = 0; i < k->n_in; i++) {
+    if (!k->in[i] || sal_tensor_numel(k->in[i]) <= 0) return false;
+    if (y->ndim == 4 && axis == 1 && k->in[i]->shape.d[1] % 16 != 0) return false;
+  }
+  return true;
+}
+
+static void mem_free(dnnl_memory_t m) {
+  if (m) dnnl_memory_destroy(m);
+}
+
+static void cat_release(sal_kctx *k) {
+  cat_state *s = k->state;
+  if (!s) return;
+  sal__dm_prim_free(&s->fwd);
+  mem_free(s->m_y);
+  for (int i = 0; s->part && i < s->n; i++) {
+    cat_part *c = &s->part[i];
+    sal__dm_prim_free(&c->put);
+    sal__dm_prim_free(&c->get[0]);
+    sal__dm_prim_free(&c->get[1]);
+    mem_free(c->m_x);
+    mem_free(c->m_win);
+    mem_free(c->m_dwin);
+    mem_free(c->m_dx);
+  }
+  sal_free(s->part);
+  sal_free(s->args);
+  sal_free(s);
+  k->state = NULL;
+}
+
+/* The concat primitive over mx[0..n) -> my. */
+static sal_status make_concat(sal_kctx *k, cat_state *s, int axis, const dnnl_memory_desc_t *my,
+                              const dnnl_memory_desc_t *mx) {
+  dnnl_primitive_attr_t attr = NULL;
+  dnnl_primitive_desc_t pd = NULL;
+  sal_status st = sal__dm_attr(k, &attr, 1.0f, 1.0f, false);
+  if (!st)
+    st = sal__dnnl_check(k->ctx, dnnl_concat_primitive_desc_create(&pd, my, s->n, axis, mx, attr, k->dnnl->engine),
+                         "concat descriptor");
+  if (attr) dnnl_primitive_attr_destroy(attr);
+  if (!st) st = sal__dm_prim_from_pd(k, &s->fwd, pd, "concat");
+  for (int i = 0; !st && i < s->n; i++) s->args[i] = (dnnl_exec_arg_t){DNNL_ARG_MULTIPLE_SRC + i, s->part[i].m_x};
+  s->args[s->n] = (dnnl_exec_arg_t){DNNL_ARG_DST, s->m_y};
+  return st;
+}
+
+static sal_status cat_prepare(sal_kctx *k) {
+  cat_state *s = sal_calloc(k->ctx, 1, sizeof *s);
+  if (!s) return SAL_STATUS_OUT_OF_MEMORY;
+  k->state = s;
+  const sal_tensor *Y = k->out[0];
+  int rank = Y->shape.ndim, axis;
+  s->n = k->n_in;
+  dnnl_memory_desc_t my, *mx = NULL;
+  sal_status st = sal__concat_axis(k->ctx, k->node, rank, &axis);
+  if (st) goto fail;
+  s->part = sal_calloc(k->ctx, (size_t)s->n, sizeof *s->part);
+  s->args = sal_calloc(k->ctx, (size_t)s->n + 1, sizeof *s->args);
+  mx = sal_alloc(k->ctx, (size_t)s->n * sizeof *mx); /* a few hundred bytes each: off the stack */
+  if (!s->part || !s->args || !mx) {
+    st = SAL_STATUS_OUT_OF_MEMORY;
+    goto fail;
+  }
+  st = sal__dm_md(k, &my, &Y->shape, Y->layout, 0);
+  if (!st) st = sal__dm_mem(k, &s->m_y, &my, Y->data);
+  s->same = true;
+  for (int i = 0; i < s->n && !st; i++) {
+    st = sal__dm_md(k, &mx[i], &k->in[i]->shape, k->in[i]->layout, 0);
+    if (!st) st = sal__dm_mem(k, &s->part[i].m_x, &mx[i], k->in[i]->data);
+    s->same &= k->in[i]->layout == Y->layout;
+  }
+  if (st) goto fail;
+
+  if (s->same) st = make_concat(k, s, axis, &my, mx);
+  int64_t off = 0;
+  for (int i = 0; i < s->n && !st; i++) {
+    cat_part *c = &s->part[i];
+    const sal_shape *xs = &k->in[i]->shape;
+    dnnl_dims_t dims, offs;
+    for (int d = 0; d < rank; d++) {
+      dims[d] = xs->d[d];
+      offs[d] = d == axis ? off : 0;
+    }
+    off += xs->d[axis];
+    // win is x_i's (dims) window of y at offs, in y's layout
+    dnnl_memory_desc_t win;
+    st = sal__dnnl_check(k->ctx, dnnl_memory_desc_init_submemory(&win, &my, dims, offs), "concat window");
+    if (!st && !s->same) {
+      st = sal__dm_mem(k, &c->m_win, &win, Y->data);
+      if (!st) st = sal__dm_reorder_new(k, &c->put, &mx[i], &win, 1.0f, false);
+    }
+    /* Backward pieces only for inputs whose gradient this plan can ask for. */
+    if (st || sal__dnnl_input_frozen(k, i)) continue;
+    st = sal__dm_mem(k, &c->m_dwin, &win, NULL);
+    if (!st) st = sal__dm_mem(k, &c->m_dx, &mx[i], NULL);
+    /* A value feeding two inputs of this node makes the plan accumulate into every gradient of
+     * the node, hence sal__dnnl_input_shared rather than sal__dm_may_accum. */
+    for (int a = 0; a <= (int)sal__dnnl_input_shared(k, i) && !st; a++)
+      st = sal__dm_reorder_new(k, &c->get[a], &win, &mx[i], 1.0f, a);
+  }
+  if (st) goto fail;
+  sal_free(mx);
+  if (s->same) sal__dm_name(s->name, sizeof s->name, &s->fwd);
+  else snprintf(s->name, sizeof s->name, "dnnl:reorder:%s", sal__dm_impl(&s->part[0].put));
+  return SAL_STATUS_OK;
+fail:
+  sal_free(mx);
+  cat_release(k);
+  return st;
+}
+
+static sal_status cat_forward(sal_kctx *k) {
+  // x_i is (..., a_i, ...) along the axis; y is (..., sum_i a_i, ...)
+  cat_state *s = k->state;
+  sal__dm_bind(s->m_y, k->out[0]->data);
+  for (int i = 0; i < s->n; i++) sal__dm_bind(s->part[i].m_x, k->in[i]->data);
+  if (s->same) return sal__dm_exec(k, &s->fwd, s->n + 1, s->args);
+  for (int i = 0; i < s->n; i++) {
+    cat_part *c = &s->part[i];
+    sal__dm_bind(c->m_win, k->out[0]->data);
+    dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, c->m_x}, {DNNL_ARG_TO, c->m_win}};
+    sal_status st = sal__dm_exec(k, &c->put, 2, a);
+    if (st) return st;
+  }
+  return SAL_STATUS_OK;
+}
+
+static sal_status cat_backward(sal_kctx *k) {
+  // dy has y's shape and layout; din_i is x_i's window of it, in x_i's layout
+  cat_state *s = k->state;
+  if (k->dout[0] && k->dout[0]->layout != k->out[0]->layout)
+    return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "output gradient is not in the output's layout");
+  for (int i = 0; i < s->n; i++) {
+    sal_tensor *D = k->din[i];
+    if (!D) continue;
+    bool acc = k->din_accum[i];
+    if (!k->dout[0]) {
+      /* dy is zero: so is din_i */
+      if (!acc) memset(D->data, 0, (size_t)sal__dm_storage(D) * sizeof(float));
+      continue;
+    }
+    cat_part *c = &s->part[i];
+    if (D->layout != k->in[i]->layout)
+      return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "gradient %d is not in its value's layout", i);
+    if (!c->get[0].prim)
+      return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "gradient %d was not expected by the plan", i);
+    if (acc && !c->get[1].prim) return sal__dm_unexpected_accum(k, i);
+    sal__dm_bind(c->m_dwin, k->dout[0]->data);
+    sal__dm_bind(c->m_dx, D->data);
+    dnnl_exec_arg_t a[] = {{DNNL_ARG_FROM, c->m_dwin}, {DNNL_ARG_TO, c->m_dx}};
+    sal_status st = sal__dm_exec(k, &c->get[acc], 2, a);
+    if (st) return st;
+  }
+  return SAL_STATUS_OK;
+}
+
+static const char *cat_name(const sal_kctx *k) {
+  const cat_state *s = k->state;
+  return s ? s->name : "dnnl";
+}
+
+const sal_kernel sal__dnnl_concat = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = cat_supports,
+                                     .prepare = cat_prepare, .release = cat_release, .forward = cat_forward,
+                                     .backward = cat_backward, .impl_name = cat_name};
