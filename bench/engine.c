@@ -104,6 +104,24 @@ static void print_profile(sal_plan *p, int passes) {
     }
   }
   printf("PROFILE total fwd_ms=%.2f bwd_ms=%.2f per pass\n", tot_f / passes, tot_b / passes);
+  /* per op type */
+  const char *ops[64];
+  double of[64] = {0}, ob[64] = {0};
+  int nops = 0;
+  for (int i = 0; i < n && i < 4096; i++) {
+    double f, b;
+    if (sal_plan_node_time(p, i, &f, &b)) continue;
+    const char *op = sal_plan_node_op(p, i);
+    int j = 0;
+    while (j < nops && strcmp(ops[j], op)) j++;
+    if (j == nops && nops < 64) ops[nops++] = op;
+    if (j < 64) {
+      of[j] += f;
+      ob[j] += b;
+    }
+  }
+  for (int j = 0; j < nops; j++)
+    printf("PROFILE op %-20s fwd %8.2f ms bwd %8.2f ms\n", ops[j], of[j] / passes, ob[j] / passes);
   for (int rank = 0; rank < 15; rank++) {
     int best = -1;
     double bt = -1;
