@@ -33,6 +33,14 @@ int main(void) {
   TH_CHECK(memcmp(a, b, sizeof a) != 0, "different seeds differ");
   float nrm[4000];
   sal_rng_normal(7, 0, 0, nrm, 4000);
+  float nrm2[4000];
+  sal_rng_normal(7, 0, 0, nrm2, 1001);
+  sal_rng_normal(7, 0, 1001, nrm2 + 1001, 2);
+  sal_rng_normal(7, 0, 1003, nrm2 + 1003, 2997);
+  TH_CHECK(memcmp(nrm, nrm2, sizeof nrm) == 0, "normal chunking invariant (unaligned offsets)");
+  float big[100000];
+  sal_rng_normal(7, 0, 0, big, 100000); /* the threaded path */
+  TH_CHECK(memcmp(big, nrm, sizeof nrm) == 0, "normal threaded path identical");
   double m = 0, v = 0;
   for (int i = 0; i < 4000; i++) m += nrm[i] / 4000.0;
   for (int i = 0; i < 4000; i++) v += (nrm[i] - m) * (nrm[i] - m) / 4000.0;

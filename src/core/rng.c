@@ -42,13 +42,26 @@ void sal_rng_uniform(uint64_t seed, uint64_t stream, uint64_t offset, float *out
 }
 
 void sal_rng_normal(uint64_t seed, uint64_t stream, uint64_t offset, float *out, size_t n) {
-  /* Element e uses counter e: two uniforms from one Philox block (Box–Muller, cosine branch). */
+  /* Block b (one Philox call) gives elements 4b..4b+3: two Box–Muller pairs (u1, u2) → cosine
+   * and sine branches. Element e is a function of (seed, stream, e) only. */
+  if (n == 0) return;
+  const uint64_t s2 = stream ^ 0x6E6F726D616C0000ull;
+  const uint64_t first = offset >> 2, last = (offset + n + 3) >> 2;
   #pragma omp parallel for if (n > 65536) schedule(static)
-  for (size_t i = 0; i < n; i++) {
+  for (uint64_t b = first; b < last; b++) {
     uint32_t r[4];
-    sal_philox(seed, stream ^ 0x6E6F726D616C0000ull, offset + i, r);
-    double u1 = ((double)(r[0] >> 8) + 1.0) / 16777217.0; /* (0, 1] : log is finite */
-    double u2 = (double)(r[1] >> 8) / 16777216.0;
-    out[i] = (float)(sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2));
+    sal_philox(seed, s2, b, r);
+    double z[4];
+    for (int q = 0; q < 2; q++) {
+      double u1 = ((double)(r[2 * q] >> 8) + 1.0) / 16777217.0; /* (0, 1]: log is finite */
+      double u2 = (double)(r[2 * q + 1] >> 8) / 16777216.0;
+      double rad = sqrt(-2.0 * log(u1)), ang = 6.283185307179586 * u2;
+      z[2 * q] = rad * cos(ang);
+      z[2 * q + 1] = rad * sin(ang);
+    }
+    for (uint64_t j = 0; j < 4; j++) {
+      uint64_t e = 4 * b + j;
+      if (e >= offset && e - offset < n) out[e - offset] = (float)z[j];
+    }
   }
 }
