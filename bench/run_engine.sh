@@ -17,20 +17,41 @@ fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# Only one process at a time: the two implementations never compete for the 2 cores.
-echo "salient: $bin $*" >&2
-sal_rc=0
-OMP_NUM_THREADS=$threads "$bin" --threads "$threads" "$@" | tee "$tmp/salient.txt" >&2 || sal_rc=$?
-
+# Only one process at a time, and the two implementations alternate per (model, batch): the
+# machine is shared and noisy, so each pair of figures is measured under the same conditions.
+models=resnet18,resnet50,vgg16
+batches=1,8
+pass_args=()
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --model) models=$2; shift 2 ;;
+    --model=*) models=${1#--model=}; shift ;;
+    --batch) batches=$2; shift 2 ;;
+    --batch=*) batches=${1#--batch=}; shift ;;
+    *) pass_args+=("$1"); shift ;;
+  esac
+done
 torch_ok=1
 if ! /usr/bin/python3 -c 'import torch' 2>/dev/null; then
   torch_ok=0
   echo "PyTorch not installed: torch column skipped"
-else
-  echo "torch: /usr/bin/python3 $here/engine_torch.py $*" >&2
-  OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/engine_torch.py" --threads "$threads" "$@" \
-    | tee "$tmp/torch.txt" >&2 || { echo "engine_torch.py failed: torch column skipped"; torch_ok=0; }
 fi
+: > "$tmp/salient.txt"
+: > "$tmp/torch.txt"
+sal_rc=0
+for m in ${models//,/ }; do
+  for b in ${batches//,/ }; do
+    echo "salient: $bin --model $m --batch $b ${pass_args[*]}" >&2
+    OMP_NUM_THREADS=$threads "$bin" --threads "$threads" --model "$m" --batch "$b" "${pass_args[@]}" \
+      | tee -a "$tmp/salient.txt" >&2 || sal_rc=$?
+    if [[ $torch_ok -eq 1 ]]; then
+      echo "torch: /usr/bin/python3 $here/engine_torch.py --model $m --batch $b ${pass_args[*]}" >&2
+      OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/engine_torch.py" --threads "$threads" --model "$m" \
+        --batch "$b" "${pass_args[@]}" | tee -a "$tmp/torch.txt" >&2 \
+        || { echo "engine_torch.py failed: torch column skipped"; torch_ok=0; }
+    fi
+  done
+done
 [[ -f $tmp/torch.txt ]] || : > "$tmp/torch.txt"
 
 echo
