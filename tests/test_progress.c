@@ -1,4 +1,5 @@
 /* Progress reporter: plain lines when stderr is not a terminal, silence at SAL_LOG_QUIET. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
