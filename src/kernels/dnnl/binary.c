@@ -50,6 +50,7 @@ typedef struct bin_state {
   bin_side side[2];
   char name[96];
 } bin_state;
+SAL_DNNL_STATE_CHECK(bin_state);
 
 /* Input i's dims right-aligned to the output equal the output's. */
 static bool is_full(const sal_kctx *k, int i) {
@@ -64,14 +65,6 @@ static bool bin_supports(const sal_kctx *k, bin_kind kind) {
   if (sal_tensor_numel(k->out[0]) <= 0 || k->out[0]->shape.ndim > 5) return false;
   if (is_full(k, 0)) return true;
   return is_full(k, 1) && kind != BK_DIV;
-}
-
-static void bin_release(sal_kctx *k) {
-  bin_state *s = k->state;
-  if (!s) return;
-  sal__dnnl_res_free(&s->r);
-  sal_free(s);
-  k->state = NULL;
 }
 
 /* A binary primitive src0 (op) src1 -> dst, optionally followed by post-ops: a binary division
@@ -158,9 +151,9 @@ static sal_status prepare_bcast(sal_kctx *k, bin_state *s, int w, bool may_acc) 
 }
 
 static sal_status bin_prepare(sal_kctx *k, bin_kind kind) {
-  bin_state *s = sal_calloc(k->ctx, 1, sizeof *s);
-  if (!s) return SAL_STATUS_OUT_OF_MEMORY;
-  k->state = s;
+  sal_status st = sal__dnnl_state_new(k, sizeof(bin_state));
+  if (st) return st;
+  bin_state *s = k->state;
   s->kind = kind;
   sal_dnnl_res *r = &s->r;
   const sal_tensor *Y = k->out[0];
@@ -169,7 +162,6 @@ static sal_status bin_prepare(sal_kctx *k, bin_kind kind) {
   sal_shape ys = Y->shape;
   if (ys.ndim == 0) ys = (sal_shape){1, {1}};
   for (int d = 0; d < s->rank; d++) s->od[d] = ys.d[d];
-  sal_status st = sal__dnnl_res_init(r, k);
   if (!st) st = sal__dnnl_md(k->ctx, &Y->shape, lc, s->rank, &s->my);
   if (!st) st = sal__dnnl_md(k->ctx, &Y->shape, SAL_LAYOUT_PLAIN, s->rank, &s->mp_out);
   if (!st) st = sal__dnnl_mem_at(r, &s->my, Y->data, &s->m_y);
@@ -216,13 +208,8 @@ static sal_status bin_prepare(sal_kctx *k, bin_kind kind) {
     bool acc = sal__dnnl_input_shared(k, w);
     st = s->side[w].full ? prepare_full(k, s, w, acc) : prepare_bcast(k, s, w, acc);
   }
-  if (!st) st = sal__dnnl_res_ready(r);
-  if (st) goto fail;
-  sal__dnnl_impl_name(s->fwd.pd, s->name, sizeof s->name);
-  return SAL_STATUS_OK;
 fail:
-  bin_release(k);
-  return st;
+  return sal__dnnl_state_done(k, st, s->fwd.pd, s->name, sizeof s->name);
 }
 
 static sal_status reorder(sal_kctx *k, const sal_dnnl_prim *p, dnnl_memory_t from, dnnl_memory_t to) {
@@ -383,7 +370,7 @@ static const char *bin_name(const sal_kctx *k) {
   static bool sym##_supports(const sal_kctx *k) { return bin_supports(k, KIND); }                      \
   static sal_status sym##_prepare(sal_kctx *k) { return bin_prepare(k, KIND); }                        \
   const sal_kernel sal__dnnl_##sym = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = sym##_supports, \
-                                      .prepare = sym##_prepare, .release = bin_release,                 \
+                                      .prepare = sym##_prepare, .release = sal__dnnl_state_release,                 \
                                       .forward = bin_forward, .backward = bin_backward, .impl_name = bin_name};
 SAL__BIN_KERNEL(add, BK_ADD)
 SAL__BIN_KERNEL(sub, BK_SUB)

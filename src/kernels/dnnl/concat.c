@@ -41,6 +41,7 @@ typedef struct cat_state {
   dnnl_exec_arg_t *args; /* n + 1 concat arguments: the inputs, then y */
   char name[96];
 } cat_state;
+SAL_DNNL_STATE_CHECK(cat_state);
 
 static bool cat_supports(const sal_kctx *k) {
   const sal_shape *y = &k->out[0]->shape;
@@ -53,16 +54,6 @@ static bool cat_supports(const sal_kctx *k) {
     if (y->ndim == 4 && axis == 1 && k->in[i]->shape.d[1] % 16 != 0) return false;
   }
   return true;
-}
-
-static void cat_release(sal_kctx *k) {
-  cat_state *s = k->state;
-  if (!s) return;
-  sal__dnnl_res_free(&s->r);
-  sal_free(s->part);
-  sal_free(s->args);
-  sal_free(s);
-  k->state = NULL;
 }
 
 /* The concat primitive over mx[0..n) -> my. */
@@ -78,19 +69,18 @@ static sal_status make_concat(sal_kctx *k, cat_state *s, int axis, const dnnl_me
 }
 
 static sal_status cat_prepare(sal_kctx *k) {
-  cat_state *s = sal_calloc(k->ctx, 1, sizeof *s);
-  if (!s) return SAL_STATUS_OUT_OF_MEMORY;
-  k->state = s;
+  sal_status st = sal__dnnl_state_new(k, sizeof(cat_state));
+  if (st) return st;
+  cat_state *s = k->state;
   sal_dnnl_res *r = &s->r;
   const sal_tensor *Y = k->out[0];
   int rank = Y->shape.ndim, axis;
   s->n = k->n_in;
   dnnl_memory_desc_t my, *mx = NULL;
-  sal_status st = sal__dnnl_res_init(r, k);
   if (!st) st = sal__concat_axis(k->ctx, k->node, rank, &axis);
   if (st) goto fail;
-  s->part = sal_calloc(k->ctx, (size_t)s->n, sizeof *s->part);
-  s->args = sal_calloc(k->ctx, (size_t)s->n + 1, sizeof *s->args);
+  s->part = sal__dnnl_buf(r, (size_t)s->n * sizeof *s->part);
+  s->args = sal__dnnl_buf(r, ((size_t)s->n + 1) * sizeof *s->args);
   mx = sal_alloc(k->ctx, (size_t)s->n * sizeof *mx); /* a few hundred bytes each: off the stack */
   if (!s->part || !s->args || !mx) {
     st = SAL_STATUS_OUT_OF_MEMORY;
@@ -146,7 +136,7 @@ static sal_status cat_prepare(sal_kctx *k) {
   return SAL_STATUS_OK;
 fail:
   sal_free(mx);
-  cat_release(k);
+  sal__dnnl_state_release(k);
   return st;
 }
 
@@ -201,5 +191,5 @@ static const char *cat_name(const sal_kctx *k) {
 }
 
 const sal_kernel sal__dnnl_concat = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = cat_supports,
-                                     .prepare = cat_prepare, .release = cat_release, .forward = cat_forward,
+                                     .prepare = cat_prepare, .release = sal__dnnl_state_release, .forward = cat_forward,
                                      .backward = cat_backward, .impl_name = cat_name};

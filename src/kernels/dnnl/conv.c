@@ -55,6 +55,7 @@ typedef struct dnnl_conv {
   float *dy_masked;           /* fuse_relu: dy * (y > 0) in y's layout and storage size */
   int64_t y_storage;          /* floats of y's storage (channel padding included) */
 } dnnl_conv;
+SAL_DNNL_STATE_CHECK(dnnl_conv);
 
 typedef struct conv_mds {
   dnnl_memory_desc_t src_user, dst_user, w_user, w_any, bias;
@@ -140,12 +141,10 @@ static bool conv_supports(const sal_kctx *k) {
 static void conv_release(sal_kctx *k) {
   dnnl_conv *s = k->state;
   if (!s) return;
-  sal__dnnl_res_free(&s->r);
   sal_free(s->wfold);
   sal_free(s->bfold);
   sal_free(s->dy_masked);
-  sal_free(s);
-  k->state = NULL;
+  sal__dnnl_state_release(k);
 }
 
 static const dnnl_memory_desc_t *qmd(const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
@@ -153,9 +152,9 @@ static const dnnl_memory_desc_t *qmd(const_dnnl_primitive_desc_t pd, dnnl_query_
 }
 
 static sal_status conv_prepare(sal_kctx *k) {
-  dnnl_conv *s = sal_calloc(k->ctx, 1, sizeof *s);
-  if (!s) return SAL_STATUS_OUT_OF_MEMORY;
-  k->state = s;
+  sal_status st = sal__dnnl_state_new(k, sizeof(dnnl_conv));
+  if (st) return st;
+  dnnl_conv *s = k->state;
   sal_dnnl_res *r = &s->r;
   conv_mds m;
   dnnl_convolution_desc_t d;
@@ -163,9 +162,8 @@ static sal_status conv_prepare(sal_kctx *k) {
   dnnl_primitive_attr_t relu_attr = NULL;
   s->fuse_bn = k->fuse.bn;
   s->fuse_relu = k->fuse.relu;
-  sal_status st = sal__conv_geom_k(k, &s->g);
+  st = sal__conv_geom_k(k, &s->g);
   bool bias = s->g.bias || s->fuse_bn; /* folding a batch-norm always makes a bias */
-  if (!st) st = sal__dnnl_res_init(r, k);
   if (!st) st = sal__dnnl_check(k->ctx, conv_make_mds(k, &s->g, &m), "conv memory descriptors");
   if (!st) st = sal__dnnl_check(k->ctx, conv_fwd_desc(&m, bias, &d), "conv forward descriptor");
   if (!st && s->fuse_relu) st = sal__dnnl_attr_relu(r, &relu_attr);

@@ -35,39 +35,31 @@ typedef struct elt_state {
   float *s;            /* scratch in x's layout, NULL when neither a layout change nor accumulation */
   char name[96];
 } elt_state;
-
-static void elt_release(sal_kctx *k) {
-  elt_state *s = k->state;
-  if (!s) return;
-  sal__dnnl_res_free(&s->r);
-  sal_free(s);
-  k->state = NULL;
-}
+SAL_DNNL_STATE_CHECK(elt_state);
 
 static sal_status elt_prepare(sal_kctx *k, elt_params prm) {
-  elt_state *s = sal_calloc(k->ctx, 1, sizeof *s);
-  if (!s) return SAL_STATUS_OUT_OF_MEMORY;
-  k->state = s;
+  sal_status st = sal__dnnl_state_new(k, sizeof(elt_state));
+  if (st) return st;
+  elt_state *s = k->state;
   s->prm = prm;
   sal_dnnl_res *r = &s->r;
   const sal_tensor *X = k->in[0], *Y = k->out[0];
   s->same = X->layout == Y->layout;
   dnnl_memory_desc_t mx, my;
-  sal_status st = sal__dnnl_res_init(r, k);
   if (!st) st = sal__dnnl_md(k->ctx, &X->shape, X->layout, 0, &mx);
   if (!st) st = sal__dnnl_md(k->ctx, &Y->shape, Y->layout, 0, &my);
   if (!st) st = sal__dnnl_mem_at(r, &mx, X->data, &s->m_x);
   if (!st) st = sal__dnnl_mem_at(r, &my, Y->data, &s->m_y);
   if (!st) st = sal__dnnl_mem_at(r, &my, NULL, &s->m_dy_out);
   if (!st) st = sal__dnnl_mem_at(r, &mx, NULL, &s->m_dx);
-  if (st) goto fail;
+  if (st) goto out;
 
   dnnl_eltwise_desc_t d;
   st = sal__dnnl_check(k->ctx, dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training, prm.alg, &my, prm.alpha, prm.beta),
                        "eltwise forward");
   if (!st) st = sal__dnnl_op(r, &d, NULL, NULL, "eltwise forward", &s->fwd);
   if (!st && !s->same) st = sal__dnnl_reorder(r, &mx, &my, 1.0f, false, &s->to_y);
-  if (st) goto fail;
+  if (st) goto out;
 
   bool acc = sal__dnnl_input_shared(k, 0);
   if (prm.deriv) {
@@ -76,7 +68,7 @@ static sal_status elt_prepare(sal_kctx *k, elt_params prm) {
       st = sal__dnnl_mem_buf(r, &mx, &s->s, &s->m_s);
       if (!st) st = sal__dnnl_reorder(r, &my, &mx, 1.0f, false, &s->dy_to_s);
     }
-    goto done;
+    goto out;
   }
 
   /* Backward runs in x's layout; its hint is a forward descriptor in that layout. */
@@ -88,21 +80,15 @@ static sal_status elt_prepare(sal_kctx *k, elt_params prm) {
   if (!st) st = sal__dnnl_check(k->ctx, dnnl_eltwise_backward_desc_init(&bd, prm.alg, &mx, &mx, prm.alpha, prm.beta),
                                 "eltwise backward");
   if (!st) st = sal__dnnl_op(r, &bd, NULL, hint, "eltwise backward", &s->bwd);
-  if (st) goto fail;
+  if (st) goto out;
 
   if (!s->same || acc) {
     st = sal__dnnl_mem_buf(r, &mx, &s->s, &s->m_s);
     if (!st && !s->same) st = sal__dnnl_reorder(r, &my, &mx, 1.0f, false, &s->dy_to_s);
     if (!st && acc) st = sal__dnnl_reorder(r, &mx, &mx, 1.0f, true, &s->s_add);
   }
-done:
-  if (!st) st = sal__dnnl_res_ready(r);
-  if (st) goto fail;
-  sal__dnnl_impl_name(s->fwd.pd, s->name, sizeof s->name);
-  return SAL_STATUS_OK;
-fail:
-  elt_release(k);
-  return st;
+out:
+  return sal__dnnl_state_done(k, st, s->fwd.pd, s->name, sizeof s->name);
 }
 
 static sal_status elt_forward(sal_kctx *k) {
@@ -230,7 +216,7 @@ static sal_status clip_prepare(sal_kctx *k) {
 
 #define SAL__ELT_KERNEL(sym, SUPPORTS)                                                                 \
   const sal_kernel sal__dnnl_##sym = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = SUPPORTS, \
-                                      .prepare = sym##_prepare, .release = elt_release,                 \
+                                      .prepare = sym##_prepare, .release = sal__dnnl_state_release,                 \
                                       .forward = elt_forward, .backward = elt_backward, .impl_name = elt_name};
 SAL__ELT_KERNEL(relu, elt_shape_ok)
 SAL__ELT_KERNEL(leaky_relu, leaky_relu_supports)

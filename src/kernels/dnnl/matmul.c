@@ -38,6 +38,7 @@ typedef struct mm_state {
   double *csum;         /* dC accumulator, cm*cn */
   char name[96];
 } mm_state;
+SAL_DNNL_STATE_CHECK(mm_state);
 
 /* The 3-D view of a (rows, cols) operand, transposed or not. */
 static sal_status md3(sal_kctx *k, dnnl_memory_desc_t *md, int64_t batch, int64_t rows, int64_t cols, bool trans) {
@@ -127,23 +128,13 @@ static bool mm_supports(const sal_kctx *k) {
   return true;
 }
 
-static void mm_release(sal_kctx *k) {
-  mm_state *s = k->state;
-  if (!s) return;
-  sal__dnnl_res_free(&s->r);
-  sal_free(s);
-  k->state = NULL;
-}
-
 static sal_status mm_prepare(sal_kctx *k) {
-  mm_state *s = sal_calloc(k->ctx, 1, sizeof *s);
-  if (!s) return SAL_STATUS_OUT_OF_MEMORY;
-  k->state = s;
+  sal_status st = sal__dnnl_state_new(k, sizeof(mm_state));
+  if (st) return st;
+  mm_state *s = k->state;
   s->gemm = sal__node_op(k->node) == SAL_OP_GEMM;
   s->alpha = s->beta = 1.0f;
   sal_dnnl_res *r = &s->r;
-  sal_status st = sal__dnnl_res_init(r, k);
-  if (st) goto fail;
   if (s->gemm) {
     int64_t ta, tb;
     st = sal__attr_int(k->ctx, k->node, "transA", 0, &ta);
@@ -186,13 +177,8 @@ static sal_status mm_prepare(sal_kctx *k) {
                       : (mm_spec){s->batch, s->N, s->M, s->K, true, s->ta};
   st = prod_new(k, r, &s->da, &da, s->alpha, sal__dnnl_input_shared(k, 0), NULL, NULL, 1.0f, "matmul backward (A)");
   if (!st) st = prod_new(k, r, &s->db, &db, s->alpha, sal__dnnl_input_shared(k, 1), NULL, NULL, 1.0f, "matmul backward (B)");
-  if (!st) st = sal__dnnl_res_ready(r);
-  if (st) goto fail;
-  sal__dnnl_impl_name(s->fwd.p[0].pd, s->name, sizeof s->name);
-  return SAL_STATUS_OK;
 fail:
-  mm_release(k);
-  return st;
+  return sal__dnnl_state_done(k, st, s->fwd.p[0].pd, s->name, sizeof s->name);
 }
 
 static sal_status mm_forward(sal_kctx *k) {
@@ -241,8 +227,8 @@ static const char *mm_name(const sal_kctx *k) {
   return s ? s->name : "dnnl";
 }
 
-const sal_kernel sal__dnnl_gemm = {.name = "dnnl", .supports = mm_supports, .prepare = mm_prepare, .release = mm_release,
+const sal_kernel sal__dnnl_gemm = {.name = "dnnl", .supports = mm_supports, .prepare = mm_prepare, .release = sal__dnnl_state_release,
                                    .forward = mm_forward, .backward = mm_backward, .impl_name = mm_name};
 const sal_kernel sal__dnnl_matmul = {.name = "dnnl", .supports = mm_supports, .prepare = mm_prepare,
-                                     .release = mm_release, .forward = mm_forward, .backward = mm_backward,
+                                     .release = sal__dnnl_state_release, .forward = mm_forward, .backward = mm_backward,
                                      .impl_name = mm_name};

@@ -21,6 +21,7 @@ typedef struct sm_state {
   float *s;
   char name[96];
 } sm_state;
+SAL_DNNL_STATE_CHECK(sm_state);
 
 static bool sm_supports(const sal_kctx *k) {
   int axis;
@@ -29,24 +30,15 @@ static bool sm_supports(const sal_kctx *k) {
          !sal__softmax_axis(k->ctx, k->node, s, &axis);
 }
 
-static void sm_release(sal_kctx *k) {
-  sm_state *s = k->state;
-  if (!s) return;
-  sal__dnnl_res_free(&s->r);
-  sal_free(s);
-  k->state = NULL;
-}
-
 static sal_status sm_prepare(sal_kctx *k, dnnl_alg_kind_t alg) {
-  sm_state *s = sal_calloc(k->ctx, 1, sizeof *s);
-  if (!s) return SAL_STATUS_OUT_OF_MEMORY;
-  k->state = s;
+  sal_status st = sal__dnnl_state_new(k, sizeof(sm_state));
+  if (st) return st;
+  sm_state *s = k->state;
   sal_dnnl_res *r = &s->r;
   const sal_tensor *X = k->in[0], *Y = k->out[0];
   s->same = X->layout == Y->layout;
   int axis;
   dnnl_memory_desc_t mx, my;
-  sal_status st = sal__dnnl_res_init(r, k);
   if (!st) st = sal__softmax_axis(k->ctx, k->node, &X->shape, &axis);
   if (!st) st = sal__dnnl_md(k->ctx, &X->shape, X->layout, 0, &mx);
   if (!st) st = sal__dnnl_md(k->ctx, &Y->shape, Y->layout, 0, &my);
@@ -68,13 +60,8 @@ static sal_status sm_prepare(sal_kctx *k, dnnl_alg_kind_t alg) {
     st = sal__dnnl_mem_buf(r, &my, &s->s, &s->m_s);
     for (int a = 0; a <= (int)acc && !st; a++) st = sal__dnnl_reorder(r, &my, &mx, 1.0f, a, &s->s_out[a]);
   }
-  if (!st) st = sal__dnnl_res_ready(r);
-  if (st) goto fail;
-  sal__dnnl_impl_name(s->fwd.pd, s->name, sizeof s->name);
-  return SAL_STATUS_OK;
 fail:
-  sm_release(k);
-  return st;
+  return sal__dnnl_state_done(k, st, s->fwd.pd, s->name, sizeof s->name);
 }
 
 static sal_status sm_forward(sal_kctx *k) {
@@ -121,8 +108,8 @@ static sal_status softmax_prepare(sal_kctx *k) { return sm_prepare(k, dnnl_softm
 static sal_status log_softmax_prepare(sal_kctx *k) { return sm_prepare(k, dnnl_softmax_log); }
 
 const sal_kernel sal__dnnl_softmax = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = sm_supports,
-                                      .prepare = softmax_prepare, .release = sm_release, .forward = sm_forward,
+                                      .prepare = softmax_prepare, .release = sal__dnnl_state_release, .forward = sm_forward,
                                       .backward = sm_backward, .impl_name = sm_name};
 const sal_kernel sal__dnnl_log_softmax = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = sm_supports,
-                                          .prepare = log_softmax_prepare, .release = sm_release,
+                                          .prepare = log_softmax_prepare, .release = sal__dnnl_state_release,
                                           .forward = sm_forward, .backward = sm_backward, .impl_name = sm_name};

@@ -33,6 +33,33 @@ void sal__dnnl_res_free(sal_dnnl_res *r) {
   memset(r, 0, sizeof *r);
 }
 
+sal_status sal__dnnl_state_new(sal_kctx *k, size_t bytes) {
+  sal_dnnl_res *r = sal_calloc(k->ctx, 1, bytes);
+  if (!r) return SAL_STATUS_OUT_OF_MEMORY;
+  k->state = r;
+  sal_status st = sal__dnnl_res_init(r, k);
+  if (st) sal__dnnl_state_release(k);
+  return st;
+}
+
+void sal__dnnl_state_release(sal_kctx *k) {
+  sal_dnnl_res *r = k->state;
+  if (!r) return;
+  sal__dnnl_res_free(r);
+  sal_free(r);
+  k->state = NULL;
+}
+
+sal_status sal__dnnl_state_done(sal_kctx *k, sal_status st, const_dnnl_primitive_desc_t pd, char *name, size_t cap) {
+  if (!st) st = sal__dnnl_res_ready(k->state);
+  if (st) {
+    sal__dnnl_state_release(k);
+    return st;
+  }
+  if (pd) sal__dnnl_impl_name(pd, name, cap);
+  return SAL_STATUS_OK;
+}
+
 /* Makes room for one more entry in l (call before creating the object, so that it can always be
  * recorded and freed). */
 static sal_status reserve(sal_dnnl_res *r, sal_dnnl_list *l) {
@@ -330,6 +357,25 @@ sal_status sal__dnnl_port_store(sal_dnnl_res *r, sal_dnnl_port *p, bool accum) {
   if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_get_data_handle(p->user, &dst), "get data handle");
   if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_get_data_handle(p->acc, &src), "get data handle");
   if (!st) sal__dnnl_accumulate(dst, src, (int64_t)(p->user_bytes / sizeof(float)));
+  return st;
+}
+
+sal_status sal__dnnl_run_io(sal_dnnl_res *r, const sal_dnnl_prim *p, sal_dnnl_port *in, int in_arg, void *in_data,
+                            sal_dnnl_port *out, int out_arg, void *out_data, bool accum, int n_extra,
+                            const dnnl_exec_arg_t *extra) {
+  dnnl_exec_arg_t a[SAL_DNNL_MAX_ARGS];
+  if (n_extra > SAL_DNNL_MAX_ARGS - 2)
+    return sal_ctx_error(r->ctx, SAL_STATUS_INTERNAL, "oneDNN: %d arguments are too many", n_extra + 2);
+  sal_status st = sal__dnnl_port_load(r, in, in_data, true);
+  if (st) return st;
+  dnnl_memory_t target = sal__dnnl_port_target(r, out, out_data, accum);
+  if (!target) return SAL_STATUS_INTERNAL;
+  a[0] = (dnnl_exec_arg_t){in_arg, in->prim};
+  a[1] = (dnnl_exec_arg_t){out_arg, target};
+  if (n_extra) memcpy(a + 2, extra, (size_t)n_extra * sizeof *a);
+  st = sal__dnnl_run(r, p, n_extra + 2, a);
+  if (!st) st = sal__dnnl_port_store(r, out, accum);
+  if (!st) st = sal__dnnl_wait(r);
   return st;
 }
 

@@ -7,6 +7,8 @@
 #ifndef SAL_DNNL_UTIL_H
 #define SAL_DNNL_UTIL_H
 
+#include <stddef.h>
+
 #include "graph/internal.h"
 #include "kernels/dnnl/env.h"
 
@@ -52,6 +54,17 @@ typedef struct sal_dnnl_port {
 
 sal_status sal__dnnl_res_init(sal_dnnl_res *r, const sal_kctx *k);
 void sal__dnnl_res_free(sal_dnnl_res *r);
+/* A kernel's state: a zeroed struct of `bytes` whose first member is its sal_dnnl_res
+ * (initialised here), in k->state; nothing is left behind on failure. Buffers the state needs
+ * come from sal__dnnl_buf, so sal__dnnl_state_release (a kernel's `release`) frees it all. */
+sal_status sal__dnnl_state_new(sal_kctx *k, size_t bytes);
+void sal__dnnl_state_release(sal_kctx *k);
+/* The end of a kernel's prepare, st being its status so far: when OK, allocates the scratchpad
+ * (sal__dnnl_res_ready) and writes "dnnl:" + pd's implementation name into name (pd NULL: no
+ * name); on any failure releases the state. Returns the final status. */
+sal_status sal__dnnl_state_done(sal_kctx *k, sal_status st, const_dnnl_primitive_desc_t pd, char *name, size_t cap);
+/* Checks at compile time that state type T begins with its resource list `r`. */
+#define SAL_DNNL_STATE_CHECK(T) _Static_assert(offsetof(T, r) == 0, #T " must begin with its sal_dnnl_res")
 /* Primitive descriptor for op_desc (hint: the forward pd for backward primitives), with the
  * user-mode scratchpad attribute; owned by r. */
 sal_status sal__dnnl_pd(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_primitive_desc_t hint,
@@ -115,6 +128,13 @@ sal_status sal__dnnl_port_load(sal_dnnl_res *r, sal_dnnl_port *p, void *data, bo
 dnnl_memory_t sal__dnnl_port_target(sal_dnnl_res *r, sal_dnnl_port *p, void *data, bool accum);
 /* After the primitive ran: reorder into the tensor (or acc), and add acc into it when accum. */
 sal_status sal__dnnl_port_store(sal_dnnl_res *r, sal_dnnl_port *p, bool accum);
+/* One primitive from one input port to one output port: loads `in` from in_data (running its
+ * reorder), points `out` at out_data, executes p with in_arg = in's primitive memory, out_arg =
+ * the output target and the n_extra arguments `extra`, stores the result (adding it into
+ * out_data when accum) and waits. */
+sal_status sal__dnnl_run_io(sal_dnnl_res *r, const sal_dnnl_prim *p, sal_dnnl_port *in, int in_arg, void *in_data,
+                            sal_dnnl_port *out, int out_arg, void *out_data, bool accum, int n_extra,
+                            const dnnl_exec_arg_t *extra);
 /* dst += src over n floats. */
 void sal__dnnl_accumulate(float *dst, const float *src, int64_t n);
 
