@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "kernels/dnnl/util.h"
-#include "tensor/layout.h"
 
 typedef enum { BK_ADD, BK_SUB, BK_MUL, BK_DIV } bin_kind;
 
@@ -344,14 +343,9 @@ static sal_status bin_backward(sal_kctx *k) {
   bin_state *s = k->state;
   if (k->dout[0]) sal__dnnl_bind(s->m_dy, k->dout[0]->data);
   for (int w = 0; w < 2; w++) {
+    if (sal__dnnl_grad_trivial(k, w)) continue;
     sal_tensor *D = k->din[w];
-    if (!D) continue;
     bool acc = k->din_accum[w];
-    if (!k->dout[0]) {
-      /* dy is zero: so is the gradient */
-      if (!acc) memset(D->data, 0, (size_t)sal__tensor_storage(D) * sizeof(float));
-      continue;
-    }
     bin_side *sd = &s->side[w];
     if (acc && !sd->out[1].p && !sd->prim[1].p) return sal__dnnl_unexpected_accum(k, w);
     sal__dnnl_bind(sd->m_din, D->data);

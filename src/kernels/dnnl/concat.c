@@ -16,11 +16,9 @@
  * of other counts is "ref:any" (measured). Such nodes keep the reference kernel, which on the
  * plain tensors they then get is the same contiguous block copy. */
 #include <stdio.h>
-#include <string.h>
 
 #include "kernels/dnnl/util.h"
 #include "ops/shape.h"
-#include "tensor/layout.h"
 
 typedef struct cat_part {
   dnnl_memory_t m_x;    /* x_i in its own layout */
@@ -162,14 +160,9 @@ static sal_status cat_backward(sal_kctx *k) {
   if (k->dout[0] && k->dout[0]->layout != k->out[0]->layout)
     return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "output gradient is not in the output's layout");
   for (int i = 0; i < s->n; i++) {
+    if (sal__dnnl_grad_trivial(k, i)) continue;
     sal_tensor *D = k->din[i];
-    if (!D) continue;
     bool acc = k->din_accum[i];
-    if (!k->dout[0]) {
-      /* dy is zero: so is din_i */
-      if (!acc) memset(D->data, 0, (size_t)sal__tensor_storage(D) * sizeof(float));
-      continue;
-    }
     cat_part *c = &s->part[i];
     if (D->layout != k->in[i]->layout)
       return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "gradient %d is not in its value's layout", i);

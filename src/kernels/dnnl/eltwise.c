@@ -8,11 +8,9 @@
  *   backward: eltwise backward in x's layout from x and dy (dy reordered into scratch s when its
  *             layout differs); when dx accumulates the result goes to s and is added by a
  *             reorder with a sum post-op. */
-#include <string.h>
-
 #include "kernels/dnnl/util.h"
-#include "tensor/layout.h"
 #include "ops/activation.h"
+#include "tensor/layout.h"
 
 typedef struct elt_params {
   dnnl_alg_kind_t alg;
@@ -128,14 +126,9 @@ static sal_status c_backward(sal_kctx *k, elt_state *s, bool acc) {
 
 static sal_status elt_backward(sal_kctx *k) {
   elt_state *s = k->state;
+  if (sal__dnnl_grad_trivial(k, 0)) return SAL_STATUS_OK;
   sal_tensor *DX = k->din[0];
-  if (!DX) return SAL_STATUS_OK;
   bool acc = k->din_accum[0];
-  if (!k->dout[0]) {
-    /* dy is zero: so is dx */
-    if (!acc) memset(DX->data, 0, (size_t)sal__tensor_storage(DX) * sizeof(float));
-    return SAL_STATUS_OK;
-  }
   if (acc && !s->s_add.p && !s->prm.deriv) return sal__dnnl_unexpected_accum(k, 0);
   sal__dnnl_bind(s->m_dy_out, k->dout[0]->data);
   if (s->prm.deriv) return c_backward(k, s, acc);

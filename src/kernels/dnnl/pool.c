@@ -127,11 +127,7 @@ static sal_status pool_forward(sal_kctx *k) {
 static sal_status pool_backward(sal_kctx *k) {
   dnnl_pool *s = k->state;
   sal_dnnl_res *r = &s->r;
-  if (!k->din[0]) return SAL_STATUS_OK;
-  if (!k->dout[0]) {
-    sal__grad_prepare(k, 0);
-    return SAL_STATUS_OK;
-  }
+  if (sal__dnnl_grad_trivial(k, 0)) return SAL_STATUS_OK;
   if (k->din[0]->layout != k->in[0]->layout || k->dout[0]->layout != k->out[0]->layout)
     return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "gradients are not in their values' layouts");
   dnnl_exec_arg_t ws = {DNNL_ARG_WORKSPACE, s->ws};

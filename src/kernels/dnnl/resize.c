@@ -156,10 +156,6 @@ static bool resize_supports(const sal_kctx *k) {
   return sal__dnnl_probe(k, &f, bwd, 1);
 }
 
-static const dnnl_memory_desc_t *qmd(const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
-  return dnnl_primitive_desc_query_md(pd, what, 0);
-}
-
 static sal_status resize_prepare(sal_kctx *k) {
   sal_status st = sal__dnnl_state_new(k, sizeof(dnnl_resize));
   if (st) return st;
@@ -178,8 +174,8 @@ static sal_status resize_prepare(sal_kctx *k) {
   if (!st) st = sal__dnnl_pd(r, &d, NULL, "resampling forward", &fpd);
   if (!st) st = sal__dnnl_prim(r, fpd, "resampling forward", &s->fwd);
   if (st) goto fail;
-  st = sal__dnnl_port_in(r, &s->src, &src_user, qmd(fpd, dnnl_query_src_md));
-  if (!st) st = sal__dnnl_port_out(r, &s->dst, &dst_user, qmd(fpd, dnnl_query_dst_md), false);
+  st = sal__dnnl_port_in(r, &s->src, &src_user, sal__dnnl_qmd(fpd, dnnl_query_src_md));
+  if (!st) st = sal__dnnl_port_out(r, &s->dst, &dst_user, sal__dnnl_qmd(fpd, dnnl_query_dst_md), false);
   if (st) goto fail;
   /* Backward only in plans whose backward can ask for d(x). */
   s->has_bwd = !sal__dnnl_input_frozen(k, 0);
@@ -188,9 +184,9 @@ static sal_status resize_prepare(sal_kctx *k) {
                          "resampling backward descriptor");
     if (!st) st = sal__dnnl_pd(r, &d, fpd, "resampling backward", &bpd);
     if (!st) st = sal__dnnl_prim(r, bpd, "resampling backward", &s->bwd);
-    if (!st) st = sal__dnnl_port_in(r, &s->ddst, &dst_user, qmd(bpd, dnnl_query_diff_dst_md));
+    if (!st) st = sal__dnnl_port_in(r, &s->ddst, &dst_user, sal__dnnl_qmd(bpd, dnnl_query_diff_dst_md));
     if (!st)
-      st = sal__dnnl_port_out(r, &s->dsrc, &src_user, qmd(bpd, dnnl_query_diff_src_md), sal__dnnl_input_shared(k, 0));
+      st = sal__dnnl_port_out(r, &s->dsrc, &src_user, sal__dnnl_qmd(bpd, dnnl_query_diff_src_md), sal__dnnl_input_shared(k, 0));
     if (st) goto fail;
   }
 fail:
@@ -209,11 +205,7 @@ static sal_status resize_backward(sal_kctx *k) {
   // dy is (N,C,OH,OW) in y's layout, dx (N,C,IH,IW) in x's
   dnnl_resize *s = k->state;
   sal_dnnl_res *r = &s->r;
-  if (!k->din[0]) return SAL_STATUS_OK;
-  if (!k->dout[0]) {
-    sal__grad_prepare(k, 0); /* dy is zero: so is dx */
-    return SAL_STATUS_OK;
-  }
+  if (sal__dnnl_grad_trivial(k, 0)) return SAL_STATUS_OK;
   if (!s->has_bwd)
     return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "a gradient the plan did not prepare for was asked");
   if (k->din[0]->layout != k->in[0]->layout || k->dout[0]->layout != k->out[0]->layout)

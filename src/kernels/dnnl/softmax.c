@@ -6,11 +6,8 @@
  *   backward (from y and dy only): dx = y (dy - sum dy*y) or dy - e^y sum dy, written straight
  *            into din when it shares y's layout and does not accumulate, else into scratch s
  *            and moved by a reorder (with a sum post-op when accumulating). */
-#include <string.h>
-
 #include "kernels/dnnl/util.h"
 #include "ops/softmax.h"
-#include "tensor/layout.h"
 
 typedef struct sm_state {
   sal_dnnl_res r;
@@ -79,13 +76,9 @@ static sal_status sm_forward(sal_kctx *k) {
 
 static sal_status sm_backward(sal_kctx *k) {
   sm_state *s = k->state;
+  if (sal__dnnl_grad_trivial(k, 0)) return SAL_STATUS_OK;
   sal_tensor *DX = k->din[0];
-  if (!DX) return SAL_STATUS_OK;
   bool acc = k->din_accum[0];
-  if (!k->dout[0]) {
-    if (!acc) memset(DX->data, 0, (size_t)sal__tensor_storage(DX) * sizeof(float));
-    return SAL_STATUS_OK;
-  }
   bool direct = s->same && !acc;
   if (!direct && !s->s_out[acc].p) return sal__dnnl_unexpected_accum(k, 0);
   sal__dnnl_bind(s->m_dy, k->dout[0]->data);

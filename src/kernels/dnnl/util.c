@@ -379,6 +379,17 @@ sal_status sal__dnnl_run_io(sal_dnnl_res *r, const sal_dnnl_prim *p, sal_dnnl_po
   return st;
 }
 
+const dnnl_memory_desc_t *sal__dnnl_qmd(const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
+  return dnnl_primitive_desc_query_md(pd, what, 0);
+}
+
+bool sal__dnnl_grad_trivial(sal_kctx *k, int i) {
+  if (!k->din[i]) return true;
+  if (k->dout[0]) return false;
+  sal__grad_prepare(k, i);
+  return true;
+}
+
 dnnl_format_tag_t sal__dnnl_layout_tag(sal_layout layout) {
   return layout == SAL_LAYOUT_BLOCKED16 ? dnnl_nChw16c : dnnl_nchw;
 }

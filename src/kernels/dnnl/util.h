@@ -147,6 +147,12 @@ sal_status sal__dnnl_act_md(sal_ctx *ctx, const sal_shape *s, sal_layout layout,
 sal_status sal__dnnl_md(sal_ctx *ctx, const sal_shape *s, sal_layout l, int rank, dnnl_memory_desc_t *md);
 /* Row-major descriptor with explicit dims (ndim 1..SAL_MAX_DIMS). */
 sal_status sal__dnnl_md_dims(sal_ctx *ctx, int ndim, const int64_t *dims, dnnl_memory_desc_t *md);
+/* The memory descriptor pd reports for `what` (dnnl_query_src_md, ...). */
+const dnnl_memory_desc_t *sal__dnnl_qmd(const_dnnl_primitive_desc_t pd, dnnl_query_t what);
+/* For backward (one output): true when din[i] needs no primitive: it is not wanted, or dy is
+ * absent (zero), in which case din[i] is made zero (sal__grad_prepare: left as is when it
+ * accumulates). */
+bool sal__dnnl_grad_trivial(sal_kctx *k, int i);
 /* dnnl_format_tag for a salient layout. */
 dnnl_format_tag_t sal__dnnl_layout_tag(sal_layout layout);
 /* true if the value feeding input i has several consumers in the graph, or the node reads some
