@@ -1,9 +1,11 @@
-/* Helpers shared by the oneDNN kernels: a per-node resource list (primitive descriptors,
- * primitives, memories, buffers, one user-mode scratchpad), "ports" that bind a salient tensor to
- * the layout a primitive wants (with a reorder created once when the two differ), activation
- * memory descriptors built from a tensor's layout, and the check that warns when oneDNN falls back
- * to a reference implementation. Everything is created in a kernel's prepare; forward/backward only
- * set data handles and execute. */
+/* Helpers shared by every oneDNN kernel of src/kernels/dnnl/: a per-node resource list
+ * (primitive descriptors, primitives, memories, buffers, one user-mode scratchpad) inside a kernel
+ * state created and released here, "ports" that bind a salient tensor to the layout a primitive
+ * wants (with a reorder created once when the two differ), reorders that scale or accumulate,
+ * attributes with output scales and post-ops, memory descriptors of any rank built from a
+ * tensor's layout, and the check that warns when oneDNN falls back to a reference
+ * implementation. Everything is created in a kernel's prepare; forward/backward only set data
+ * handles and execute. */
 #ifndef SAL_DNNL_UTIL_H
 #define SAL_DNNL_UTIL_H
 
@@ -70,7 +72,7 @@ sal_status sal__dnnl_state_done(sal_kctx *k, sal_status st, const_dnnl_primitive
 sal_status sal__dnnl_pd(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_primitive_desc_t hint,
                         const char *what, dnnl_primitive_desc_t *out);
 /* The same with other attributes (which must include the user-mode scratchpad; see
- * sal__dnnl_attr_relu). */
+ * sal__dnnl_attr and sal__dnnl_attr_relu); attr NULL = r's. */
 sal_status sal__dnnl_pd_attr(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_primitive_attr_t attr,
                              const_dnnl_primitive_desc_t hint, const char *what, dnnl_primitive_desc_t *out);
 /* r's attributes plus a ReLU post-op; the caller destroys *out. */
