@@ -362,3 +362,229 @@ int th_compare_kernels(const th_op_case *c, double rtol, double atol) {
   run_free(&b);
   return ok;
 }
+
+void th_graph_compare(sal_graph *g, const th_graph_cmp *c) {
+  sal_ctx *ctx = th_ctx();
+  sal_plan *p[2] = {NULL, NULL};
+  sal_tensor *seed = NULL;
+  int nb = 0;
+  while (c->blocked && c->blocked[nb]) nb++;
+  for (int r = 0; r < 2; r++) {
+    sal_plan_opts o = sal_plan_opts_default();
+    o.grad_inputs = c->grad_of != NULL;
+    o.grad_params = c->grad_of != NULL;
+    o.kernels = r ? SAL_KERNELS_AUTO : SAL_KERNELS_REF;
+    o.keep_values = (const char **)c->blocked;
+    o.n_keep_values = nb;
+    sal_status st = sal_plan_new(ctx, g, &o, &p[r]);
+    TH_CHECK(st == SAL_STATUS_OK, "%s: plan: %s", c->label, sal_ctx_last_error(ctx));
+    if (st) goto done;
+  }
+  for (int i = 0; i < c->n_x; i++)
+    for (int r = 0; r < 2; r++) TH_OK(sal_plan_set_input(p[r], c->x_names[i], c->x[i]));
+  int n_nodes = sal_graph_num_nodes(g);
+  for (int j = 0; j < n_nodes; j++) {
+    const char *kn = sal_plan_node_kernel(p[1], j);
+    bool ok = kn && strncmp(kn, "dnnl:", 5) == 0 && !(c->no_ref_impl && strstr(kn, "ref"));
+    TH_CHECK(ok, "%s: node %d ran '%s', not oneDNN%s", c->label, j, kn ? kn : "?",
+             c->no_ref_impl ? " (or its reference implementation)" : "");
+  }
+  const sal_tensor *y[2] = {NULL, NULL};
+  for (int r = 0; r < 2; r++) {
+    TH_OK(sal_plan_forward(p[r]));
+    TH_OK(sal_plan_value(p[r], c->output, &y[r]));
+  }
+  if (!y[0] || !y[1]) goto done;
+  char lbl[160];
+  snprintf(lbl, sizeof lbl, "%s: output", c->label);
+  th_allclose(lbl, y[1]->data, y[0]->data, sal_tensor_numel(y[0]), c->rtol, c->atol);
+  for (int i = 0; i < nb; i++) {
+    const sal_tensor *v = NULL;
+    TH_OK(sal_plan_value(p[1], c->blocked[i], &v));
+    TH_CHECK(v && v->owns_data, "%s: value '%s' was not kept blocked", c->label, c->blocked[i]);
+  }
+  if (!c->grad_of) goto done;
+  TH_OK(sal_tensor_new(ctx, y[0]->shape.ndim, y[0]->shape.d, &seed));
+  if (!seed) goto done;
+  sal_rng_normal(77, 0, 0, seed->data, (size_t)sal_tensor_numel(seed));
+  for (int r = 0; r < 2; r++) TH_OK(sal_plan_backward(p[r], c->output, seed));
+  for (int i = 0; c->grad_of[i]; i++) {
+    const char *nm = c->grad_of[i];
+    const sal_tensor *ga = NULL, *gg = NULL;
+    TH_OK(sal_plan_grad(p[0], nm, &ga));
+    TH_OK(sal_plan_grad(p[1], nm, &gg));
+    if (!ga || !gg) continue;
+    double gmax = 0;
+    for (int64_t e = 0; e < sal_tensor_numel(ga); e++) gmax = fmax(gmax, fabs(ga->data[e]));
+    snprintf(lbl, sizeof lbl, "%s: gradient of '%s'", c->label, nm);
+    th_allclose(lbl, gg->data, ga->data, sal_tensor_numel(ga), c->rtol, c->atol * fmax(1.0, gmax));
+  }
+done:
+  sal_tensor_free(seed);
+  sal_plan_free(p[0]);
+  sal_plan_free(p[1]);
+}
+
+/* Adds c's inputs to g (parameters and constants filled per their rule, seed 100 + i) and their
+ * names to ins ("" for an absent optional input); the first failing status. */
+static sal_status add_case_inputs(sal_graph *g, const th_op_case *c, const char **ins) {
+  sal_status st = SAL_STATUS_OK;
+  for (int i = 0; i < c->n_in && !st; i++) {
+    const th_input *in = &c->in[i];
+    ins[i] = in->name && in->name[0] ? in->name : "";
+    if (!ins[i][0]) continue;
+    if (in->param || in->constant) {
+      int64_t n = 1;
+      for (int d = 0; d < in->ndim; d++) n *= in->dims[d];
+      float *buf = calloc((size_t)(n ? n : 1), sizeof(float));
+      th_fill_buf(in, buf, n, 100 + (uint64_t)i);
+      st = sal_graph_add_param(g, in->name, in->ndim, in->dims, buf, in->param);
+      free(buf);
+    } else {
+      st = sal_graph_add_input(g, in->name, in->ndim, in->dims);
+    }
+  }
+  return st;
+}
+
+/* Runs c with reference kernels and checks output j against want[0..n) within atol; when want_dx
+ * is given, also runs backward from output j seeded with ones and checks the gradient of input 0
+ * (ndx values). */
+void th_check_values(const th_op_case *c, int j, const float *want, int64_t n, const float *want_dx, int64_t ndx,
+                     double atol) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = th_build(c);
+  if (!g) return;
+  sal_plan_opts o = sal_plan_opts_default();
+  o.kernels = SAL_KERNELS_REF;
+  o.grad_inputs = want_dx != NULL;
+  sal_plan *p = NULL;
+  sal_tensor *ts[8] = {0};
+  char nm[16], label[160];
+  snprintf(nm, sizeof nm, "y%d", j);
+  sal_status st = sal_plan_new(ctx, g, &o, &p);
+  TH_CHECK(st == SAL_STATUS_OK, "%s: plan: %s", c->label, sal_ctx_last_error(ctx));
+  if (st) goto done;
+  for (int i = 0; i < c->n_in; i++) {
+    const th_input *in = &c->in[i];
+    if (!in->name || !in->name[0] || in->param || in->constant) continue;
+    st = sal_tensor_new(ctx, in->ndim, in->dims, &ts[i]);
+    TH_CHECK(st == SAL_STATUS_OK, "%s: input %d: %s", c->label, i, sal_ctx_last_error(ctx));
+    if (st) goto done;
+    th_fill_buf(in, ts[i]->data, sal_tensor_numel(ts[i]), 100 + (uint64_t)i);
+    TH_OK(sal_plan_set_input(p, in->name, ts[i]));
+  }
+  TH_OK(sal_plan_forward(p));
+  const sal_tensor *y = NULL;
+  TH_OK(sal_plan_value(p, nm, &y));
+  if (!y) goto done;
+  TH_CHECK(sal_tensor_numel(y) == n, "%s: output %d has %lld values, want %lld", c->label, j,
+           (long long)sal_tensor_numel(y), (long long)n);
+  snprintf(label, sizeof label, "%s: output %d", c->label, j);
+  if (sal_tensor_numel(y) == n) th_allclose(label, y->data, want, n, 0, atol);
+  if (want_dx) {
+    const sal_tensor *gx = NULL;
+    TH_OK(sal_plan_backward(p, nm, NULL));
+    TH_OK(sal_plan_grad(p, c->in[0].name, &gx));
+    snprintf(label, sizeof label, "%s: gradient of %s", c->label, c->in[0].name);
+    if (gx && sal_tensor_numel(gx) == ndx) th_allclose(label, gx->data, want_dx, ndx, 0, atol);
+    else TH_CHECK(0, "%s: gradient has the wrong size", c->label);
+  }
+done:
+  for (int i = 0; i < 8; i++) sal_tensor_free(ts[i]);
+  sal_plan_free(p);
+  sal_graph_free(g);
+}
+
+/* Builds c's inputs and returns the status of adding its node (for bad-input cases). */
+sal_status th_try_node(const th_op_case *c) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = NULL;
+  sal_status st = sal_graph_new(ctx, &g);
+  if (st) return st;
+  const char *ins[8];
+  st = add_case_inputs(g, c, ins);
+  const char *outs[16] = {"y0", "y1", "y2", "y3", "y4", "y5", "y6", "y7",
+                          "y8", "y9", "y10", "y11", "y12", "y13", "y14", "y15"};
+  if (!st) st = sal_graph_add_node(g, c->op, c->label, ins, c->n_in, outs, c->n_out, c->attrs, c->n_attrs);
+  sal_graph_free(g);
+  return st;
+}
+
+/* The shape of output j of c (ndim -1 when the node does not build). */
+sal_shape th_out_shape(const th_op_case *c, int j) {
+  sal_shape s = {.ndim = -1};
+  sal_graph *g = th_build(c);
+  if (!g) return s;
+  char nm[16];
+  snprintf(nm, sizeof nm, "y%d", j);
+  sal_graph_value_shape(g, nm, &s);
+  sal_graph_free(g);
+  return s;
+}
+
+/* Checks output j of c has shape want (ndim dims). */
+void th_check_shape(const th_op_case *c, int j, int ndim, const int64_t *want) {
+  sal_shape s = th_out_shape(c, j), w;
+  sal_shape_make(&w, ndim, want);
+  char a[96], b[96];
+  TH_CHECK(s.ndim >= 0 && sal_shape_equal(&s, &w), "%s: output %d has shape %s, want %s", c->label, j,
+           s.ndim >= 0 ? sal_shape_str(&s, a, sizeof a) : "(none)", sal_shape_str(&w, b, sizeof b));
+}
+
+/* Gradient accumulation (din_accum): two copies of c's node, a and b, read the same inputs and
+ * a+b = the sum of their outputs 0. Backward from a+b runs b first (which overwrites the input
+ * gradients) then a (which must add), so the gradient of input 0 must be exactly twice the one
+ * from a alone. */
+void th_check_accumulate(const th_op_case *c) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = NULL;
+  sal_plan *p = NULL;
+  sal_tensor *x = NULL, *seed = NULL;
+  float *once = NULL;
+  char label[160];
+  snprintf(label, sizeof label, "%s: accumulated gradient", c->label);
+  sal_status st = sal_graph_new(ctx, &g);
+  const char *ins[8];
+  if (!st) st = add_case_inputs(g, c, ins);
+  const char *outa[16] = {"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7",
+                          "a8", "a9", "a10", "a11", "a12", "a13", "a14", "a15"};
+  const char *outb[16] = {"b0", "b1", "b2", "b3", "b4", "b5", "b6", "b7",
+                          "b8", "b9", "b10", "b11", "b12", "b13", "b14", "b15"};
+  if (!st) st = sal_graph_add_node(g, c->op, "a", ins, c->n_in, outa, c->n_out, c->attrs, c->n_attrs);
+  if (!st) st = sal_graph_add_node(g, c->op, "b", ins, c->n_in, outb, c->n_out, c->attrs, c->n_attrs);
+  if (!st) st = sal_graph_add_node(g, "Add", "a+b", (const char *[]){"a0", "b0"}, 2, (const char *[]){"a+b"}, 1, NULL, 0);
+  sal_plan_opts o = sal_plan_opts_default();
+  o.grad_inputs = true;
+  o.kernels = SAL_KERNELS_REF;
+  if (!st) st = sal_plan_new(ctx, g, &o, &p);
+  sal_shape ys;
+  if (!st) st = sal_plan_shape(p, "a+b", &ys);
+  if (!st) st = sal_tensor_new(ctx, c->in[0].ndim, c->in[0].dims, &x);
+  if (!st) st = sal_tensor_new(ctx, ys.ndim, ys.d, &seed);
+  TH_CHECK(st == SAL_STATUS_OK, "%s: setup: %s", label, sal_ctx_last_error(ctx));
+  if (st) goto done;
+  th_fill_buf(&c->in[0], x->data, sal_tensor_numel(x), 100);
+  sal_rng_normal(77, 0, 0, seed->data, (size_t)sal_tensor_numel(seed));
+  const sal_tensor *gx = NULL;
+  TH_OK(sal_plan_set_input(p, c->in[0].name, x));
+  TH_OK(sal_plan_forward(p));
+  TH_OK(sal_plan_backward(p, "a0", seed));
+  TH_OK(sal_plan_grad(p, c->in[0].name, &gx));
+  if (!gx) goto done;
+  int64_t n = sal_tensor_numel(gx);
+  once = calloc((size_t)(n ? n : 1), sizeof(float));
+  for (int64_t e = 0; e < n; e++) once[e] = 2.0f * gx->data[e];
+  TH_OK(sal_plan_backward(p, "a+b", seed));
+  TH_OK(sal_plan_grad(p, c->in[0].name, &gx));
+  /* 2*g and g + g are both exact in float; 1e-6 leaves room only for scatters (Pad, Resize)
+   * that add an element's several terms in another order. A missed accumulation is off by g. */
+  if (gx) th_allclose(label, gx->data, once, n, 1e-6, 1e-6);
+done:
+  free(once);
+  sal_tensor_free(x);
+  sal_tensor_free(seed);
+  sal_plan_free(p);
+  sal_graph_free(g);
+}
+

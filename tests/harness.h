@@ -99,4 +99,42 @@ int th_gradcheck(const th_op_case *c, sal_kernels kernels);
  * oneDNN kernel) and compares outputs and all input gradients within rtol/atol. */
 int th_compare_kernels(const th_op_case *c, double rtol, double atol);
 
+/* A multi-node graph run twice, with reference and with automatic (oneDNN) kernels. */
+typedef struct th_graph_cmp {
+  const char *label;
+  const char *output;           /* the value compared; must be an output of the graph */
+  int n_x;                      /* graph inputs set on both plans: names and tensors */
+  const char *const *x_names;
+  sal_tensor *const *x;
+  /* Values whose gradients are compared after a backward from `output` seeded N(0,1) (seed 77),
+   * NULL-terminated; NULL = forward only (plans without gradients). */
+  const char *const *grad_of;
+  const char *const *blocked;   /* values the plan must keep blocked (NULL-terminated; NULL: none) */
+  bool no_ref_impl;             /* also fail a node whose oneDNN implementation is a "ref" one */
+  double rtol, atol;            /* gradients: atol scaled by max(1, max |reference gradient|) */
+} th_graph_cmp;
+
+/* Runs g per c with SAL_KERNELS_REF and SAL_KERNELS_AUTO: checks every node of the second plan
+ * ran a oneDNN kernel ("dnnl:..."), compares the output, checks the `blocked` values were stored
+ * blocked (sal_plan_value hands out the plan's own storage for a plain value and an owning plain
+ * copy of a blocked one, which is how the test sees the layout), then compares the gradients of
+ * c->grad_of. The graph stays the caller's. */
+void th_graph_compare(sal_graph *g, const th_graph_cmp *c);
+
+/* Runs c with reference kernels and checks output j against want[0..n) within atol; when want_dx
+ * is given, also runs backward from output j seeded with ones and checks the gradient of input 0
+ * (ndx values). */
+void th_check_values(const th_op_case *c, int j, const float *want, int64_t n, const float *want_dx, int64_t ndx,
+                     double atol);
+/* Builds c's inputs and returns the status of adding its node (for bad-input cases). */
+sal_status th_try_node(const th_op_case *c);
+/* The shape of output j of c (ndim -1 when the node does not build). */
+sal_shape th_out_shape(const th_op_case *c, int j);
+/* Checks output j of c has shape want (ndim dims). */
+void th_check_shape(const th_op_case *c, int j, int ndim, const int64_t *want);
+/* Gradient accumulation (din_accum): two copies of c's node, a and b, read the same inputs and
+ * a+b = the sum of their outputs 0; backward from a+b runs b (overwrite) then a (add), so the
+ * gradient of input 0 must be exactly twice the one from a alone. */
+void th_check_accumulate(const th_op_case *c);
+
 #endif

@@ -62,73 +62,27 @@ fail:
   return NULL;
 }
 
-/* Runs c with reference and with automatic (oneDNN) kernels; compares the output and every
- * input/parameter gradient; checks every node ran a oneDNN kernel and that the listed values
- * were stored blocked. sal_plan_value hands out the plan's own storage for a plain value and an
- * owning plain copy for a blocked one, which is how the test sees the layout. */
+/* Runs c with reference and with automatic (oneDNN) kernels (th_graph_compare): the output and
+ * the gradient of every input and parameter, every node on oneDNN, the listed values blocked. */
 static void gcompare(const gcase *c) {
   sal_ctx *ctx = th_ctx();
   sal_graph *g = gbuild(c);
   TH_CHECK(g != NULL, "%s: graph: %s", c->label, sal_ctx_last_error(ctx));
   if (!g) return;
-  sal_plan *p[2] = {NULL, NULL};
   sal_tensor *x[4] = {0};
-  sal_tensor *seed = NULL;
-  for (int r = 0; r < 2; r++) {
-    sal_plan_opts o = sal_plan_opts_default();
-    o.batch = 1;
-    o.grad_inputs = true;
-    o.grad_params = true;
-    o.kernels = r ? SAL_KERNELS_AUTO : SAL_KERNELS_REF;
-    int nb = 0;
-    while (nb < 4 && c->blocked[nb]) nb++;
-    o.keep_values = c->blocked;
-    o.n_keep_values = nb;
-    sal_status st = sal_plan_new(ctx, g, &o, &p[r]);
-    TH_CHECK(st == SAL_STATUS_OK, "%s: plan: %s", c->label, sal_ctx_last_error(ctx));
-    if (st) goto done;
-  }
+  const char *xn[4], *grad_of[5] = {0}, *blocked[5] = {0};
+  int n_x = 0;
   for (int i = 0; i < c->n_in; i++) {
+    grad_of[i] = c->in[i].name;
     if (c->in[i].param) continue;
-    sal_tensor_new(ctx, c->in[i].ndim, c->in[i].dims, &x[i]);
-    th_fill_buf(&c->in[i], x[i]->data, sal_tensor_numel(x[i]), 200 + (uint64_t)i);
-    for (int r = 0; r < 2; r++) TH_OK(sal_plan_set_input(p[r], c->in[i].name, x[i]));
+    sal_tensor_new(ctx, c->in[i].ndim, c->in[i].dims, &x[n_x]);
+    th_fill_buf(&c->in[i], x[n_x]->data, sal_tensor_numel(x[n_x]), 200 + (uint64_t)i);
+    xn[n_x++] = c->in[i].name;
   }
-  for (int j = 0; j < c->n_nodes; j++) {
-    const char *kn = sal_plan_node_kernel(p[1], j);
-    TH_CHECK(kn && strncmp(kn, "dnnl:", 5) == 0, "%s: node %d (%s) ran '%s', not oneDNN", c->label, j,
-             c->nodes[j].op, kn ? kn : "?");
-  }
-  const sal_tensor *y[2];
-  for (int r = 0; r < 2; r++) {
-    TH_OK(sal_plan_forward(p[r]));
-    TH_OK(sal_plan_value(p[r], c->output, &y[r]));
-  }
-  char lbl[160];
-  snprintf(lbl, sizeof lbl, "%s: output", c->label);
-  th_allclose(lbl, y[1]->data, y[0]->data, sal_tensor_numel(y[0]), c->rtol, c->atol);
-  for (int b = 0; b < 4 && c->blocked[b]; b++) {
-    const sal_tensor *v;
-    TH_OK(sal_plan_value(p[1], c->blocked[b], &v));
-    TH_CHECK(v && v->owns_data, "%s: value '%s' was not kept blocked", c->label, c->blocked[b]);
-  }
-  sal_tensor_new(ctx, y[0]->shape.ndim, y[0]->shape.d, &seed);
-  sal_rng_normal(77, 0, 0, seed->data, (size_t)sal_tensor_numel(seed));
-  for (int r = 0; r < 2; r++) TH_OK(sal_plan_backward(p[r], c->output, seed));
-  for (int i = 0; i < c->n_in; i++) {
-    const sal_tensor *ga, *gb;
-    TH_OK(sal_plan_grad(p[0], c->in[i].name, &ga));
-    TH_OK(sal_plan_grad(p[1], c->in[i].name, &gb));
-    double gmax = 0;
-    for (int64_t e = 0; e < sal_tensor_numel(ga); e++) gmax = fmax(gmax, fabs(ga->data[e]));
-    snprintf(lbl, sizeof lbl, "%s: gradient of '%s'", c->label, c->in[i].name);
-    th_allclose(lbl, gb->data, ga->data, sal_tensor_numel(ga), c->rtol, c->atol * fmax(1.0, gmax));
-  }
-done:
-  sal_tensor_free(seed);
+  for (int b = 0; b < 4 && c->blocked[b]; b++) blocked[b] = c->blocked[b];
+  th_graph_compare(g, &(th_graph_cmp){.label = c->label, .output = c->output, .n_x = n_x, .x_names = xn, .x = x,
+                                      .grad_of = grad_of, .blocked = blocked, .rtol = c->rtol, .atol = c->atol});
   for (int i = 0; i < 4; i++) sal_tensor_free(x[i]);
-  sal_plan_free(p[0]);
-  sal_plan_free(p[1]);
   sal_graph_free(g);
 }
 

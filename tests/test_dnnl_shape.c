@@ -327,32 +327,18 @@ static void gb_concat(gb *b, const char *const *ins, int n, int64_t axis, const 
   gb_node(b, "Concat", ins, n, out, &a, 1);
 }
 
-/* Runs b's graph with reference and with automatic kernels: output, gradients of every graph
- * input and trainable parameter (when grads), that every node ran oneDNN without a "ref"
- * implementation, and that the values in `blocked` (NULL-terminated) were stored blocked.
- * sal_plan_value hands out the plan's storage for a plain value and an owning plain copy of a
- * blocked one, which is how the test sees the layout. */
+/* Runs b's graph with reference and with automatic kernels (th_graph_compare): output, gradients
+ * of every graph input and trainable parameter (when grads), every node on oneDNN without a "ref"
+ * implementation, and the values in `blocked` (NULL-terminated) stored blocked. Frees the graph. */
 static void gb_compare(gb *b, const char *label, const char *output, const char *const *blocked, bool grads, double rtol,
                        double atol) {
   sal_ctx *ctx = th_ctx();
-  sal_plan *p[2] = {NULL, NULL};
-  sal_tensor *x[8] = {0}, *seed = NULL;
-  int nb = 0;
-  while (blocked && blocked[nb]) nb++;
+  sal_tensor *x[8] = {0};
+  const char *xn[8], *grad_of[64 + GB_MAX + 1] = {0};
+  int n_x = 0, n_grad = 0;
   TH_CHECK(b->ok, "%s: the graph was not built", label);
   if (!b->ok) goto done;
   TH_OK(sal_graph_add_output(b->g, output));
-  for (int r = 0; r < 2; r++) {
-    sal_plan_opts o = sal_plan_opts_default();
-    o.grad_inputs = grads;
-    o.grad_params = grads;
-    o.kernels = r ? SAL_KERNELS_AUTO : SAL_KERNELS_REF;
-    o.keep_values = (const char **)blocked;
-    o.n_keep_values = nb;
-    sal_status st = sal_plan_new(ctx, b->g, &o, &p[r]);
-    TH_CHECK(st == SAL_STATUS_OK, "%s: plan: %s", label, sal_ctx_last_error(ctx));
-    if (st) goto done;
-  }
   int n_in = sal_graph_num_inputs(b->g);
   for (int i = 0; i < n_in && i < 8; i++) {
     const char *nm = sal_graph_input_name(b->g, i);
@@ -361,47 +347,15 @@ static void gb_compare(gb *b, const char *label, const char *output, const char 
     TH_OK(sal_tensor_new(ctx, s.ndim, s.d, &x[i]));
     if (!x[i]) goto done;
     sal_rng_normal(200 + (uint64_t)i, 0, 0, x[i]->data, (size_t)sal_tensor_numel(x[i]));
-    for (int r = 0; r < 2; r++) TH_OK(sal_plan_set_input(p[r], nm, x[i]));
+    xn[n_x++] = nm;
   }
-  for (int j = 0; j < b->n_nodes; j++) {
-    const char *kn = sal_plan_node_kernel(p[1], j);
-    TH_CHECK(kn && strncmp(kn, "dnnl:", 5) == 0 && !strstr(kn, "ref"), "%s: node %d ran '%s'", label, j, kn ? kn : "?");
-  }
-  const sal_tensor *y[2] = {NULL, NULL};
-  for (int r = 0; r < 2; r++) {
-    TH_OK(sal_plan_forward(p[r]));
-    TH_OK(sal_plan_value(p[r], output, &y[r]));
-  }
-  if (!y[0] || !y[1]) goto done;
-  char lbl[160];
-  snprintf(lbl, sizeof lbl, "%s: output", label);
-  th_allclose(lbl, y[1]->data, y[0]->data, sal_tensor_numel(y[0]), rtol, atol);
-  for (int i = 0; i < nb; i++) {
-    const sal_tensor *v = NULL;
-    TH_OK(sal_plan_value(p[1], blocked[i], &v));
-    TH_CHECK(v && v->owns_data, "%s: value '%s' was not kept blocked", label, blocked[i]);
-  }
-  if (!grads) goto done;
-  TH_OK(sal_tensor_new(ctx, y[0]->shape.ndim, y[0]->shape.d, &seed));
-  if (!seed) goto done;
-  sal_rng_normal(77, 0, 0, seed->data, (size_t)sal_tensor_numel(seed));
-  for (int r = 0; r < 2; r++) TH_OK(sal_plan_backward(p[r], output, seed));
-  for (int i = 0; i < n_in + b->n_params; i++) {
-    const char *nm = i < n_in ? sal_graph_input_name(b->g, i) : b->params[i - n_in];
-    const sal_tensor *ga = NULL, *gg = NULL;
-    TH_OK(sal_plan_grad(p[0], nm, &ga));
-    TH_OK(sal_plan_grad(p[1], nm, &gg));
-    if (!ga || !gg) continue;
-    double gmax = 0;
-    for (int64_t e = 0; e < sal_tensor_numel(ga); e++) gmax = fmax(gmax, fabs(ga->data[e]));
-    snprintf(lbl, sizeof lbl, "%s: gradient of '%s'", label, nm);
-    th_allclose(lbl, gg->data, ga->data, sal_tensor_numel(ga), rtol, atol * fmax(1.0, gmax));
-  }
+  for (int i = 0; i < n_in && i < 64; i++) grad_of[n_grad++] = sal_graph_input_name(b->g, i);
+  for (int i = 0; i < b->n_params; i++) grad_of[n_grad++] = b->params[i];
+  th_graph_compare(b->g, &(th_graph_cmp){.label = label, .output = output, .n_x = n_x, .x_names = xn, .x = x,
+                                         .grad_of = grads ? grad_of : NULL, .blocked = blocked, .no_ref_impl = true,
+                                         .rtol = rtol, .atol = atol});
 done:
-  sal_tensor_free(seed);
   for (int i = 0; i < 8; i++) sal_tensor_free(x[i]);
-  sal_plan_free(p[0]);
-  sal_plan_free(p[1]);
   sal_graph_free(b->g);
   b->g = NULL;
 }

@@ -84,31 +84,31 @@ static void test_pytorch(void) {
   const float s57[] = {1, 2, 5, 7}, s23[] = {1, 2, 2, 3};
   sal_attr lin = sal_attr_string("mode", "linear");
   th_op_case c = sizes_case("bilinear 5x7 half_pixel", 1, &lin, s57);
-  check_values(&c, 0, bilinear_5x7, 70, NULL, 0, 1e-5);
+  th_check_values(&c, 0, bilinear_5x7, 70, NULL, 0, 1e-5);
   c = sizes_case("bilinear 5x7 pytorch_half_pixel", 2,
                  (sal_attr[]){lin, sal_attr_string("coordinate_transformation_mode", "pytorch_half_pixel")}, s57);
-  check_values(&c, 0, bilinear_5x7, 70, NULL, 0, 1e-5);
+  th_check_values(&c, 0, bilinear_5x7, 70, NULL, 0, 1e-5);
   c = sizes_case("bilinear 2x3 (down)", 1, &lin, s23);
-  check_values(&c, 0, bilinear_2x3, 12, NULL, 0, 1e-5);
+  th_check_values(&c, 0, bilinear_2x3, 12, NULL, 0, 1e-5);
   c = sizes_case("bilinear 5x7 align_corners", 2,
                  (sal_attr[]){lin, sal_attr_string("coordinate_transformation_mode", "align_corners")}, s57);
-  check_values(&c, 0, bilinear_ac_5x7, 70, NULL, 0, 1e-5);
+  th_check_values(&c, 0, bilinear_ac_5x7, 70, NULL, 0, 1e-5);
   c = sizes_case("nearest 5x7 asymmetric floor", 2,
                  (sal_attr[]){sal_attr_string("coordinate_transformation_mode", "asymmetric"),
                               sal_attr_string("nearest_mode", "floor")},
                  s57);
-  check_values(&c, 0, nearest_5x7, 70, NULL, 0, 0);
+  th_check_values(&c, 0, nearest_5x7, 70, NULL, 0, 0);
   c = sizes_case("nearest-exact 2x3", 1, (sal_attr[]){sal_attr_string("nearest_mode", "round_prefer_ceil")}, s23);
-  check_values(&c, 0, nearest_exact_2x3, 12, NULL, 0, 0);
+  th_check_values(&c, 0, nearest_exact_2x3, 12, NULL, 0, 0);
   c = sizes_case("bicubic 5x7", 1, (sal_attr[]){sal_attr_string("mode", "cubic")}, s57);
-  check_values(&c, 0, bicubic_5x7, 70, NULL, 0, 1e-5);
+  th_check_values(&c, 0, bicubic_5x7, 70, NULL, 0, 1e-5);
   /* Scales instead of sizes: the given scale (2) enters the coordinate transform. */
   c = sizes_case("bilinear x2 scales", 2,
                  (sal_attr[]){lin, sal_attr_string("coordinate_transformation_mode", "pytorch_half_pixel")}, s57);
   c.in[2] = (th_input){.name = "sc", .ndim = 1, .dims = {4}, .constant = true, .fill = TH_FILL_DATA,
                        .data = (const float[]){1, 1, 2, 2}};
   c.n_in = 3;
-  check_values(&c, 0, bilinear_x2, 96, NULL, 0, 1e-5);
+  th_check_values(&c, 0, bilinear_x2, 96, NULL, 0, 1e-5);
 }
 
 /* 1-D resize of x (n values) to `out` elements with the given attributes. */
@@ -122,7 +122,7 @@ static void check_1d(const char *label, const float *x, int64_t n, int64_t out, 
   c.in[2] = (th_input)OMIT;
   float sz = (float)out;
   c.in[3] = (th_input){.name = "sz", .ndim = 1, .dims = {1}, .constant = true, .fill = TH_FILL_DATA, .data = &sz};
-  check_values(&c, 0, want, out, want_dx, want_dx ? n : 0, 1e-6);
+  th_check_values(&c, 0, want, out, want_dx, want_dx ? n : 0, 1e-6);
 }
 
 static void test_hand(void) {
@@ -155,12 +155,12 @@ static void test_hand(void) {
   /* Opset 10 form (X, scales): asymmetric nearest, each pixel repeated 2x2. */
   th_op_case o10 = {.label = "resize opset 10", .op = "Resize", .n_in = 2, .n_out = 1,
                     .in = {{"x", 4, {1, 1, 2, 2}, TH_VALS(1, 2, 3, 4)}, TH_CONST("sc", 4, 1, 1, 2, 2)}};
-  check_values(&o10, 0, (const float[]){1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4}, 16,
+  th_check_values(&o10, 0, (const float[]){1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4}, 16,
                (const float[]){4, 4, 4, 4}, 4, 0);
   /* Nearest along the batch: both copies read the one input plane; its gradient doubles. */
   th_op_case nb = {.label = "resize batch nearest", .op = "Resize", .n_in = 3, .n_out = 1,
                    .in = {{"x", 4, {1, 2, 1, 2}, TH_VALS(1, 2, 3, 4)}, OMIT, TH_CONST("sc", 4, 2, 1, 1, 1)}};
-  check_values(&nb, 0, (const float[]){1, 2, 3, 4, 1, 2, 3, 4}, 8, (const float[]){2, 2, 2, 2}, 4, 0);
+  th_check_values(&nb, 0, (const float[]){1, 2, 3, 4, 1, 2, 3, 4}, 8, (const float[]){2, 2, 2, 2}, 4, 0);
 }
 
 static void test_gradients(void) {
@@ -205,14 +205,14 @@ static void test_gradients(void) {
        .attrs = {MODE("linear"), sal_attr_ints("axes", 2, I64(-2, -1))}, .n_attrs = 2},
   };
   for (int i = 0; i < NELEM(cases); i++) th_gradcheck(&cases[i], SAL_KERNELS_REF);
-  check_shape(&cases[1], 0, 4, I64(1, 2, 4, 5));
-  for (int i = 0; i < NELEM(cases); i++) check_accumulate(&cases[i]);
-  check_shape(&cases[3], 0, 4, I64(1, 3, 7, 12));
-  check_shape(&cases[8], 0, 4, I64(2, 3, 4, 4));
-  check_shape(&cases[11], 0, 3, I64(3, 7, 4));
-  check_shape(&cases[13], 0, 5, I64(1, 2, 6, 2, 6));
-  check_shape(&cases[14], 0, 4, I64(1, 2, 6, 4));
-  check_shape(&cases[15], 0, 4, I64(1, 2, 7, 3));
+  th_check_shape(&cases[1], 0, 4, I64(1, 2, 4, 5));
+  for (int i = 0; i < NELEM(cases); i++) th_check_accumulate(&cases[i]);
+  th_check_shape(&cases[3], 0, 4, I64(1, 3, 7, 12));
+  th_check_shape(&cases[8], 0, 4, I64(2, 3, 4, 4));
+  th_check_shape(&cases[11], 0, 3, I64(3, 7, 4));
+  th_check_shape(&cases[13], 0, 5, I64(1, 2, 6, 2, 6));
+  th_check_shape(&cases[14], 0, 4, I64(1, 2, 6, 4));
+  th_check_shape(&cases[15], 0, 4, I64(1, 2, 7, 3));
 
   /* A saliency-sized upsample, 7x7 -> 224x224 over batch 2: every output's weights sum to 1,
    * so the gradient of sum(y) must sum to 2*224*224 = 100352 (exact in double; the float
@@ -247,40 +247,40 @@ static void test_bad(void) {
   th_op_case c = sizes_case("bad_resize", 0, NULL, s57);
   c.in[2] = (th_input){.name = "sc", .ndim = 1, .dims = {4}, .constant = true, .fill = TH_FILL_DATA,
                        .data = (const float[]){1, 1, 2, 2}};
-  TH_FAILS(try_node(&c), SAL_STATUS_BAD_INPUT,
+  TH_FAILS(th_try_node(&c), SAL_STATUS_BAD_INPUT,
            "node 'bad_resize' (Resize): both scales and sizes are given; exactly one is allowed");
   c.in[2] = (th_input)OMIT;
   c.in[3] = (th_input)OMIT;
-  TH_FAILS(try_node(&c), SAL_STATUS_BAD_INPUT, "one of scales (input 2) and sizes (input 3) is required");
+  TH_FAILS(th_try_node(&c), SAL_STATUS_BAD_INPUT, "one of scales (input 2) and sizes (input 3) is required");
   c.in[2] = (th_input){.name = "sc", .ndim = 1, .dims = {4}};
-  TH_FAILS(try_node(&c), SAL_STATUS_UNSUPPORTED, "input 2 'sc' (scales) is computed by the graph");
+  TH_FAILS(th_try_node(&c), SAL_STATUS_UNSUPPORTED, "input 2 'sc' (scales) is computed by the graph");
   c.in[2] = (th_input){.name = "sc", .ndim = 1, .dims = {4}, .constant = true, .fill = TH_FILL_DATA,
                        .data = (const float[]){1, 2, 2, 2}};
   c.attrs[0] = sal_attr_string("mode", "linear");
   c.n_attrs = 1;
-  TH_FAILS(try_node(&c), SAL_STATUS_UNSUPPORTED, "linear mode resizes only the last two axes; axis 1 of input (1, 2, 3, 4) has scale 2");
+  TH_FAILS(th_try_node(&c), SAL_STATUS_UNSUPPORTED, "linear mode resizes only the last two axes; axis 1 of input (1, 2, 3, 4) has scale 2");
   c.attrs[0] = sal_attr_string("coordinate_transformation_mode", "tf_crop_and_resize");
-  TH_FAILS(try_node(&c), SAL_STATUS_UNSUPPORTED, "'tf_crop_and_resize' (roi cropping) is not supported");
+  TH_FAILS(th_try_node(&c), SAL_STATUS_UNSUPPORTED, "'tf_crop_and_resize' (roi cropping) is not supported");
   c.attrs[0] = sal_attr_string("mode", "bilinear");
-  TH_FAILS(try_node(&c), SAL_STATUS_BAD_INPUT, "unknown mode 'bilinear' (known: nearest, linear, cubic)");
+  TH_FAILS(th_try_node(&c), SAL_STATUS_BAD_INPUT, "unknown mode 'bilinear' (known: nearest, linear, cubic)");
   c.attrs[0] = sal_attr_int("antialias", 1);
-  TH_FAILS(try_node(&c), SAL_STATUS_UNSUPPORTED, "antialias = 1 is not supported");
+  TH_FAILS(th_try_node(&c), SAL_STATUS_UNSUPPORTED, "antialias = 1 is not supported");
   c.attrs[0] = sal_attr_string("keep_aspect_ratio_policy", "not_larger");
-  TH_FAILS(try_node(&c), SAL_STATUS_UNSUPPORTED, "keep_aspect_ratio_policy 'not_larger' is not supported");
+  TH_FAILS(th_try_node(&c), SAL_STATUS_UNSUPPORTED, "keep_aspect_ratio_policy 'not_larger' is not supported");
   c.n_attrs = 0;
   c.in[2] = (th_input){.name = "sc", .ndim = 1, .dims = {2}, .constant = true, .fill = TH_FILL_DATA,
                        .data = (const float[]){2, 2}};
-  TH_FAILS(try_node(&c), SAL_STATUS_SHAPE, "scales has 2 values for input (1, 2, 3, 4) of rank 4");
+  TH_FAILS(th_try_node(&c), SAL_STATUS_SHAPE, "scales has 2 values for input (1, 2, 3, 4) of rank 4");
   c.in[2] = (th_input){.name = "sc", .ndim = 1, .dims = {4}, .constant = true, .fill = TH_FILL_DATA,
                        .data = (const float[]){1, 1, 1, 0.2f}};
-  TH_FAILS(try_node(&c), SAL_STATUS_SHAPE, "scale 0.2 on axis 3 of input (1, 2, 3, 4) gives 0 elements");
+  TH_FAILS(th_try_node(&c), SAL_STATUS_SHAPE, "scale 0.2 on axis 3 of input (1, 2, 3, 4) gives 0 elements");
   c.in[2] = (th_input){.name = "sc", .ndim = 1, .dims = {4}, .constant = true, .fill = TH_FILL_DATA,
                        .data = (const float[]){1, 1, -2, 1}};
-  TH_FAILS(try_node(&c), SAL_STATUS_BAD_INPUT, "scales[2] = -2 must be positive");
+  TH_FAILS(th_try_node(&c), SAL_STATUS_BAD_INPUT, "scales[2] = -2 must be positive");
   c.in[2] = (th_input)OMIT;
   c.in[3] = (th_input){.name = "sz", .ndim = 1, .dims = {4}, .constant = true, .fill = TH_FILL_DATA,
                        .data = (const float[]){1, 2, 0, 4}};
-  TH_FAILS(try_node(&c), SAL_STATUS_BAD_INPUT, "sizes[2] = 0 is outside 1..");
+  TH_FAILS(th_try_node(&c), SAL_STATUS_BAD_INPUT, "sizes[2] = 0 is outside 1..");
 }
 
 /* Every shape op's prepare allocates: a chain through all of them, planned under an allocation

@@ -25,6 +25,7 @@ typedef struct dnnl_bn {
   dnnl_memory_t dscale, dshift;
   float *dscale_buf, *dshift_buf; /* (C) each: oneDNN writes here, then they are copied or added */
 } dnnl_bn;
+SAL_DNNL_STATE_CHECK(dnnl_bn);
 
 static unsigned bn_flags(bool training) {
   return dnnl_use_scale | dnnl_use_shift | (training ? 0u : (unsigned)dnnl_use_global_stats);
@@ -51,14 +52,6 @@ static bool bn_supports(const sal_kctx *k) {
   return sal__dnnl_probe(k, &f, bwd, 1);
 }
 
-static void bn_release(sal_kctx *k) {
-  dnnl_bn *s = k->state;
-  if (!s) return;
-  sal__dnnl_res_free(&s->r);
-  sal_free(s);
-  k->state = NULL;
-}
-
 static sal_status vec_mem(dnnl_bn *s, bool alloc, dnnl_memory_t *m, float **buf) {
   dnnl_dims_t d = {s->g.c};
   dnnl_memory_desc_t md;
@@ -69,18 +62,17 @@ static sal_status vec_mem(dnnl_bn *s, bool alloc, dnnl_memory_t *m, float **buf)
 }
 
 static sal_status bn_prepare(sal_kctx *k) {
-  dnnl_bn *s = sal_calloc(k->ctx, 1, sizeof *s);
-  if (!s) return SAL_STATUS_OUT_OF_MEMORY;
-  k->state = s;
+  sal_status st = sal__dnnl_state_new(k, sizeof(dnnl_bn));
+  if (st) return st;
+  dnnl_bn *s = k->state;
   sal_dnnl_res *r = &s->r;
   s->training = k->training;
   dnnl_memory_desc_t md;
   dnnl_batch_normalization_desc_t d;
   dnnl_primitive_desc_t fpd, bpd;
   unsigned flags = bn_flags(s->training);
-  sal_status st = sal__bn_geom_k(k, &s->g);
+  st = sal__bn_geom_k(k, &s->g);
   if (!st) st = sal__bn_training_check(k, &s->g);
-  if (!st) st = sal__dnnl_res_init(r, k);
   /* The primitive works in x's layout; y (and dy) may be kept in the other one by the plan. */
   dnnl_memory_desc_t md_out;
   if (!st) st = sal__dnnl_check(k->ctx, bn_data_md(k->in[0], &md), "batch-norm descriptor");
@@ -111,7 +103,7 @@ static sal_status bn_prepare(sal_kctx *k) {
   if (!st) st = sal__dnnl_res_ready(r);
   if (!st) return SAL_STATUS_OK;
 fail:
-  bn_release(k);
+  sal__dnnl_state_release(k);
   return st;
 }
 
@@ -217,5 +209,5 @@ static const char *bn_impl_name(const sal_kctx *k) {
 }
 
 const sal_kernel sal__dnnl_batchnorm = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = bn_supports, .prepare = bn_prepare,
-                                        .release = bn_release, .forward = bn_forward, .backward = bn_backward,
+                                        .release = sal__dnnl_state_release, .forward = bn_forward, .backward = bn_backward,
                                         .impl_name = bn_impl_name};

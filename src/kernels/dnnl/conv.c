@@ -55,6 +55,7 @@ typedef struct dnnl_conv {
   float *dy_masked;           /* fuse_relu: dy * (y > 0) in y's layout and storage size */
   int64_t y_storage;          /* floats of y's storage (channel padding included) */
 } dnnl_conv;
+SAL_DNNL_STATE_CHECK(dnnl_conv);
 
 typedef struct conv_mds {
   dnnl_memory_desc_t src_user, dst_user, w_user, w_any, bias;
@@ -140,22 +141,16 @@ static bool conv_supports(const sal_kctx *k) {
 static void conv_release(sal_kctx *k) {
   dnnl_conv *s = k->state;
   if (!s) return;
-  sal__dnnl_res_free(&s->r);
   sal_free(s->wfold);
   sal_free(s->bfold);
   sal_free(s->dy_masked);
-  sal_free(s);
-  k->state = NULL;
-}
-
-static const dnnl_memory_desc_t *qmd(const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
-  return dnnl_primitive_desc_query_md(pd, what, 0);
+  sal__dnnl_state_release(k);
 }
 
 static sal_status conv_prepare(sal_kctx *k) {
-  dnnl_conv *s = sal_calloc(k->ctx, 1, sizeof *s);
-  if (!s) return SAL_STATUS_OUT_OF_MEMORY;
-  k->state = s;
+  sal_status st = sal__dnnl_state_new(k, sizeof(dnnl_conv));
+  if (st) return st;
+  dnnl_conv *s = k->state;
   sal_dnnl_res *r = &s->r;
   conv_mds m;
   dnnl_convolution_desc_t d;
@@ -163,9 +158,8 @@ static sal_status conv_prepare(sal_kctx *k) {
   dnnl_primitive_attr_t relu_attr = NULL;
   s->fuse_bn = k->fuse.bn;
   s->fuse_relu = k->fuse.relu;
-  sal_status st = sal__conv_geom_k(k, &s->g);
+  st = sal__conv_geom_k(k, &s->g);
   bool bias = s->g.bias || s->fuse_bn; /* folding a batch-norm always makes a bias */
-  if (!st) st = sal__dnnl_res_init(r, k);
   if (!st) st = sal__dnnl_check(k->ctx, conv_make_mds(k, &s->g, &m), "conv memory descriptors");
   if (!st) st = sal__dnnl_check(k->ctx, conv_fwd_desc(&m, bias, &d), "conv forward descriptor");
   if (!st && s->fuse_relu) st = sal__dnnl_attr_relu(r, &relu_attr);
@@ -191,11 +185,11 @@ static sal_status conv_prepare(sal_kctx *k) {
   sal__dnnl_impl_name(fpd, s->impl, sizeof s->impl);
   if (s->fuse_bn) strncat(s->impl, "+bn", sizeof s->impl - strlen(s->impl) - 1);
   if (s->fuse_relu) strncat(s->impl, "+relu", sizeof s->impl - strlen(s->impl) - 1);
-  const dnnl_memory_desc_t *fw_md = qmd(fpd, dnnl_query_weights_md);
+  const dnnl_memory_desc_t *fw_md = sal__dnnl_qmd(fpd, dnnl_query_weights_md);
   st = sal__dnnl_prim(r, fpd, "conv forward", &s->fwd);
-  if (!st) st = sal__dnnl_port_in(r, &s->src, &m.src_user, qmd(fpd, dnnl_query_src_md));
+  if (!st) st = sal__dnnl_port_in(r, &s->src, &m.src_user, sal__dnnl_qmd(fpd, dnnl_query_src_md));
   if (!st) st = sal__dnnl_port_in(r, &s->w, &m.w_user, fw_md);
-  if (!st) st = sal__dnnl_port_out(r, &s->dst, &m.dst_user, qmd(fpd, dnnl_query_dst_md), false);
+  if (!st) st = sal__dnnl_port_out(r, &s->dst, &m.dst_user, sal__dnnl_qmd(fpd, dnnl_query_dst_md), false);
   if (!st && bias) st = sal__dnnl_mem(r, &m.bias, false, &s->bias);
   if (st) goto fail;
 
@@ -207,10 +201,10 @@ static sal_status conv_prepare(sal_kctx *k) {
     st = sal__dnnl_check(k->ctx, conv_bwd_data_desc(&m, &d), "conv backward-data descriptor");
     if (!st) st = sal__dnnl_pd(r, &d, fpd, "conv backward data", &bdpd);
     if (!st) st = sal__dnnl_prim(r, bdpd, "conv backward data", &s->bwd_data);
-    if (!st) st = sal__dnnl_port_in(r, &s->ddst, &m.dst_user, qmd(bdpd, dnnl_query_diff_dst_md));
-    if (!st) st = sal__dnnl_port_out(r, &s->dsrc, &m.src_user, qmd(bdpd, dnnl_query_diff_src_md), sal__dnnl_input_shared(k, 0));
+    if (!st) st = sal__dnnl_port_in(r, &s->ddst, &m.dst_user, sal__dnnl_qmd(bdpd, dnnl_query_diff_dst_md));
+    if (!st) st = sal__dnnl_port_out(r, &s->dsrc, &m.src_user, sal__dnnl_qmd(bdpd, dnnl_query_diff_src_md), sal__dnnl_input_shared(k, 0));
     if (st) goto fail;
-    const dnnl_memory_desc_t *bw_md = qmd(bdpd, dnnl_query_weights_md);
+    const dnnl_memory_desc_t *bw_md = sal__dnnl_qmd(bdpd, dnnl_query_weights_md);
     s->w_bd_own = !dnnl_memory_desc_equal(bw_md, fw_md);
     if (s->w_bd_own && (st = sal__dnnl_port_in(r, &s->w_bd, &m.w_user, bw_md))) goto fail;
   }
@@ -223,14 +217,14 @@ static sal_status conv_prepare(sal_kctx *k) {
     if (!st) st = sal__dnnl_pd(r, &d, fpd, "conv backward weights", &bwpd);
     if (!st) st = sal__dnnl_prim(r, bwpd, "conv backward weights", &s->bwd_w);
     if (st) goto fail;
-    const dnnl_memory_desc_t *bsrc = qmd(bwpd, dnnl_query_src_md), *bddst = qmd(bwpd, dnnl_query_diff_dst_md);
+    const dnnl_memory_desc_t *bsrc = sal__dnnl_qmd(bwpd, dnnl_query_src_md), *bddst = sal__dnnl_qmd(bwpd, dnnl_query_diff_dst_md);
     /* Reuse what forward / backward-data already put in the wanted layout. */
-    s->src_bw_own = !dnnl_memory_desc_equal(bsrc, qmd(fpd, dnnl_query_src_md));
-    s->ddst_bw_own = !s->has_bwd_data || s->bwd_gemm || !dnnl_memory_desc_equal(bddst, qmd(bdpd, dnnl_query_diff_dst_md));
+    s->src_bw_own = !dnnl_memory_desc_equal(bsrc, sal__dnnl_qmd(fpd, dnnl_query_src_md));
+    s->ddst_bw_own = !s->has_bwd_data || s->bwd_gemm || !dnnl_memory_desc_equal(bddst, sal__dnnl_qmd(bdpd, dnnl_query_diff_dst_md));
     if (s->src_bw_own) st = sal__dnnl_port_in(r, &s->src_bw, &m.src_user, bsrc);
     if (!st && s->ddst_bw_own) st = sal__dnnl_port_in(r, &s->ddst_bw, &m.dst_user, bddst);
     /* acc always: it also receives d(weight) when only d(bias) is wanted. */
-    if (!st) st = sal__dnnl_port_out(r, &s->dw, &m.w_user, qmd(bwpd, dnnl_query_diff_weights_md), true);
+    if (!st) st = sal__dnnl_port_out(r, &s->dw, &m.w_user, sal__dnnl_qmd(bwpd, dnnl_query_diff_weights_md), true);
     if (!st && s->g.bias) st = sal__dnnl_mem(r, &m.bias, false, &s->dbias);
     if (!st && s->g.bias) st = sal__dnnl_mem(r, &m.bias, true, &s->dbias_acc);
     if (st) goto fail;

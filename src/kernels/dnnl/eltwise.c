@@ -8,10 +8,9 @@
  *   backward: eltwise backward in x's layout from x and dy (dy reordered into scratch s when its
  *             layout differs); when dx accumulates the result goes to s and is added by a
  *             reorder with a sum post-op. */
-#include <string.h>
-
-#include "kernels/dnnl/misc_util.h"
+#include "kernels/dnnl/util.h"
 #include "ops/activation.h"
+#include "tensor/layout.h"
 
 typedef struct elt_params {
   dnnl_alg_kind_t alg;
@@ -22,69 +21,52 @@ typedef struct elt_params {
 } elt_params;
 
 typedef struct elt_state {
+  sal_dnnl_res r;
   elt_params prm;
-  bool same;         /* x and y share a layout */
-  sal_dm_prim fwd;   /* eltwise forward on y's layout */
-  sal_dm_prim to_y;  /* reorder x -> y (layouts differ) */
-  sal_dm_prim bwd;   /* eltwise backward on x's layout */
-  sal_dm_prim dy_to_s; /* reorder dy -> s (layouts differ) */
-  sal_dm_prim s_add;   /* dx += s (accumulation) */
+  bool same;           /* x and y share a layout */
+  sal_dnnl_prim fwd;   /* eltwise forward on y's layout */
+  sal_dnnl_prim to_y;  /* reorder x -> y (layouts differ) */
+  sal_dnnl_prim bwd;   /* eltwise backward on x's layout */
+  sal_dnnl_prim dy_to_s; /* reorder dy -> s (layouts differ) */
+  sal_dnnl_prim s_add;   /* dx += s (accumulation) */
   dnnl_memory_t m_x, m_y, m_dy_out, m_dx, m_s;
-  float *s;          /* scratch in x's layout, NULL when neither a layout change nor accumulation */
+  float *s;            /* scratch in x's layout, NULL when neither a layout change nor accumulation */
   char name[96];
 } elt_state;
-
-static void elt_release(sal_kctx *k) {
-  elt_state *s = k->state;
-  if (!s) return;
-  sal__dm_prim_free(&s->fwd);
-  sal__dm_prim_free(&s->to_y);
-  sal__dm_prim_free(&s->bwd);
-  sal__dm_prim_free(&s->dy_to_s);
-  sal__dm_prim_free(&s->s_add);
-  dnnl_memory_t ms[] = {s->m_x, s->m_y, s->m_dy_out, s->m_dx, s->m_s};
-  for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++)
-    if (ms[i]) dnnl_memory_destroy(ms[i]);
-  sal_free(s->s);
-  sal_free(s);
-  k->state = NULL;
-}
+SAL_DNNL_STATE_CHECK(elt_state);
 
 static sal_status elt_prepare(sal_kctx *k, elt_params prm) {
-  elt_state *s = sal_calloc(k->ctx, 1, sizeof *s);
-  if (!s) return SAL_STATUS_OUT_OF_MEMORY;
-  k->state = s;
+  sal_status st = sal__dnnl_state_new(k, sizeof(elt_state));
+  if (st) return st;
+  elt_state *s = k->state;
   s->prm = prm;
+  sal_dnnl_res *r = &s->r;
   const sal_tensor *X = k->in[0], *Y = k->out[0];
   s->same = X->layout == Y->layout;
   dnnl_memory_desc_t mx, my;
-  sal_status st = sal__dm_md(k, &mx, &X->shape, X->layout, 0);
-  if (!st) st = sal__dm_md(k, &my, &Y->shape, Y->layout, 0);
-  if (!st) st = sal__dm_mem(k, &s->m_x, &mx, X->data);
-  if (!st) st = sal__dm_mem(k, &s->m_y, &my, Y->data);
-  if (!st) st = sal__dm_mem(k, &s->m_dy_out, &my, NULL);
-  if (!st) st = sal__dm_mem(k, &s->m_dx, &mx, NULL);
-  if (st) goto fail;
+  if (!st) st = sal__dnnl_md(k->ctx, &X->shape, X->layout, 0, &mx);
+  if (!st) st = sal__dnnl_md(k->ctx, &Y->shape, Y->layout, 0, &my);
+  if (!st) st = sal__dnnl_mem_at(r, &mx, X->data, &s->m_x);
+  if (!st) st = sal__dnnl_mem_at(r, &my, Y->data, &s->m_y);
+  if (!st) st = sal__dnnl_mem_at(r, &my, NULL, &s->m_dy_out);
+  if (!st) st = sal__dnnl_mem_at(r, &mx, NULL, &s->m_dx);
+  if (st) goto out;
 
   dnnl_eltwise_desc_t d;
   st = sal__dnnl_check(k->ctx, dnnl_eltwise_forward_desc_init(&d, dnnl_forward_training, prm.alg, &my, prm.alpha, prm.beta),
                        "eltwise forward");
-  if (!st) st = sal__dm_prim_new(k, &s->fwd, &d, NULL, NULL, "eltwise forward");
-  if (!st && !s->same) st = sal__dm_reorder_new(k, &s->to_y, &mx, &my, 1.0f, false);
-  if (st) goto fail;
+  if (!st) st = sal__dnnl_op(r, &d, NULL, NULL, "eltwise forward", &s->fwd);
+  if (!st && !s->same) st = sal__dnnl_reorder(r, &mx, &my, 1.0f, false, &s->to_y);
+  if (st) goto out;
 
-  bool acc = sal__dm_may_accum(k, 0);
+  bool acc = sal__dnnl_input_shared(k, 0);
   if (prm.deriv) {
     /* dx (+)= dy*f'(x) elementwise over x's storage; only dy may need a layout change */
     if (!s->same) {
-      s->s = sal_alloc(k->ctx, (size_t)sal__dm_storage(X) * sizeof(float));
-      if (!s->s) { st = SAL_STATUS_OUT_OF_MEMORY; goto fail; }
-      st = sal__dm_mem(k, &s->m_s, &mx, s->s);
-      if (!st) st = sal__dm_reorder_new(k, &s->dy_to_s, &my, &mx, 1.0f, false);
-      if (st) goto fail;
+      st = sal__dnnl_mem_buf(r, &mx, &s->s, &s->m_s);
+      if (!st) st = sal__dnnl_reorder(r, &my, &mx, 1.0f, false, &s->dy_to_s);
     }
-    sal__dm_name(s->name, sizeof s->name, &s->fwd);
-    return SAL_STATUS_OK;
+    goto out;
   }
 
   /* Backward runs in x's layout; its hint is a forward descriptor in that layout. */
@@ -92,40 +74,32 @@ static sal_status elt_prepare(sal_kctx *k, elt_params prm) {
   dnnl_eltwise_desc_t hd, bd;
   st = sal__dnnl_check(k->ctx, dnnl_eltwise_forward_desc_init(&hd, dnnl_forward_training, prm.alg, &mx, prm.alpha, prm.beta),
                        "eltwise forward (hint)");
-  if (!st) st = sal__dnnl_check(k->ctx, dnnl_primitive_desc_create(&hint, &hd, NULL, k->dnnl->engine, NULL),
-                                "eltwise forward (hint) descriptor");
+  if (!st) st = sal__dnnl_pd(r, &hd, NULL, "eltwise forward (hint)", &hint);
   if (!st) st = sal__dnnl_check(k->ctx, dnnl_eltwise_backward_desc_init(&bd, prm.alg, &mx, &mx, prm.alpha, prm.beta),
                                 "eltwise backward");
-  if (!st) st = sal__dm_prim_new(k, &s->bwd, &bd, NULL, hint, "eltwise backward");
-  if (hint) dnnl_primitive_desc_destroy(hint);
-  if (st) goto fail;
+  if (!st) st = sal__dnnl_op(r, &bd, NULL, hint, "eltwise backward", &s->bwd);
+  if (st) goto out;
 
   if (!s->same || acc) {
-    s->s = sal_alloc(k->ctx, (size_t)sal__dm_storage(X) * sizeof(float));
-    if (!s->s) { st = SAL_STATUS_OUT_OF_MEMORY; goto fail; }
-    st = sal__dm_mem(k, &s->m_s, &mx, s->s);
-    if (!st && !s->same) st = sal__dm_reorder_new(k, &s->dy_to_s, &my, &mx, 1.0f, false);
-    if (!st && acc) st = sal__dm_reorder_new(k, &s->s_add, &mx, &mx, 1.0f, true);
-    if (st) goto fail;
+    st = sal__dnnl_mem_buf(r, &mx, &s->s, &s->m_s);
+    if (!st && !s->same) st = sal__dnnl_reorder(r, &my, &mx, 1.0f, false, &s->dy_to_s);
+    if (!st && acc) st = sal__dnnl_reorder(r, &mx, &mx, 1.0f, true, &s->s_add);
   }
-  sal__dm_name(s->name, sizeof s->name, &s->fwd);
-  return SAL_STATUS_OK;
-fail:
-  elt_release(k);
-  return st;
+out:
+  return sal__dnnl_state_done(k, st, s->fwd.pd, s->name, sizeof s->name);
 }
 
 static sal_status elt_forward(sal_kctx *k) {
   elt_state *s = k->state;
   if (s->same) {
     dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, s->m_x}, {DNNL_ARG_DST, s->m_y}};
-    return sal__dm_exec(k, &s->fwd, 2, a);
+    return sal__dnnl_exec(&s->r, &s->fwd, 2, a);
   }
   dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, s->m_x}, {DNNL_ARG_TO, s->m_y}};
-  sal_status st = sal__dm_exec(k, &s->to_y, 2, r);
+  sal_status st = sal__dnnl_exec(&s->r, &s->to_y, 2, r);
   if (st) return st;
   dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, s->m_y}, {DNNL_ARG_DST, s->m_y}};
-  return sal__dm_exec(k, &s->fwd, 2, a);
+  return sal__dnnl_exec(&s->r, &s->fwd, 2, a);
 }
 
 /* dx (+)= dy * f'(x) over the storage of x (blocked padding: x = 0 and dy = 0 there, so dx
@@ -134,14 +108,14 @@ static sal_status c_backward(sal_kctx *k, elt_state *s, bool acc) {
   const float *dy = k->dout[0]->data;
   if (!s->same) {
     dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, s->m_dy_out}, {DNNL_ARG_TO, s->m_s}};
-    sal_status st = sal__dm_exec(k, &s->dy_to_s, 2, r);
+    sal_status st = sal__dnnl_exec(&s->r, &s->dy_to_s, 2, r);
     if (st) return st;
     dy = s->s;
   }
   const float *x = k->in[0]->data;
   float *dx = k->din[0]->data;
   float (*deriv)(float) = s->prm.deriv;
-  int64_t n = sal__dm_storage(k->in[0]);
+  int64_t n = sal__tensor_storage(k->in[0]);
   #pragma omp parallel for if (n > 32768) schedule(static)
   for (int64_t i = 0; i < n; i++) {
     float g = dy[i] * deriv(x[i]);
@@ -152,32 +126,27 @@ static sal_status c_backward(sal_kctx *k, elt_state *s, bool acc) {
 
 static sal_status elt_backward(sal_kctx *k) {
   elt_state *s = k->state;
+  if (sal__dnnl_grad_trivial(k, 0)) return SAL_STATUS_OK;
   sal_tensor *DX = k->din[0];
-  if (!DX) return SAL_STATUS_OK;
   bool acc = k->din_accum[0];
-  if (!k->dout[0]) {
-    /* dy is zero: so is dx */
-    if (!acc) memset(DX->data, 0, (size_t)sal__dm_storage(DX) * sizeof(float));
-    return SAL_STATUS_OK;
-  }
-  if (acc && !s->s_add.prim && !s->prm.deriv) return sal__dm_unexpected_accum(k, 0);
-  sal__dm_bind(s->m_dy_out, k->dout[0]->data);
+  if (acc && !s->s_add.p && !s->prm.deriv) return sal__dnnl_unexpected_accum(k, 0);
+  sal__dnnl_bind(s->m_dy_out, k->dout[0]->data);
   if (s->prm.deriv) return c_backward(k, s, acc);
-  sal__dm_bind(s->m_dx, DX->data);
+  sal__dnnl_bind(s->m_dx, DX->data);
   sal_status st = SAL_STATUS_OK;
   dnnl_memory_t dy = s->m_dy_out;
   if (!s->same) {
     dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, s->m_dy_out}, {DNNL_ARG_TO, s->m_s}};
-    st = sal__dm_exec(k, &s->dy_to_s, 2, r);
+    st = sal__dnnl_exec(&s->r, &s->dy_to_s, 2, r);
     dy = s->m_s;
   }
   /* Accumulating: the gradient goes to s (in place over dy when dy is already there). */
   dnnl_memory_t target = acc ? s->m_s : s->m_dx;
   dnnl_exec_arg_t b[] = {{DNNL_ARG_SRC, s->m_x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_SRC, target}};
-  if (!st) st = sal__dm_exec(k, &s->bwd, 3, b);
+  if (!st) st = sal__dnnl_exec(&s->r, &s->bwd, 3, b);
   if (!st && acc) {
     dnnl_exec_arg_t r[] = {{DNNL_ARG_FROM, s->m_s}, {DNNL_ARG_TO, s->m_dx}};
-    st = sal__dm_exec(k, &s->s_add, 2, r);
+    st = sal__dnnl_exec(&s->r, &s->s_add, 2, r);
   }
   return st;
 }
@@ -240,7 +209,7 @@ static sal_status clip_prepare(sal_kctx *k) {
 
 #define SAL__ELT_KERNEL(sym, SUPPORTS)                                                                 \
   const sal_kernel sal__dnnl_##sym = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = SUPPORTS, \
-                                      .prepare = sym##_prepare, .release = elt_release,                 \
+                                      .prepare = sym##_prepare, .release = sal__dnnl_state_release,                 \
                                       .forward = elt_forward, .backward = elt_backward, .impl_name = elt_name};
 SAL__ELT_KERNEL(relu, elt_shape_ok)
 SAL__ELT_KERNEL(leaky_relu, leaky_relu_supports)

@@ -11,7 +11,7 @@
  * 2-D B (whose product then folds A's batch into its rows); other batch broadcasts are declined. */
 #include <string.h>
 
-#include "kernels/dnnl/misc_util.h"
+#include "kernels/dnnl/util.h"
 
 /* One product out (batch,P,Q) = scale * L (batch,P,R) x Rm (batch,R,Q); lt/rt: the operand is
  * stored transposed (its memory is (batch,R,P) / (batch,Q,R) row-major). */
@@ -21,11 +21,12 @@ typedef struct mm_spec {
 } mm_spec;
 
 typedef struct mm_prod {
-  sal_dm_prim p[2]; /* [accumulate] */
+  sal_dnnl_prim p[2]; /* [accumulate] */
   dnnl_memory_t m_l, m_r, m_out;
 } mm_prod;
 
 typedef struct mm_state {
+  sal_dnnl_res r;
   bool gemm;
   float alpha, beta;
   int64_t batch, M, K, N;
@@ -37,6 +38,7 @@ typedef struct mm_state {
   double *csum;         /* dC accumulator, cm*cn */
   char name[96];
 } mm_state;
+SAL_DNNL_STATE_CHECK(mm_state);
 
 /* The 3-D view of a (rows, cols) operand, transposed or not. */
 static sal_status md3(sal_kctx *k, dnnl_memory_desc_t *md, int64_t batch, int64_t rows, int64_t cols, bool trans) {
@@ -47,22 +49,22 @@ static sal_status md3(sal_kctx *k, dnnl_memory_desc_t *md, int64_t batch, int64_
 
 /* Creates the product (both accumulate variants when acc). bias_md: matmul's bias; post_c:
  * C through post-ops (scale alpha/beta, add C, times beta). */
-static sal_status prod_new(sal_kctx *k, mm_prod *pr, const mm_spec *sp, float scale, bool acc,
+static sal_status prod_new(sal_kctx *k, sal_dnnl_res *r, mm_prod *pr, const mm_spec *sp, float scale, bool acc,
                            const dnnl_memory_desc_t *bias_md, const dnnl_memory_desc_t *post_c, float beta,
                            const char *what) {
   dnnl_memory_desc_t ml, mr, mo;
   sal_status st = md3(k, &ml, sp->batch, sp->P, sp->R, sp->lt);
   if (!st) st = md3(k, &mr, sp->batch, sp->R, sp->Q, sp->rt);
   if (!st) st = md3(k, &mo, sp->batch, sp->P, sp->Q, false);
-  if (!st) st = sal__dm_mem(k, &pr->m_l, &ml, NULL);
-  if (!st) st = sal__dm_mem(k, &pr->m_r, &mr, NULL);
-  if (!st) st = sal__dm_mem(k, &pr->m_out, &mo, NULL);
+  if (!st) st = sal__dnnl_mem_at(r, &ml, NULL, &pr->m_l);
+  if (!st) st = sal__dnnl_mem_at(r, &mr, NULL, &pr->m_r);
+  if (!st) st = sal__dnnl_mem_at(r, &mo, NULL, &pr->m_out);
   dnnl_matmul_desc_t d;
   if (!st) st = sal__dnnl_check(k->ctx, dnnl_matmul_desc_init(&d, &ml, &mr, bias_md, &mo), what);
   for (int a = 0; a <= (int)acc && !st; a++) {
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t po = NULL;
-    st = sal__dm_attr(k, &attr, post_c ? scale / beta : scale, 1.0f, false);
+    st = sal__dnnl_attr(r, post_c ? scale / beta : scale, 1.0f, false, &attr);
     if (!st && (post_c || a)) {
       st = sal__dnnl_check(k->ctx, dnnl_post_ops_create(&po), "post-ops create");
       if (!st && post_c) st = sal__dnnl_check(k->ctx, dnnl_post_ops_append_binary(po, dnnl_binary_add, post_c), "binary post-op");
@@ -71,30 +73,23 @@ static sal_status prod_new(sal_kctx *k, mm_prod *pr, const mm_spec *sp, float sc
       if (!st && a) st = sal__dnnl_check(k->ctx, dnnl_post_ops_append_sum(po, 1.0f), "sum post-op");
       if (!st) st = sal__dnnl_check(k->ctx, dnnl_primitive_attr_set_post_ops(attr, po), "post-ops");
     }
-    if (!st) st = sal__dm_prim_new(k, &pr->p[a], &d, attr, NULL, what);
+    if (!st) st = sal__dnnl_op(r, &d, attr, NULL, what, &pr->p[a]);
     if (po) dnnl_post_ops_destroy(po);
     if (attr) dnnl_primitive_attr_destroy(attr);
   }
   return st;
 }
 
-static void prod_free(mm_prod *pr) {
-  sal__dm_prim_free(&pr->p[0]);
-  sal__dm_prim_free(&pr->p[1]);
-  dnnl_memory_t ms[] = {pr->m_l, pr->m_r, pr->m_out};
-  for (size_t i = 0; i < 3; i++)
-    if (ms[i]) dnnl_memory_destroy(ms[i]);
-}
-
 /* Runs a product; which: the input whose gradient it writes (for the error), extra: C. */
 static sal_status prod_run(sal_kctx *k, const mm_prod *pr, int which, bool acc, const float *l, const float *r,
                            float *out, dnnl_memory_t extra, int extra_arg) {
-  if (!pr->p[acc].prim) return sal__dm_unexpected_accum(k, which);
-  sal__dm_bind(pr->m_l, (void *)l);
-  sal__dm_bind(pr->m_r, (void *)r);
-  sal__dm_bind(pr->m_out, out);
+  mm_state *s = k->state;
+  if (!pr->p[acc].p) return sal__dnnl_unexpected_accum(k, which);
+  sal__dnnl_bind(pr->m_l, (void *)l);
+  sal__dnnl_bind(pr->m_r, (void *)r);
+  sal__dnnl_bind(pr->m_out, out);
   dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC, pr->m_l}, {DNNL_ARG_WEIGHTS, pr->m_r}, {DNNL_ARG_DST, pr->m_out}, {extra_arg, extra}};
-  return sal__dm_exec(k, &pr->p[acc], extra ? 4 : 3, a);
+  return sal__dnnl_exec(&s->r, &pr->p[acc], extra ? 4 : 3, a);
 }
 
 /* MatMul's 3-D view: false when the batch dims broadcast in a way this kernel declines. */
@@ -133,25 +128,13 @@ static bool mm_supports(const sal_kctx *k) {
   return true;
 }
 
-static void mm_release(sal_kctx *k) {
-  mm_state *s = k->state;
-  if (!s) return;
-  prod_free(&s->fwd);
-  prod_free(&s->da);
-  prod_free(&s->db);
-  if (s->m_c) dnnl_memory_destroy(s->m_c);
-  sal_free(s->csum);
-  sal_free(s);
-  k->state = NULL;
-}
-
 static sal_status mm_prepare(sal_kctx *k) {
-  mm_state *s = sal_calloc(k->ctx, 1, sizeof *s);
-  if (!s) return SAL_STATUS_OUT_OF_MEMORY;
-  k->state = s;
+  sal_status st = sal__dnnl_state_new(k, sizeof(mm_state));
+  if (st) return st;
+  mm_state *s = k->state;
   s->gemm = sal__node_op(k->node) == SAL_OP_GEMM;
   s->alpha = s->beta = 1.0f;
-  sal_status st = SAL_STATUS_OK;
+  sal_dnnl_res *r = &s->r;
   if (s->gemm) {
     int64_t ta, tb;
     st = sal__attr_int(k->ctx, k->node, "transA", 0, &ta);
@@ -176,14 +159,14 @@ static sal_status mm_prepare(sal_kctx *k) {
     s->cn = c->ndim >= 1 ? c->d[c->ndim - 1] : 1;
     /* matmul's bias is jit-compiled only as a row vector (a full (M,N) bias is "ref:any") */
     s->builtin_bias = s->alpha == 1.0f && s->beta == 1.0f && s->cm == 1;
-    st = sal__dm_md_dims(k, &cmd, 3, (int64_t[]){1, s->cm, s->cn});
-    if (!st) st = sal__dm_mem(k, &s->m_c, &cmd, k->in[2]->data);
-    s->csum = sal_calloc(k->ctx, (size_t)(s->cm * s->cn), sizeof(double));
+    st = sal__dnnl_md_dims(k->ctx, 3, (int64_t[]){1, s->cm, s->cn}, &cmd);
+    if (!st) st = sal__dnnl_mem_at(r, &cmd, k->in[2]->data, &s->m_c);
+    if (!st) s->csum = sal__dnnl_buf(r, (size_t)(s->cm * s->cn) * sizeof(double));
     if (!st && !s->csum) st = SAL_STATUS_OUT_OF_MEMORY;
     if (st) goto fail;
   }
   mm_spec f = {s->batch, s->M, s->K, s->N, s->ta, s->tb};
-  st = prod_new(k, &s->fwd, &f, s->alpha, false, s->has_c && s->builtin_bias ? &cmd : NULL,
+  st = prod_new(k, r, &s->fwd, &f, s->alpha, false, s->has_c && s->builtin_bias ? &cmd : NULL,
                 s->has_c && !s->builtin_bias ? &cmd : NULL, s->beta, "matmul forward");
   if (st) goto fail;
   /* dA: (M,K) = dY B'^T, or stored transposed (K,M) = B' dY^T */
@@ -192,14 +175,10 @@ static sal_status mm_prepare(sal_kctx *k) {
   /* dB: (K,N) = A'^T dY, or stored transposed (N,K) = dY^T A' */
   mm_spec db = !s->tb ? (mm_spec){s->batch, s->K, s->M, s->N, !s->ta, false}
                       : (mm_spec){s->batch, s->N, s->M, s->K, true, s->ta};
-  st = prod_new(k, &s->da, &da, s->alpha, sal__dm_may_accum(k, 0), NULL, NULL, 1.0f, "matmul backward (A)");
-  if (!st) st = prod_new(k, &s->db, &db, s->alpha, sal__dm_may_accum(k, 1), NULL, NULL, 1.0f, "matmul backward (B)");
-  if (st) goto fail;
-  sal__dm_name(s->name, sizeof s->name, &s->fwd.p[0]);
-  return SAL_STATUS_OK;
+  st = prod_new(k, r, &s->da, &da, s->alpha, sal__dnnl_input_shared(k, 0), NULL, NULL, 1.0f, "matmul backward (A)");
+  if (!st) st = prod_new(k, r, &s->db, &db, s->alpha, sal__dnnl_input_shared(k, 1), NULL, NULL, 1.0f, "matmul backward (B)");
 fail:
-  mm_release(k);
-  return st;
+  return sal__dnnl_state_done(k, st, s->fwd.p[0].pd, s->name, sizeof s->name);
 }
 
 static sal_status mm_forward(sal_kctx *k) {
@@ -248,8 +227,8 @@ static const char *mm_name(const sal_kctx *k) {
   return s ? s->name : "dnnl";
 }
 
-const sal_kernel sal__dnnl_gemm = {.name = "dnnl", .supports = mm_supports, .prepare = mm_prepare, .release = mm_release,
+const sal_kernel sal__dnnl_gemm = {.name = "dnnl", .supports = mm_supports, .prepare = mm_prepare, .release = sal__dnnl_state_release,
                                    .forward = mm_forward, .backward = mm_backward, .impl_name = mm_name};
 const sal_kernel sal__dnnl_matmul = {.name = "dnnl", .supports = mm_supports, .prepare = mm_prepare,
-                                     .release = mm_release, .forward = mm_forward, .backward = mm_backward,
+                                     .release = sal__dnnl_state_release, .forward = mm_forward, .backward = mm_backward,
                                      .impl_name = mm_name};

@@ -18,6 +18,7 @@ typedef struct dnnl_pool {
   sal_dnnl_port src, dst, ddst, dsrc;
   dnnl_memory_t ws; /* max pooling: the argmax of each window, written by forward */
 } dnnl_pool;
+SAL_DNNL_STATE_CHECK(dnnl_pool);
 
 /* oneDNN algorithm and window for g; false if oneDNN cannot express it. */
 static bool pool_params(const sal_pool_geom *g, const sal_shape *x, dnnl_alg_kind_t *alg, dnnl_dims_t ker,
@@ -77,28 +78,19 @@ static bool pool_supports(const sal_kctx *k) {
   return sal__dnnl_probe(k, &f, bwd, 1);
 }
 
-static void pool_release(sal_kctx *k) {
-  dnnl_pool *s = k->state;
-  if (!s) return;
-  sal__dnnl_res_free(&s->r);
-  sal_free(s);
-  k->state = NULL;
-}
-
 static sal_status pool_prepare(sal_kctx *k) {
-  dnnl_pool *s = sal_calloc(k->ctx, 1, sizeof *s);
-  if (!s) return SAL_STATUS_OUT_OF_MEMORY;
-  k->state = s;
+  sal_status st = sal__dnnl_state_new(k, sizeof(dnnl_pool));
+  if (st) return st;
+  dnnl_pool *s = k->state;
   sal_dnnl_res *r = &s->r;
   dnnl_alg_kind_t alg;
   dnnl_dims_t ker, str, dil, pl, pr;
   dnnl_memory_desc_t src, dst, dst_user;
   dnnl_pooling_v2_desc_t d;
   dnnl_primitive_desc_t fpd, bpd;
-  sal_status st = sal__pool_geom_k(k, &s->g);
+  st = sal__pool_geom_k(k, &s->g);
   if (!st && !pool_params(&s->g, &k->in[0]->shape, &alg, ker, str, dil, pl, pr))
     st = sal__op_error(k->ctx, k->node, SAL_STATUS_UNSUPPORTED, "oneDNN cannot express this pooling");
-  if (!st) st = sal__dnnl_res_init(r, k);
   if (!st) st = sal__dnnl_check(k->ctx, pool_mds(k, &src, &dst, &dst_user), "pooling memory descriptors");
   if (!st)
     st = sal__dnnl_check(k->ctx, dnnl_pooling_v2_forward_desc_init(&d, dnnl_forward_training, alg, &src, &dst, str, ker,
@@ -107,7 +99,6 @@ static sal_status pool_prepare(sal_kctx *k) {
   if (!st) st = sal__dnnl_pd(r, &d, NULL, "pooling forward", &fpd);
   if (!st) st = sal__dnnl_prim(r, fpd, "pooling forward", &s->fwd);
   if (st) goto fail;
-  sal__dnnl_impl_name(fpd, s->impl, sizeof s->impl);
   st = sal__dnnl_port_in(r, &s->src, &src, dnnl_primitive_desc_query_md(fpd, dnnl_query_src_md, 0));
   if (st) goto fail;
   st = sal__dnnl_port_out(r, &s->dst, &dst_user, dnnl_primitive_desc_query_md(fpd, dnnl_query_dst_md, 0), false);
@@ -121,47 +112,27 @@ static sal_status pool_prepare(sal_kctx *k) {
   if (!st)
     st = sal__dnnl_port_out(r, &s->dsrc, &src, dnnl_primitive_desc_query_md(bpd, dnnl_query_diff_src_md, 0),
                             sal__dnnl_input_shared(k, 0));
-  if (!st) st = sal__dnnl_res_ready(r);
-  if (!st) return SAL_STATUS_OK;
 fail:
-  pool_release(k);
-  return st;
+  return sal__dnnl_state_done(k, st, s->fwd.pd, s->impl, sizeof s->impl);
 }
 
 static sal_status pool_forward(sal_kctx *k) {
   dnnl_pool *s = k->state;
   sal_dnnl_res *r = &s->r;
-  sal_status st = sal__dnnl_port_load(r, &s->src, k->in[0]->data, true);
-  if (st) return st;
-  dnnl_memory_t dst = sal__dnnl_port_target(r, &s->dst, k->out[0]->data, false);
-  if (!dst) return SAL_STATUS_INTERNAL;
-  dnnl_exec_arg_t a[3] = {{DNNL_ARG_SRC, s->src.prim}, {DNNL_ARG_DST, dst}, {DNNL_ARG_WORKSPACE, s->ws}};
-  st = sal__dnnl_run(r, &s->fwd, s->ws ? 3 : 2, a);
-  if (!st) st = sal__dnnl_port_store(r, &s->dst, false);
-  if (!st) st = sal__dnnl_wait(r);
-  return st;
+  dnnl_exec_arg_t ws = {DNNL_ARG_WORKSPACE, s->ws};
+  return sal__dnnl_run_io(r, &s->fwd, &s->src, DNNL_ARG_SRC, k->in[0]->data, &s->dst, DNNL_ARG_DST, k->out[0]->data,
+                          false, s->ws ? 1 : 0, &ws);
 }
 
 static sal_status pool_backward(sal_kctx *k) {
   dnnl_pool *s = k->state;
   sal_dnnl_res *r = &s->r;
-  if (!k->din[0]) return SAL_STATUS_OK;
-  if (!k->dout[0]) {
-    sal__grad_prepare(k, 0);
-    return SAL_STATUS_OK;
-  }
+  if (sal__dnnl_grad_trivial(k, 0)) return SAL_STATUS_OK;
   if (k->din[0]->layout != k->in[0]->layout || k->dout[0]->layout != k->out[0]->layout)
     return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "gradients are not in their values' layouts");
-  bool acc = k->din_accum[0];
-  sal_status st = sal__dnnl_port_load(r, &s->ddst, k->dout[0]->data, true);
-  if (st) return st;
-  dnnl_memory_t dsrc = sal__dnnl_port_target(r, &s->dsrc, k->din[0]->data, acc);
-  if (!dsrc) return SAL_STATUS_INTERNAL;
-  dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, s->ddst.prim}, {DNNL_ARG_DIFF_SRC, dsrc}, {DNNL_ARG_WORKSPACE, s->ws}};
-  st = sal__dnnl_run(r, &s->bwd, s->ws ? 3 : 2, a);
-  if (!st) st = sal__dnnl_port_store(r, &s->dsrc, acc);
-  if (!st) st = sal__dnnl_wait(r);
-  return st;
+  dnnl_exec_arg_t ws = {DNNL_ARG_WORKSPACE, s->ws};
+  return sal__dnnl_run_io(r, &s->bwd, &s->ddst, DNNL_ARG_DIFF_DST, k->dout[0]->data, &s->dsrc, DNNL_ARG_DIFF_SRC,
+                          k->din[0]->data, k->din_accum[0], s->ws ? 1 : 0, &ws);
 }
 
 static const char *pool_impl_name(const sal_kctx *k) {
@@ -172,7 +143,7 @@ static const char *pool_impl_name(const sal_kctx *k) {
 #define SAL__DNNL_POOL(sym)                                                                                 \
   const sal_kernel sal__dnnl_##sym = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = pool_supports, \
                                       .prepare = pool_prepare,                                             \
-                                      .release = pool_release, .forward = pool_forward,                    \
+                                      .release = sal__dnnl_state_release, .forward = pool_forward,                    \
                                       .backward = pool_backward, .impl_name = pool_impl_name};
 SAL__DNNL_POOL(maxpool)
 SAL__DNNL_POOL(avgpool)

@@ -38,6 +38,7 @@ typedef struct dnnl_resize {
   bool has_bwd;
   sal_dnnl_port src, dst, ddst, dsrc;
 } dnnl_resize;
+SAL_DNNL_STATE_CHECK(dnnl_resize);
 
 static int64_t gcd64(int64_t a, int64_t b) {
   while (b) {
@@ -155,31 +156,17 @@ static bool resize_supports(const sal_kctx *k) {
   return sal__dnnl_probe(k, &f, bwd, 1);
 }
 
-static void resize_release(sal_kctx *k) {
-  dnnl_resize *s = k->state;
-  if (!s) return;
-  sal__dnnl_res_free(&s->r);
-  sal_free(s);
-  k->state = NULL;
-}
-
-static const dnnl_memory_desc_t *qmd(const_dnnl_primitive_desc_t pd, dnnl_query_t what) {
-  return dnnl_primitive_desc_query_md(pd, what, 0);
-}
-
 static sal_status resize_prepare(sal_kctx *k) {
-  dnnl_resize *s = sal_calloc(k->ctx, 1, sizeof *s);
-  if (!s) return SAL_STATUS_OUT_OF_MEMORY;
-  k->state = s;
+  sal_status st = sal__dnnl_state_new(k, sizeof(dnnl_resize));
+  if (st) return st;
+  dnnl_resize *s = k->state;
   sal_dnnl_res *r = &s->r;
   dnnl_alg_kind_t alg;
   dnnl_memory_desc_t src, dst, src_user, dst_user;
   dnnl_resampling_desc_t d;
   dnnl_primitive_desc_t fpd, bpd;
-  sal_status st = SAL_STATUS_OK;
   if (!resize_alg(k, &alg))
     st = sal__op_error(k->ctx, k->node, SAL_STATUS_UNSUPPORTED, "oneDNN's resampling computes another map");
-  if (!st) st = sal__dnnl_res_init(r, k);
   if (!st) st = resize_mds(k, &src, &dst, &src_user, &dst_user);
   if (!st)
     st = sal__dnnl_check(k->ctx, dnnl_resampling_forward_desc_init(&d, dnnl_forward_training, alg, NULL, &src, &dst),
@@ -187,9 +174,8 @@ static sal_status resize_prepare(sal_kctx *k) {
   if (!st) st = sal__dnnl_pd(r, &d, NULL, "resampling forward", &fpd);
   if (!st) st = sal__dnnl_prim(r, fpd, "resampling forward", &s->fwd);
   if (st) goto fail;
-  sal__dnnl_impl_name(fpd, s->impl, sizeof s->impl);
-  st = sal__dnnl_port_in(r, &s->src, &src_user, qmd(fpd, dnnl_query_src_md));
-  if (!st) st = sal__dnnl_port_out(r, &s->dst, &dst_user, qmd(fpd, dnnl_query_dst_md), false);
+  st = sal__dnnl_port_in(r, &s->src, &src_user, sal__dnnl_qmd(fpd, dnnl_query_src_md));
+  if (!st) st = sal__dnnl_port_out(r, &s->dst, &dst_user, sal__dnnl_qmd(fpd, dnnl_query_dst_md), false);
   if (st) goto fail;
   /* Backward only in plans whose backward can ask for d(x). */
   s->has_bwd = !sal__dnnl_input_frozen(k, 0);
@@ -198,56 +184,34 @@ static sal_status resize_prepare(sal_kctx *k) {
                          "resampling backward descriptor");
     if (!st) st = sal__dnnl_pd(r, &d, fpd, "resampling backward", &bpd);
     if (!st) st = sal__dnnl_prim(r, bpd, "resampling backward", &s->bwd);
-    if (!st) st = sal__dnnl_port_in(r, &s->ddst, &dst_user, qmd(bpd, dnnl_query_diff_dst_md));
+    if (!st) st = sal__dnnl_port_in(r, &s->ddst, &dst_user, sal__dnnl_qmd(bpd, dnnl_query_diff_dst_md));
     if (!st)
-      st = sal__dnnl_port_out(r, &s->dsrc, &src_user, qmd(bpd, dnnl_query_diff_src_md), sal__dnnl_input_shared(k, 0));
+      st = sal__dnnl_port_out(r, &s->dsrc, &src_user, sal__dnnl_qmd(bpd, dnnl_query_diff_src_md), sal__dnnl_input_shared(k, 0));
     if (st) goto fail;
   }
-  st = sal__dnnl_res_ready(r);
-  if (!st) return SAL_STATUS_OK;
 fail:
-  resize_release(k);
-  return st;
+  return sal__dnnl_state_done(k, st, s->fwd.pd, s->impl, sizeof s->impl);
 }
 
 static sal_status resize_forward(sal_kctx *k) {
   // x is (N,C,IH,IW), y is (N,C,OH,OW), each in its own layout
   dnnl_resize *s = k->state;
   sal_dnnl_res *r = &s->r;
-  sal_status st = sal__dnnl_port_load(r, &s->src, k->in[0]->data, true);
-  if (st) return st;
-  dnnl_memory_t dst = sal__dnnl_port_target(r, &s->dst, k->out[0]->data, false);
-  if (!dst) return SAL_STATUS_INTERNAL;
-  dnnl_exec_arg_t a[2] = {{DNNL_ARG_SRC, s->src.prim}, {DNNL_ARG_DST, dst}};
-  st = sal__dnnl_run(r, &s->fwd, 2, a);
-  if (!st) st = sal__dnnl_port_store(r, &s->dst, false);
-  if (!st) st = sal__dnnl_wait(r);
-  return st;
+  return sal__dnnl_run_io(r, &s->fwd, &s->src, DNNL_ARG_SRC, k->in[0]->data, &s->dst, DNNL_ARG_DST, k->out[0]->data,
+                          false, 0, NULL);
 }
 
 static sal_status resize_backward(sal_kctx *k) {
   // dy is (N,C,OH,OW) in y's layout, dx (N,C,IH,IW) in x's
   dnnl_resize *s = k->state;
   sal_dnnl_res *r = &s->r;
-  if (!k->din[0]) return SAL_STATUS_OK;
-  if (!k->dout[0]) {
-    sal__grad_prepare(k, 0); /* dy is zero: so is dx */
-    return SAL_STATUS_OK;
-  }
+  if (sal__dnnl_grad_trivial(k, 0)) return SAL_STATUS_OK;
   if (!s->has_bwd)
     return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "a gradient the plan did not prepare for was asked");
   if (k->din[0]->layout != k->in[0]->layout || k->dout[0]->layout != k->out[0]->layout)
     return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "gradients are not in their values' layouts");
-  bool acc = k->din_accum[0];
-  sal_status st = sal__dnnl_port_load(r, &s->ddst, k->dout[0]->data, true);
-  if (st) return st;
-  dnnl_memory_t dsrc = sal__dnnl_port_target(r, &s->dsrc, k->din[0]->data, acc);
-  if (!dsrc) return SAL_STATUS_INTERNAL;
-  dnnl_exec_arg_t a[2] = {{DNNL_ARG_DIFF_DST, s->ddst.prim}, {DNNL_ARG_DIFF_SRC, dsrc}};
-  st = sal__dnnl_run(r, &s->bwd, 2, a);
-  if (!st) st = sal__dnnl_port_store(r, &s->dsrc, acc);
-  if (!st) st = sal__dnnl_wait(r);
-  return st;
+  return sal__dnnl_run_io(r, &s->bwd, &s->ddst, DNNL_ARG_DIFF_DST, k->dout[0]->data, &s->dsrc, DNNL_ARG_DIFF_SRC,
+                          k->din[0]->data, k->din_accum[0], 0, NULL);
 }
 
 static const char *resize_impl_name(const sal_kctx *k) {
@@ -256,6 +220,6 @@ static const char *resize_impl_name(const sal_kctx *k) {
 }
 
 const sal_kernel sal__dnnl_resize = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = resize_supports,
-                                     .prepare = resize_prepare, .release = resize_release,
+                                     .prepare = resize_prepare, .release = sal__dnnl_state_release,
                                      .forward = resize_forward, .backward = resize_backward,
                                      .impl_name = resize_impl_name};

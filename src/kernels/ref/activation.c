@@ -11,209 +11,145 @@
 
 #include <math.h>
 
-/* dx[i] = g (overwrite) or dx[i] += g (accumulate). */
-static inline void put(float *dx, int64_t i, float g, bool acc) { dx[i] = acc ? dx[i] + g : g; }
+/* An op's attributes as its element functions see them (alpha/min in a, beta/max in b). */
+typedef struct act_prm {
+  float a, b;
+} act_prm;
 
-static sal_status relu_forward(sal_kctx *k) {
-  // x, y: any shape, same numel
-  const float *x = k->in[0]->data;
-  float *y = k->out[0]->data;
-  int64_t n = sal_tensor_numel(k->in[0]);
-  #pragma omp parallel for if (n > 32768) schedule(static)
-  for (int64_t i = 0; i < n; i++) y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+static sal_status no_params(sal_kctx *k, act_prm *p) {
+  (void)k;
+  *p = (act_prm){0.0f, 0.0f};
   return SAL_STATUS_OK;
 }
 
-static sal_status relu_backward(sal_kctx *k) {
-  if (!k->din[0]) return SAL_STATUS_OK;
-  const float *x = k->in[0]->data;
-  const float *dy = k->dout[0] ? k->dout[0]->data : NULL;
-  float *dx = k->din[0]->data;
-  int64_t n = sal_tensor_numel(k->in[0]);
-  bool acc = k->din_accum[0];
-  #pragma omp parallel for if (n > 32768) schedule(static)
-  for (int64_t i = 0; i < n; i++) put(dx, i, (dy && x[i] > 0.0f) ? dy[i] : 0.0f, acc);
-  return SAL_STATUS_OK;
+/* Each op defines its element functions
+ *   static inline float <sym>_f(float x, act_prm p)                       -> y
+ *   static inline float <sym>_df(float x, float y, float dy, act_prm p)   -> dx contribution
+ * and SAL__ACT_LOOPS(sym, params) generates its kernel functions around them: the forward
+ *   // x, y: any shape, same numel
+ * and the backward, dx = g (overwrite) or dx += g (accumulate), with g = 0 where dy is absent.
+ * A macro rather than a function pointer so that the element functions inline into the OpenMP
+ * loops. */
+#define SAL__ACT_LOOPS(sym, params)                                                              \
+  static sal_status sym##_forward(sal_kctx *k) {                                                \
+    act_prm p;                                                                                   \
+    sal_status st = params(k, &p);                                                               \
+    if (st) return st;                                                                           \
+    const float *x = k->in[0]->data;                                                             \
+    float *y = k->out[0]->data;                                                                  \
+    int64_t n = sal_tensor_numel(k->in[0]);                                                      \
+    _Pragma("omp parallel for if (n > 32768) schedule(static)")                                  \
+    for (int64_t i = 0; i < n; i++) y[i] = sym##_f(x[i], p);                                     \
+    return SAL_STATUS_OK;                                                                        \
+  }                                                                                              \
+  static sal_status sym##_backward(sal_kctx *k) {                                               \
+    if (!k->din[0]) return SAL_STATUS_OK;                                                        \
+    act_prm p;                                                                                   \
+    sal_status st = params(k, &p);                                                               \
+    if (st) return st;                                                                           \
+    const float *x = k->in[0]->data, *y = k->out[0]->data;                                       \
+    const float *dy = k->dout[0] ? k->dout[0]->data : NULL;                                      \
+    float *dx = k->din[0]->data;                                                                 \
+    int64_t n = sal_tensor_numel(k->in[0]);                                                      \
+    bool acc = k->din_accum[0];                                                                  \
+    _Pragma("omp parallel for if (n > 32768) schedule(static)")                                  \
+    for (int64_t i = 0; i < n; i++) {                                                            \
+      float g = dy ? sym##_df(x[i], y[i], dy[i], p) : 0.0f;                                      \
+      dx[i] = acc ? dx[i] + g : g;                                                               \
+    }                                                                                            \
+    return SAL_STATUS_OK;                                                                        \
+  }                                                                                              \
+  const sal_kernel sal__ref_##sym = {.name = "ref", .forward = sym##_forward, .backward = sym##_backward};
+
+static inline float relu_f(float x, act_prm p) {
+  (void)p;
+  return x > 0.0f ? x : 0.0f;
 }
+static inline float relu_df(float x, float y, float dy, act_prm p) {
+  (void)y, (void)p;
+  return x > 0.0f ? dy : 0.0f;
+}
+SAL__ACT_LOOPS(relu, no_params)
 
 /* LeakyRelu (ONNX): y = x for x >= 0, alpha*x otherwise. */
-static sal_status leaky_relu_forward(sal_kctx *k) {
-  float alpha;
-  sal_status st = sal__leaky_relu_alpha(k->ctx, k->node, &alpha);
-  if (st) return st;
-  const float *x = k->in[0]->data;
-  float *y = k->out[0]->data;
-  int64_t n = sal_tensor_numel(k->in[0]);
-  #pragma omp parallel for if (n > 32768) schedule(static)
-  for (int64_t i = 0; i < n; i++) y[i] = x[i] >= 0.0f ? x[i] : alpha * x[i];
-  return SAL_STATUS_OK;
+static sal_status leaky_relu_params(sal_kctx *k, act_prm *p) {
+  *p = (act_prm){0.0f, 0.0f};
+  return sal__leaky_relu_alpha(k->ctx, k->node, &p->a);
 }
-
-static sal_status leaky_relu_backward(sal_kctx *k) {
-  if (!k->din[0]) return SAL_STATUS_OK;
-  float alpha;
-  sal_status st = sal__leaky_relu_alpha(k->ctx, k->node, &alpha);
-  if (st) return st;
-  const float *x = k->in[0]->data;
-  const float *dy = k->dout[0] ? k->dout[0]->data : NULL;
-  float *dx = k->din[0]->data;
-  int64_t n = sal_tensor_numel(k->in[0]);
-  bool acc = k->din_accum[0];
-  #pragma omp parallel for if (n > 32768) schedule(static)
-  for (int64_t i = 0; i < n; i++) put(dx, i, dy ? (x[i] > 0.0f ? dy[i] : alpha * dy[i]) : 0.0f, acc);
-  return SAL_STATUS_OK;
+static inline float leaky_relu_f(float x, act_prm p) { return x >= 0.0f ? x : p.a * x; }
+static inline float leaky_relu_df(float x, float y, float dy, act_prm p) {
+  (void)y;
+  return x > 0.0f ? dy : p.a * dy;
 }
+SAL__ACT_LOOPS(leaky_relu, leaky_relu_params)
 
 /* Sigmoid: y = 1 / (1 + e^-x), evaluated so that exp never overflows (e^-|x| <= 1). */
-static sal_status sigmoid_forward(sal_kctx *k) {
-  const float *x = k->in[0]->data;
-  float *y = k->out[0]->data;
-  int64_t n = sal_tensor_numel(k->in[0]);
-  #pragma omp parallel for if (n > 32768) schedule(static)
-  for (int64_t i = 0; i < n; i++) {
-    double e = exp(-fabs((double)x[i]));
-    y[i] = (float)(x[i] >= 0.0f ? 1.0 / (1.0 + e) : e / (1.0 + e));
-  }
-  return SAL_STATUS_OK;
+static inline float sigmoid_f(float x, act_prm p) {
+  (void)p;
+  double e = exp(-fabs((double)x));
+  return (float)(x >= 0.0f ? 1.0 / (1.0 + e) : e / (1.0 + e));
 }
-
 /* dy/dx = y (1 - y), from the saved output. */
-static sal_status sigmoid_backward(sal_kctx *k) {
-  if (!k->din[0]) return SAL_STATUS_OK;
-  const float *y = k->out[0]->data;
-  const float *dy = k->dout[0] ? k->dout[0]->data : NULL;
-  float *dx = k->din[0]->data;
-  int64_t n = sal_tensor_numel(k->in[0]);
-  bool acc = k->din_accum[0];
-  #pragma omp parallel for if (n > 32768) schedule(static)
-  for (int64_t i = 0; i < n; i++) put(dx, i, dy ? dy[i] * y[i] * (1.0f - y[i]) : 0.0f, acc);
-  return SAL_STATUS_OK;
+static inline float sigmoid_df(float x, float y, float dy, act_prm p) {
+  (void)x, (void)p;
+  return dy * y * (1.0f - y);
 }
+SAL__ACT_LOOPS(sigmoid, no_params)
 
-static sal_status tanh_forward(sal_kctx *k) {
-  const float *x = k->in[0]->data;
-  float *y = k->out[0]->data;
-  int64_t n = sal_tensor_numel(k->in[0]);
-  #pragma omp parallel for if (n > 32768) schedule(static)
-  for (int64_t i = 0; i < n; i++) y[i] = tanhf(x[i]);
-  return SAL_STATUS_OK;
+static inline float tanh_f(float x, act_prm p) {
+  (void)p;
+  return tanhf(x);
 }
-
 /* dy/dx = 1 - y^2, from the saved output. */
-static sal_status tanh_backward(sal_kctx *k) {
-  if (!k->din[0]) return SAL_STATUS_OK;
-  const float *y = k->out[0]->data;
-  const float *dy = k->dout[0] ? k->dout[0]->data : NULL;
-  float *dx = k->din[0]->data;
-  int64_t n = sal_tensor_numel(k->in[0]);
-  bool acc = k->din_accum[0];
-  #pragma omp parallel for if (n > 32768) schedule(static)
-  for (int64_t i = 0; i < n; i++) put(dx, i, dy ? dy[i] * (1.0f - y[i] * y[i]) : 0.0f, acc);
-  return SAL_STATUS_OK;
+static inline float tanh_df(float x, float y, float dy, act_prm p) {
+  (void)x, (void)p;
+  return dy * (1.0f - y * y);
 }
+SAL__ACT_LOOPS(tanh, no_params)
 
 /* Clip (ONNX): y = Min(max, Max(x, min)); with min > max every element becomes max, as the spec
  * says. Comparisons (not fminf/fmaxf) so that NaN propagates instead of becoming a bound. */
-static sal_status clip_forward(sal_kctx *k) {
-  float lo, hi;
-  sal_status st = sal__clip_bounds(k->ctx, k->graph, k->node, &lo, &hi);
-  if (st) return st;
-  const float *x = k->in[0]->data;
-  float *y = k->out[0]->data;
-  int64_t n = sal_tensor_numel(k->in[0]);
-  #pragma omp parallel for if (n > 32768) schedule(static)
-  for (int64_t i = 0; i < n; i++) {
-    float v = x[i] < lo ? lo : x[i];
-    y[i] = v > hi ? hi : v;
-  }
-  return SAL_STATUS_OK;
+static sal_status clip_params(sal_kctx *k, act_prm *p) {
+  *p = (act_prm){0.0f, 0.0f};
+  return sal__clip_bounds(k->ctx, k->graph, k->node, &p->a, &p->b);
 }
-
-static sal_status clip_backward(sal_kctx *k) {
-  if (!k->din[0]) return SAL_STATUS_OK;
-  float lo, hi;
-  sal_status st = sal__clip_bounds(k->ctx, k->graph, k->node, &lo, &hi);
-  if (st) return st;
-  const float *x = k->in[0]->data;
-  const float *dy = k->dout[0] ? k->dout[0]->data : NULL;
-  float *dx = k->din[0]->data;
-  int64_t n = sal_tensor_numel(k->in[0]);
-  bool acc = k->din_accum[0];
-  #pragma omp parallel for if (n > 32768) schedule(static)
-  for (int64_t i = 0; i < n; i++) put(dx, i, (dy && lo < x[i] && x[i] < hi) ? dy[i] : 0.0f, acc);
-  return SAL_STATUS_OK;
+static inline float clip_f(float x, act_prm p) {
+  float v = x < p.a ? p.a : x;
+  return v > p.b ? p.b : v;
 }
+static inline float clip_df(float x, float y, float dy, act_prm p) {
+  (void)y;
+  return (p.a < x && x < p.b) ? dy : 0.0f;
+}
+SAL__ACT_LOOPS(clip, clip_params)
 
 /* HardSigmoid (ONNX): y = max(0, min(1, alpha*x + beta)). */
-static sal_status hard_sigmoid_forward(sal_kctx *k) {
-  float alpha, beta;
-  sal_status st = sal__hard_sigmoid_params(k->ctx, k->node, &alpha, &beta);
-  if (st) return st;
-  const float *x = k->in[0]->data;
-  float *y = k->out[0]->data;
-  int64_t n = sal_tensor_numel(k->in[0]);
-  #pragma omp parallel for if (n > 32768) schedule(static)
-  for (int64_t i = 0; i < n; i++) {
-    float t = alpha * x[i] + beta;
-    y[i] = t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
-  }
-  return SAL_STATUS_OK;
+static sal_status hard_sigmoid_params(sal_kctx *k, act_prm *p) {
+  *p = (act_prm){0.0f, 0.0f};
+  return sal__hard_sigmoid_params(k->ctx, k->node, &p->a, &p->b);
 }
-
-static sal_status hard_sigmoid_backward(sal_kctx *k) {
-  if (!k->din[0]) return SAL_STATUS_OK;
-  float alpha, beta;
-  sal_status st = sal__hard_sigmoid_params(k->ctx, k->node, &alpha, &beta);
-  if (st) return st;
-  const float *x = k->in[0]->data;
-  const float *dy = k->dout[0] ? k->dout[0]->data : NULL;
-  float *dx = k->din[0]->data;
-  int64_t n = sal_tensor_numel(k->in[0]);
-  bool acc = k->din_accum[0];
-  #pragma omp parallel for if (n > 32768) schedule(static)
-  for (int64_t i = 0; i < n; i++) {
-    float t = alpha * x[i] + beta;
-    put(dx, i, (dy && t > 0.0f && t < 1.0f) ? alpha * dy[i] : 0.0f, acc);
-  }
-  return SAL_STATUS_OK;
+static inline float hard_sigmoid_f(float x, act_prm p) {
+  float t = p.a * x + p.b;
+  return t < 0.0f ? 0.0f : (t > 1.0f ? 1.0f : t);
 }
+static inline float hard_sigmoid_df(float x, float y, float dy, act_prm p) {
+  (void)y;
+  float t = p.a * x + p.b;
+  return (t > 0.0f && t < 1.0f) ? p.a * dy : 0.0f;
+}
+SAL__ACT_LOOPS(hard_sigmoid, hard_sigmoid_params)
 
 /* HardSwish (ONNX): y = x * HardSigmoid(x) with alpha = 1/6, beta = 0.5, written as
  * x * clamp(x + 3, 0, 6) / 6 so that the pieces meet exactly at x = -3 and x = 3. */
-static sal_status hard_swish_forward(sal_kctx *k) {
-  const float *x = k->in[0]->data;
-  float *y = k->out[0]->data;
-  int64_t n = sal_tensor_numel(k->in[0]);
-  #pragma omp parallel for if (n > 32768) schedule(static)
-  for (int64_t i = 0; i < n; i++) {
-    float t = x[i] + 3.0f;
-    t = t < 0.0f ? 0.0f : (t > 6.0f ? 6.0f : t);
-    y[i] = x[i] * t / 6.0f;
-  }
-  return SAL_STATUS_OK;
+static inline float hard_swish_f(float x, act_prm p) {
+  (void)p;
+  float t = x + 3.0f;
+  t = t < 0.0f ? 0.0f : (t > 6.0f ? 6.0f : t);
+  return x * t / 6.0f;
 }
-
-static sal_status hard_swish_backward(sal_kctx *k) {
-  if (!k->din[0]) return SAL_STATUS_OK;
-  const float *x = k->in[0]->data;
-  const float *dy = k->dout[0] ? k->dout[0]->data : NULL;
-  float *dx = k->din[0]->data;
-  int64_t n = sal_tensor_numel(k->in[0]);
-  bool acc = k->din_accum[0];
-  #pragma omp parallel for if (n > 32768) schedule(static)
-  for (int64_t i = 0; i < n; i++) {
-    float d = x[i] < -3.0f ? 0.0f : (x[i] <= 3.0f ? (2.0f * x[i] + 3.0f) / 6.0f : 1.0f);
-    put(dx, i, dy ? dy[i] * d : 0.0f, acc);
-  }
-  return SAL_STATUS_OK;
+static inline float hard_swish_df(float x, float y, float dy, act_prm p) {
+  (void)y, (void)p;
+  float d = x < -3.0f ? 0.0f : (x <= 3.0f ? (2.0f * x + 3.0f) / 6.0f : 1.0f);
+  return dy * d;
 }
-
-#define SAL__ACT_KERNEL(sym) \
-  const sal_kernel sal__ref_##sym = {.name = "ref", .forward = sym##_forward, .backward = sym##_backward};
-SAL__ACT_KERNEL(relu)
-SAL__ACT_KERNEL(leaky_relu)
-SAL__ACT_KERNEL(sigmoid)
-SAL__ACT_KERNEL(tanh)
-SAL__ACT_KERNEL(clip)
-SAL__ACT_KERNEL(hard_sigmoid)
-SAL__ACT_KERNEL(hard_swish)
+SAL__ACT_LOOPS(hard_swish, no_params)
