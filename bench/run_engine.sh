@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Engine benchmark driver (called by `make bench` as `bench/run_engine.sh <build dir> [args]`):
 # runs bench_engine (salient) and bench/engine_torch.py (PyTorch) with 2 threads each and prints
-# one table. Extra args (--quick, --model a,b, --batch 1,8) are passed to both.
+# one table. Options: --model a,b --batch 1,8 --rounds N (default 3); others (--quick) go to both.
 set -euo pipefail
 
 build=${1:-build}
@@ -21,6 +21,7 @@ trap 'rm -rf "$tmp"' EXIT
 # machine is shared and noisy, so each pair of figures is measured under the same conditions.
 models=resnet18,resnet50,vgg16
 batches=1,8
+rounds=3
 pass_args=()
 while [[ $# -gt 0 ]]; do
   case $1 in
@@ -28,6 +29,8 @@ while [[ $# -gt 0 ]]; do
     --model=*) models=${1#--model=}; shift ;;
     --batch) batches=$2; shift 2 ;;
     --batch=*) batches=${1#--batch=}; shift ;;
+    --rounds) rounds=$2; shift 2 ;;
+    --rounds=*) rounds=${1#--rounds=}; shift ;;
     *) pass_args+=("$1"); shift ;;
   esac
 done
@@ -39,8 +42,11 @@ fi
 : > "$tmp/salient.txt"
 : > "$tmp/torch.txt"
 sal_rc=0
+# Each (model, batch) pair runs `rounds` times, salient and PyTorch alternating; the table keeps
+# each side's best median (noise on a shared machine only ever adds time).
 for m in ${models//,/ }; do
   for b in ${batches//,/ }; do
+   for ((round = 1; round <= rounds; round++)); do
     echo "salient: $bin --model $m --batch $b ${pass_args[*]}" >&2
     OMP_NUM_THREADS=$threads "$bin" --threads "$threads" --model "$m" --batch "$b" "${pass_args[@]}" \
       | tee -a "$tmp/salient.txt" >&2 || sal_rc=$?
@@ -50,12 +56,13 @@ for m in ${models//,/ }; do
         --batch "$b" "${pass_args[@]}" | tee -a "$tmp/torch.txt" >&2 \
         || { echo "engine_torch.py failed: torch column skipped"; torch_ok=0; }
     fi
+   done
   done
 done
 [[ -f $tmp/torch.txt ]] || : > "$tmp/torch.txt"
 
 echo
-echo "Engine benchmark, 224x224, $threads threads, median wall-clock ms."
+echo "Engine benchmark, 224x224, $threads threads, median wall-clock ms (best of $rounds alternating rounds)."
 echo "fwd+bwd = forward + backward to the input (no parameter gradients), inference mode;"
 echo "GFLOP/s counts 2 x forward MACs for fwd and 2 x that for fwd+bwd (backward-data = one more forward)."
 awk -v torch_ok="$torch_ok" '
@@ -68,9 +75,9 @@ awk -v torch_ok="$torch_ok" '
     k = field($0, "model") SUBSEP field($0, "batch") SUBSEP field($0, "pass")
     if (FILENAME == ARGV[1]) {
       if (!(k in sal_ms)) order[++n] = k
-      sal_ms[k] = field($0, "ms"); sal_gf[k] = field($0, "gflops")
+      if (!(k in sal_ms) || field($0, "ms") + 0 < sal_ms[k] + 0) { sal_ms[k] = field($0, "ms"); sal_gf[k] = field($0, "gflops") }
     } else {
-      torch_ms[k] = field($0, "ms")
+      if (!(k in torch_ms) || field($0, "ms") + 0 < torch_ms[k] + 0) torch_ms[k] = field($0, "ms")
     }
   }
   END {
