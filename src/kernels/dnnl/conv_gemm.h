@@ -10,7 +10,8 @@
 typedef struct sal_conv_gemm {
   sal_conv_geom g;
   sal_dnnl_port dy;   /* dy (N,M,OH,OW) in its tensor's layout → plain NCHW, i.e. (N, M, OH*OW) */
-  dnnl_memory_t wt, b, cols; /* matmul per image: W^T (C*kH*kW, M) · dy_n (M, OH*OW) → cols_n */
+  dnnl_memory_t wt, b, cols; /* matmul per image: W^T (C*kH*kW, M) · dy_n (M, OH*OW) → cols, one
+                             * image at a time so the columns stay in cache */
   sal_dnnl_prim mm;
   float *cols_buf;
   /* Taps per input row h: hn[h] pairs (kh, oh) with h + pad_top - kh*dil = oh*stride, 0 <= oh < OH,
