@@ -385,7 +385,8 @@ void th_graph_compare(sal_graph *g, const th_graph_cmp *c) {
   int n_nodes = sal_graph_num_nodes(g);
   for (int j = 0; j < n_nodes; j++) {
     const char *kn = sal_plan_node_kernel(p[1], j);
-    bool ok = kn && strncmp(kn, "dnnl:", 5) == 0 && !(c->no_ref_impl && strstr(kn, "ref"));
+    /* "fused": the node runs inside the oneDNN kernel of the node before it */
+    bool ok = kn && (strcmp(kn, "fused") == 0 || (strncmp(kn, "dnnl:", 5) == 0 && !(c->no_ref_impl && strstr(kn, "ref"))));
     TH_CHECK(ok, "%s: node %d ran '%s', not oneDNN%s", c->label, j, kn ? kn : "?",
              c->no_ref_impl ? " (or its reference implementation)" : "");
   }

@@ -115,7 +115,7 @@ typedef struct th_graph_cmp {
 } th_graph_cmp;
 
 /* Runs g per c with SAL_KERNELS_REF and SAL_KERNELS_AUTO: checks every node of the second plan
- * ran a oneDNN kernel ("dnnl:..."), compares the output, checks the `blocked` values were stored
+ * ran a oneDNN kernel ("dnnl:..." or "fused" into one), compares the output, checks the `blocked` values were stored
  * blocked (sal_plan_value hands out the plan's own storage for a plain value and an owning plain
  * copy of a blocked one, which is how the test sees the layout), then compares the gradients of
  * c->grad_of. The graph stays the caller's. */
