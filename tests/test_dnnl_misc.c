@@ -432,6 +432,45 @@ static void test_add_relu_fusion(void) {
       TH_CHECK(!strstr(k0, "+relu") && strncmp(k1, "dnnl:", 5) == 0, "kept: Add '%s', Relu '%s'", k0, k1);
     sal_plan_free(p);
   }
+  /* y's gradient is a result: the fused backward must mask a copy, not the gradient itself.
+   * d(x) = d(z) = seed * (y > 0), and d(y) = seed exactly. */
+  static const char *const gv[] = {"y"};
+  sal_plan_opts o = sal_plan_opts_default();
+  o.grad_inputs = true;
+  o.grad_values = gv;
+  o.n_grad_values = 1;
+  sal_plan *p = NULL;
+  sal_tensor *x = NULL, *z = NULL, *seed = NULL;
+  const int64_t dims[4] = {2, 16, 5, 3}, n = 2 * 16 * 5 * 3;
+  TH_OK(sal_plan_new(ctx, g, &o, &p));
+  TH_OK(sal_tensor_new(ctx, 4, dims, &x));
+  TH_OK(sal_tensor_new(ctx, 4, dims, &z));
+  TH_OK(sal_tensor_new(ctx, 4, dims, &seed));
+  if (p && x && z && seed) {
+    sal_rng_normal(5, 1, 0, x->data, (size_t)n);
+    sal_rng_normal(5, 2, 0, z->data, (size_t)n);
+    sal_rng_normal(5, 3, 0, seed->data, (size_t)n);
+    const sal_tensor *y = NULL, *gy = NULL, *gx = NULL;
+    TH_CHECK(strcmp(sal_plan_node_kernel(p, 1), "fused") == 0, "fused with a requested gradient");
+    TH_OK(sal_plan_set_input(p, "x", x));
+    TH_OK(sal_plan_set_input(p, "z", z));
+    TH_OK(sal_plan_forward(p));
+    TH_OK(sal_plan_backward(p, "y", seed));
+    TH_OK(sal_plan_value(p, "y", &y));
+    TH_OK(sal_plan_grad(p, "y", &gy));
+    TH_OK(sal_plan_grad(p, "x", &gx));
+    if (y && gy && gx) {
+      float *want = malloc((size_t)n * sizeof(float));
+      for (int64_t i = 0; i < n; i++) want[i] = y->data[i] > 0 ? seed->data[i] : 0.0f;
+      th_allclose("requested d(y) untouched by the fused mask", gy->data, seed->data, n, 0, 0);
+      th_allclose("d(x) through the fused Relu", gx->data, want, n, 0, 0);
+      free(want);
+    }
+  }
+  sal_tensor_free(x);
+  sal_tensor_free(z);
+  sal_tensor_free(seed);
+  sal_plan_free(p);
   sal_graph_free(g);
 }
 

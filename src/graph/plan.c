@@ -337,6 +337,8 @@ static sal_status prepare_nodes(sal_plan *p) {
   for (int i = 0; i < p->g->n_nodes; i++) {
     sal_kctx *k = &p->k[i];
     if (p->elided[i]) continue;
+    /* The gradient of a node's output is read by its own backward only, unless it is a result. */
+    k->dout_writable = p->out0[i] >= 0 && !p->want_grad[p->out0[i]];
     if (p->kern[i]->prepare) {
       sal_status st = p->kern[i]->prepare(k);
       if (st) return sal_ctx_error_prefix(p->ctx, st, "plan: preparing node '%s': ", k->node->name);

@@ -65,6 +65,7 @@ typedef struct sal_kctx {
   sal_tensor **din;   /* gradient wrt input i, NULL when not wanted */
   sal_tensor **dout;  /* gradient wrt output j, NULL when none reaches it (treat as zero) */
   bool *din_accum;    /* false: the kernel overwrites din[i]; true: it adds into din[i] */
+  bool dout_writable; /* backward may overwrite dout[0] (no one reads that gradient afterwards) */
   uint32_t din_wanted; /* set before supports/prepare: bit i = backward may ask for din[i] (inputs
                         * past 31 count as wanted whenever any is); 0 in plans without gradients */
   bool training;

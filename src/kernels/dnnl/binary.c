@@ -47,7 +47,8 @@ typedef struct bin_state {
   float *bp;
   sal_dnnl_prim fwd;
   bin_side side[2];
-  float *dy_masked;       /* fused Relu: dy * (y > 0), y's storage size (plans with a backward) */
+  float *dy_masked;       /* fused Relu: dy * (y > 0), y's storage size, when dy may not be
+                           * overwritten (a requested gradient) */
   const float *dy_data;   /* this backward's output gradient (dy, or dy_masked) */
   char name[96];
 } bin_state;
@@ -213,7 +214,7 @@ static sal_status bin_prepare(sal_kctx *k, bin_kind kind) {
     bool acc = sal__dnnl_input_shared(k, w);
     st = s->side[w].full ? prepare_full(k, s, w, acc) : prepare_bcast(k, s, w, acc);
   }
-  if (!st && k->fuse.relu && k->din_wanted && !(s->dy_masked = sal__dnnl_buf(r, dnnl_memory_desc_get_size(&s->my))))
+  if (!st && k->fuse.relu && k->din_wanted && !k->dout_writable && !(s->dy_masked = sal__dnnl_buf(r, dnnl_memory_desc_get_size(&s->my))))
     st = SAL_STATUS_OUT_OF_MEMORY;
 fail:
   st = sal__dnnl_state_done(k, st, s->fwd.pd, s->name, sizeof s->name);
@@ -354,9 +355,9 @@ static sal_status bin_backward(sal_kctx *k) {
   s->dy_data = k->dout[0] ? k->dout[0]->data : NULL;
   if (k->dout[0] && k->fuse.relu) {
     /* Through the fused Relu: dy * (y > 0), y being its output (same layout; padding is 0). */
-    if (!s->dy_masked) return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "backward in a plan prepared without it");
+    float *m = k->dout_writable ? k->dout[0]->data : s->dy_masked; /* in place when allowed */
+    if (!m) return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "backward in a plan prepared without it");
     const float *y = k->out[0]->data, *dy = k->dout[0]->data;
-    float *m = s->dy_masked;
     int64_t n = (int64_t)(dnnl_memory_desc_get_size(&s->my) / sizeof(float));
     #pragma omp parallel for if (n > 32768) schedule(static)
     for (int64_t i = 0; i < n; i++) m[i] = y[i] > 0.0f ? dy[i] : 0.0f;

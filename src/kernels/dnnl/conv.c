@@ -175,8 +175,8 @@ static sal_status conv_prepare(sal_kctx *k) {
       goto fail;
     }
   }
-  if (s->fuse_relu && k->din_wanted) { /* only plans whose backward runs through this node */
-    s->y_storage = (int64_t)(dnnl_memory_desc_get_size(&m.dst_user) / sizeof(float));
+  s->y_storage = (int64_t)(dnnl_memory_desc_get_size(&m.dst_user) / sizeof(float));
+  if (s->fuse_relu && k->din_wanted && !k->dout_writable) { /* else backward masks dy in place */
     if (!(s->dy_masked = sal_calloc(k->ctx, (size_t)s->y_storage, sizeof(float)))) {
       st = SAL_STATUS_OUT_OF_MEMORY;
       goto fail;
@@ -301,7 +301,7 @@ static sal_status conv_backward(sal_kctx *k) {
   if (s->fuse_relu) {
     /* Through the fused ReLU: dy * (y > 0), y being its output (same layout, padding is 0). */
     const float *y = k->out[0]->data;
-    float *m = s->dy_masked;
+    float *m = k->dout_writable ? k->dout[0]->data : s->dy_masked;
     if (!m) return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "backward in a plan prepared without it");
     int64_t n = s->y_storage;
     #pragma omp parallel for if (n > 32768) schedule(static)
