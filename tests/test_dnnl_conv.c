@@ -987,8 +987,67 @@ static void small_channel_input_grad(void) {
   sal_graph_free(g);
 }
 
+/* A fused conv + ReLU masks its output gradient in place, except when that gradient is a result
+ * the caller asked for (grad_values): d(y) must come back exactly as seeded, and d(x) must match
+ * the reference plan. */
+static void fused_requested_grad(void) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = NULL;
+  TH_OK(sal_graph_new(ctx, &g));
+  if (!g) return;
+  th_input nf = {.fill = TH_FILL_NORMAL};
+  float w[16 * 16 * 9];
+  th_fill_buf(&nf, w, 16 * 16 * 9, 91);
+  for (int i = 0; i < 16 * 16 * 9; i++) w[i] /= 12.0f; /* ~1/sqrt(fan-in) */
+  TH_OK(sal_graph_add_input(g, "x", 4, (int64_t[]){2, 16, 6, 5}));
+  TH_OK(sal_graph_add_param(g, "w", 4, (int64_t[]){16, 16, 3, 3}, w, true));
+  sal_attr pa = sal_attr_ints("pads", 4, (int64_t[]){1, 1, 1, 1});
+  add_node(g, "Conv", "c", (const char *[]){"x", "w"}, 2, "a", &pa, 1);
+  add_node(g, "Relu", "r", (const char *[]){"a"}, 1, "y", NULL, 0);
+  TH_OK(sal_graph_add_output(g, "y"));
+  static const char *const gv[] = {"y"};
+  const int64_t xd[4] = {2, 16, 6, 5}, n = 2 * 16 * 6 * 5;
+  sal_tensor *x = NULL, *seed = NULL;
+  TH_OK(sal_tensor_new(ctx, 4, xd, &x));
+  TH_OK(sal_tensor_new(ctx, 4, xd, &seed));
+  float *gx[2] = {NULL, NULL};
+  for (int kk = 0; kk < 2 && x && seed; kk++) {
+    sal_rng_normal(9, 1, 0, x->data, (size_t)n);
+    sal_rng_normal(9, 2, 0, seed->data, (size_t)n);
+    sal_plan_opts o = sal_plan_opts_default();
+    o.kernels = kk ? SAL_KERNELS_AUTO : SAL_KERNELS_REF;
+    o.grad_inputs = true;
+    o.grad_values = gv;
+    o.n_grad_values = 1;
+    sal_plan *p = NULL;
+    const sal_tensor *gy = NULL, *g0 = NULL;
+    TH_OK(sal_plan_new(ctx, g, &o, &p));
+    if (!p) continue;
+    if (kk) TH_CHECK(strcmp(sal_plan_node_kernel(p, 1), "fused") == 0, "conv + relu fused: %s", sal_plan_node_kernel(p, 1));
+    TH_OK(sal_plan_set_input(p, "x", x));
+    TH_OK(sal_plan_forward(p));
+    TH_OK(sal_plan_backward(p, "y", seed));
+    TH_OK(sal_plan_grad(p, "y", &gy));
+    TH_OK(sal_plan_grad(p, "x", &g0));
+    if (gy) th_allclose(kk ? "requested d(y) untouched (fused)" : "requested d(y) (reference)", gy->data, seed->data, n, 0, 0);
+    if (g0) {
+      gx[kk] = malloc((size_t)n * sizeof(float));
+      memcpy(gx[kk], g0->data, (size_t)n * sizeof(float));
+    }
+    sal_plan_free(p);
+  }
+  /* one conv (K = 144): 1e-5 relative, 1e-6 of the largest as absolute slack */
+  if (gx[0] && gx[1]) th_allclose("fused conv + relu d(x)", gx[1], gx[0], n, 1e-5, 1e-6 * maxabs(gx[0], n));
+  free(gx[0]);
+  free(gx[1]);
+  sal_tensor_free(x);
+  sal_tensor_free(seed);
+  sal_graph_free(g);
+}
+
 int main(void) {
   conv_cases();
+  fused_requested_grad();
   small_channel_input_grad();
   bn_pool_cases();
   accumulation();

@@ -346,11 +346,11 @@ static void test_binary(void) {
 static void test_blocked_graphs(void) {
   /* Same arithmetic as the one-node cases; reductions in a different order: 1e-5. */
   gcase cases[] = {
-      /* residual join: Add -> Relu runs as one Add with a ReLU post-op (the plan fuses it) */
+      /* residual join: Add -> Relu */
       {.label = "add->relu join c16", .n_in = 2, .in = {IN("x", 4, 2, 16, 5, 3), IN("z", 4, 2, 16, 5, 3)}, .n_nodes = 3,
        .nodes = {{"Relu", {"x"}, 1, "r"}, {"Add", {"r", "z"}, 2, "s"}, {"Relu", {"s"}, 1, "y"}}, .output = "y",
        .blocked = {"r"}},
-      /* broadcast bias, fused ReLU output kept blocked for a Mul that also reads x */
+      /* broadcast bias, ReLU output kept blocked for a Mul that also reads x */
       {.label = "add bias->relu c20", .n_in = 2, .in = {IN("x", 4, 2, 20, 3, 3), PARAM("w", 4, 1, 20, 1, 1)}, .n_nodes = 3,
        .nodes = {{"Add", {"x", "w"}, 2, "s"}, {"Relu", {"s"}, 1, "t"}, {"Mul", {"t", "x"}, 2, "y"}}, .output = "y",
        .blocked = {"t"}},
@@ -404,78 +404,7 @@ static void test_blocked_graphs(void) {
   }
 }
 
-/* The plan fuses Add -> Relu into the Add's oneDNN kernel, in inference and training plans, and
- * not when the Add's output must stay readable. */
-static void test_add_relu_fusion(void) {
-  sal_ctx *ctx = th_ctx();
-  gcase c = {.label = "fusion", .n_in = 2, .in = {IN("x", 4, 2, 16, 5, 3), IN("z", 4, 2, 16, 5, 3)}, .n_nodes = 2,
-             .nodes = {{"Add", {"x", "z"}, 2, "s"}, {"Relu", {"s"}, 1, "y"}}, .output = "y"};
-  sal_graph *g = gbuild(&c);
-  TH_CHECK(g != NULL, "fusion graph: %s", sal_ctx_last_error(ctx));
-  if (!g) return;
-  for (int mode = 0; mode < 3; mode++) {
-    sal_plan_opts o = sal_plan_opts_default();
-    o.training = mode == 1;
-    o.grad_inputs = o.grad_params = mode == 1;
-    static const char *const keep[] = {"s"};
-    if (mode == 2) { /* the Add's output is asked for: nothing may be fused away */
-      o.keep_values = keep;
-      o.n_keep_values = 1;
-    }
-    sal_plan *p = NULL;
-    TH_OK(sal_plan_new(ctx, g, &o, &p));
-    if (!p) continue;
-    const char *k0 = sal_plan_node_kernel(p, 0), *k1 = sal_plan_node_kernel(p, 1);
-    if (mode < 2)
-      TH_CHECK(strstr(k0, "+relu") && strcmp(k1, "fused") == 0, "mode %d: Add '%s', Relu '%s'", mode, k0, k1);
-    else
-      TH_CHECK(!strstr(k0, "+relu") && strncmp(k1, "dnnl:", 5) == 0, "kept: Add '%s', Relu '%s'", k0, k1);
-    sal_plan_free(p);
-  }
-  /* y's gradient is a result: the fused backward must mask a copy, not the gradient itself.
-   * d(x) = d(z) = seed * (y > 0), and d(y) = seed exactly. */
-  static const char *const gv[] = {"y"};
-  sal_plan_opts o = sal_plan_opts_default();
-  o.grad_inputs = true;
-  o.grad_values = gv;
-  o.n_grad_values = 1;
-  sal_plan *p = NULL;
-  sal_tensor *x = NULL, *z = NULL, *seed = NULL;
-  const int64_t dims[4] = {2, 16, 5, 3}, n = 2 * 16 * 5 * 3;
-  TH_OK(sal_plan_new(ctx, g, &o, &p));
-  TH_OK(sal_tensor_new(ctx, 4, dims, &x));
-  TH_OK(sal_tensor_new(ctx, 4, dims, &z));
-  TH_OK(sal_tensor_new(ctx, 4, dims, &seed));
-  if (p && x && z && seed) {
-    sal_rng_normal(5, 1, 0, x->data, (size_t)n);
-    sal_rng_normal(5, 2, 0, z->data, (size_t)n);
-    sal_rng_normal(5, 3, 0, seed->data, (size_t)n);
-    const sal_tensor *y = NULL, *gy = NULL, *gx = NULL;
-    TH_CHECK(strcmp(sal_plan_node_kernel(p, 1), "fused") == 0, "fused with a requested gradient");
-    TH_OK(sal_plan_set_input(p, "x", x));
-    TH_OK(sal_plan_set_input(p, "z", z));
-    TH_OK(sal_plan_forward(p));
-    TH_OK(sal_plan_backward(p, "y", seed));
-    TH_OK(sal_plan_value(p, "y", &y));
-    TH_OK(sal_plan_grad(p, "y", &gy));
-    TH_OK(sal_plan_grad(p, "x", &gx));
-    if (y && gy && gx) {
-      float *want = malloc((size_t)n * sizeof(float));
-      for (int64_t i = 0; i < n; i++) want[i] = y->data[i] > 0 ? seed->data[i] : 0.0f;
-      th_allclose("requested d(y) untouched by the fused mask", gy->data, seed->data, n, 0, 0);
-      th_allclose("d(x) through the fused Relu", gx->data, want, n, 0, 0);
-      free(want);
-    }
-  }
-  sal_tensor_free(x);
-  sal_tensor_free(z);
-  sal_tensor_free(seed);
-  sal_plan_free(p);
-  sal_graph_free(g);
-}
-
 int main(void) {
-  test_add_relu_fusion();
   test_relu();
   test_activations();
   test_softmax();

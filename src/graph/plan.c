@@ -285,21 +285,11 @@ static void fuse_into(sal_plan *p, int c, int f) {
   p->k[c].out[0] = &p->vals[end];
 }
 
-/* Folds inference batch-norm and ReLU into the convolution before them when its kernel can, and a
- * ReLU into the Add before it (PERF-NOTES: separate batch-norm and ReLU passes are where PyTorch
- * loses time). Conv fusion only in inference plans without parameter gradients; never fuses away
- * a value the caller may read. */
+/* Folds inference batch-norm and ReLU into the convolution before them when its kernel can
+ * (PERF-NOTES: separate batch-norm and ReLU passes are where PyTorch loses time). Only in
+ * inference plans without parameter gradients; never fuses away a value the caller may read. */
 static void fuse_nodes(sal_plan *p) {
   const sal_graph *g = p->g;
-  /* Add → Relu (residual joins): valid in every mode, the mask depends only on the output. */
-  for (int a = 0; a < g->n_nodes; a++) {
-    if (g->nodes[a].op != SAL_OP_ADD || !(p->kern[a]->flags & SAL_KERNEL_FUSE_RELU)) continue;
-    int v = p->out0[a], r = p->readable[v] ? -1 : sole_consumer(p, v);
-    if (r >= 0 && g->nodes[r].op == SAL_OP_RELU) {
-      p->k[a].fuse.relu = true;
-      fuse_into(p, a, r);
-    }
-  }
   if (p->opts.training || p->opts.grad_params) return;
   sal_op_type conv = sal__op_find("Conv"), bn = sal__op_find("BatchNormalization"), relu = SAL_OP_RELU;
   for (int c = 0; c < g->n_nodes; c++) {

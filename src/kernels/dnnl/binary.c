@@ -47,9 +47,6 @@ typedef struct bin_state {
   float *bp;
   sal_dnnl_prim fwd;
   bin_side side[2];
-  float *dy_masked;       /* fused Relu: dy * (y > 0), y's storage size, when dy may not be
-                           * overwritten (a requested gradient) */
-  const float *dy_data;   /* this backward's output gradient (dy, or dy_masked) */
   char name[96];
 } bin_state;
 SAL_DNNL_STATE_CHECK(bin_state);
@@ -70,25 +67,22 @@ static bool bin_supports(const sal_kctx *k, bin_kind kind) {
 }
 
 /* A binary primitive src0 (op) src1 -> dst, optionally followed by post-ops: a binary division
- * by `div_md` (Div's db), a scale, a sum when accumulating, and a ReLU (a fused Add → Relu). */
+ * by `div_md` (Div's db), a scale, and a sum when accumulating. */
 static sal_status binary_prim(sal_kctx *k, sal_dnnl_prim *p, dnnl_alg_kind_t alg, const dnnl_memory_desc_t *s0,
                               const dnnl_memory_desc_t *s1, const dnnl_memory_desc_t *dst,
-                              const dnnl_memory_desc_t *div_md, float scale, bool accumulate, bool relu,
-                              const char *what) {
+                              const dnnl_memory_desc_t *div_md, float scale, bool accumulate, const char *what) {
   sal_dnnl_res *r = &((bin_state *)k->state)->r;
   dnnl_primitive_attr_t attr = NULL;
   dnnl_post_ops_t po = NULL;
   dnnl_binary_desc_t d;
   sal_status st = sal__dnnl_check(k->ctx, dnnl_binary_desc_init(&d, alg, s0, s1, dst), what);
   if (!st) st = sal__dnnl_attr(r, 1.0f, 1.0f, false, &attr);
-  if (!st && (div_md || scale != 1.0f || accumulate || relu)) {
+  if (!st && (div_md || scale != 1.0f || accumulate)) {
     st = sal__dnnl_check(k->ctx, dnnl_post_ops_create(&po), "post-ops create");
     if (!st && div_md) st = sal__dnnl_check(k->ctx, dnnl_post_ops_append_binary(po, dnnl_binary_div, div_md), "binary post-op");
     if (!st && scale != 1.0f)
       st = sal__dnnl_check(k->ctx, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_linear, scale, 0.0f), "linear post-op");
     if (!st && accumulate) st = sal__dnnl_check(k->ctx, dnnl_post_ops_append_sum(po, 1.0f), "sum post-op");
-    if (!st && relu)
-      st = sal__dnnl_check(k->ctx, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f), "relu post-op");
     if (!st) st = sal__dnnl_check(k->ctx, dnnl_primitive_attr_set_post_ops(attr, po), "post-ops");
   }
   if (!st) st = sal__dnnl_op(r, &d, attr, NULL, what, p);
@@ -117,11 +111,11 @@ static sal_status prepare_full(sal_kctx *k, bin_state *s, int w, bool may_acc) {
   int n_prim = sd->own ? 1 + (int)may_acc : 1;
   for (int a = 0; a < n_prim && !st; a++) {
     if (s->kind == BK_MUL)
-      st = binary_prim(k, &sd->prim[a], dnnl_binary_mul, &s->my, &s->mc[1 - w], dst, NULL, 1.0f, a, false, "Mul backward");
+      st = binary_prim(k, &sd->prim[a], dnnl_binary_mul, &s->my, &s->mc[1 - w], dst, NULL, 1.0f, a, "Mul backward");
     else if (w == 0)
-      st = binary_prim(k, &sd->prim[a], dnnl_binary_div, &s->my, &s->mc[1], dst, NULL, 1.0f, a, false, "Div backward");
+      st = binary_prim(k, &sd->prim[a], dnnl_binary_div, &s->my, &s->mc[1], dst, NULL, 1.0f, a, "Div backward");
     else /* db = -(dy*y)/b */
-      st = binary_prim(k, &sd->prim[a], dnnl_binary_mul, &s->my, &s->my, dst, &s->mc[1], -1.0f, a, false, "Div backward");
+      st = binary_prim(k, &sd->prim[a], dnnl_binary_mul, &s->my, &s->my, dst, &s->mc[1], -1.0f, a, "Div backward");
   }
   if (!st && !sd->own) {
     st = scratch(r, &s->g, &s->m_g, &s->my);
@@ -138,7 +132,7 @@ static sal_status prepare_bcast(sal_kctx *k, bin_state *s, int w, bool may_acc) 
   if (s->kind == BK_MUL || s->kind == BK_DIV) {
     st = scratch(r, &s->t, &s->m_t, &s->my);
     if (!st) st = binary_prim(k, &sd->prod, dnnl_binary_mul, &s->my, s->kind == BK_MUL ? &s->mc[1 - w] : &s->my,
-                              &s->my, NULL, 1.0f, false, false, "broadcast product");
+                              &s->my, NULL, 1.0f, false, "broadcast product");
   }
   if (!st && k->out[0]->layout != SAL_LAYOUT_PLAIN) {
     st = scratch(r, &s->p, &s->m_p, &s->mp_out);
@@ -206,20 +200,15 @@ static sal_status bin_prepare(sal_kctx *k, bin_kind kind) {
   s->swapped = !s->side[0].full;
   if (s->swapped) /* a broadcasts: a + b = b + a, a*b = b*a, a - b = -(b - a) */
     st = binary_prim(k, &s->fwd, bin_alg[kind], &s->mc[1], &s->mc[0], &s->my, NULL, kind == BK_SUB ? -1.0f : 1.0f,
-                     false, k->fuse.relu, "binary forward");
+                     false, "binary forward");
   else
-    st = binary_prim(k, &s->fwd, bin_alg[kind], &s->mc[0], &s->mc[1], &s->my, NULL, 1.0f, false, k->fuse.relu,
-                     "binary forward");
+    st = binary_prim(k, &s->fwd, bin_alg[kind], &s->mc[0], &s->mc[1], &s->my, NULL, 1.0f, false, "binary forward");
   for (int w = 0; w < 2 && !st; w++) {
     bool acc = sal__dnnl_input_shared(k, w);
     st = s->side[w].full ? prepare_full(k, s, w, acc) : prepare_bcast(k, s, w, acc);
   }
-  if (!st && k->fuse.relu && k->din_wanted && !k->dout_writable && !(s->dy_masked = sal__dnnl_buf(r, dnnl_memory_desc_get_size(&s->my))))
-    st = SAL_STATUS_OUT_OF_MEMORY;
 fail:
-  st = sal__dnnl_state_done(k, st, s->fwd.pd, s->name, sizeof s->name);
-  if (!st && k->fuse.relu) strncat(s->name, "+relu", sizeof s->name - strlen(s->name) - 1);
-  return st;
+  return sal__dnnl_state_done(k, st, s->fwd.pd, s->name, sizeof s->name);
 }
 
 static sal_status reorder(sal_kctx *k, const sal_dnnl_prim *p, dnnl_memory_t from, dnnl_memory_t to) {
@@ -322,7 +311,7 @@ static sal_status side_bcast(sal_kctx *k, bin_state *s, int w, bool acc) {
   bin_side *sd = &s->side[w];
   sal_status st = SAL_STATUS_OK;
   dnnl_memory_t src = s->m_dy;
-  const float *sp = s->dy_data;
+  const float *sp = k->dout[0]->data;
   if (sd->prod.p) {
     dnnl_memory_t other = s->kind == BK_MUL ? s->m_c[1 - w] : s->m_y;
     dnnl_exec_arg_t a[] = {{DNNL_ARG_SRC_0, s->m_dy}, {DNNL_ARG_SRC_1, other}, {DNNL_ARG_DST, s->m_t}};
@@ -352,18 +341,7 @@ static sal_status side_bcast(sal_kctx *k, bin_state *s, int w, bool acc) {
 
 static sal_status bin_backward(sal_kctx *k) {
   bin_state *s = k->state;
-  s->dy_data = k->dout[0] ? k->dout[0]->data : NULL;
-  if (k->dout[0] && k->fuse.relu) {
-    /* Through the fused Relu: dy * (y > 0), y being its output (same layout; padding is 0). */
-    float *m = k->dout_writable ? k->dout[0]->data : s->dy_masked; /* in place when allowed */
-    if (!m) return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "backward in a plan prepared without it");
-    const float *y = k->out[0]->data, *dy = k->dout[0]->data;
-    int64_t n = (int64_t)(dnnl_memory_desc_get_size(&s->my) / sizeof(float));
-    #pragma omp parallel for if (n > 32768) schedule(static)
-    for (int64_t i = 0; i < n; i++) m[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-    s->dy_data = m;
-  }
-  if (k->dout[0]) sal__dnnl_bind(s->m_dy, (void *)s->dy_data);
+  if (k->dout[0]) sal__dnnl_bind(s->m_dy, k->dout[0]->data);
   for (int w = 0; w < 2; w++) {
     if (sal__dnnl_grad_trivial(k, w)) continue;
     sal_tensor *D = k->din[w];
@@ -382,14 +360,13 @@ static const char *bin_name(const sal_kctx *k) {
   return s ? s->name : "dnnl";
 }
 
-/* Add also takes a following Relu as a post-op (the residual join of ResNets). */
-#define SAL__BIN_KERNEL(sym, KIND, FLAGS)                                                               \
+#define SAL__BIN_KERNEL(sym, KIND)                                                                      \
   static bool sym##_supports(const sal_kctx *k) { return bin_supports(k, KIND); }                      \
   static sal_status sym##_prepare(sal_kctx *k) { return bin_prepare(k, KIND); }                        \
-  const sal_kernel sal__dnnl_##sym = {.name = "dnnl", .flags = FLAGS, .supports = sym##_supports,       \
+  const sal_kernel sal__dnnl_##sym = {.name = "dnnl", .flags = SAL_KERNEL_BLOCKED, .supports = sym##_supports, \
                                       .prepare = sym##_prepare, .release = sal__dnnl_state_release,                 \
                                       .forward = bin_forward, .backward = bin_backward, .impl_name = bin_name};
-SAL__BIN_KERNEL(add, BK_ADD, SAL_KERNEL_BLOCKED | SAL_KERNEL_FUSE_RELU)
-SAL__BIN_KERNEL(sub, BK_SUB, SAL_KERNEL_BLOCKED)
-SAL__BIN_KERNEL(mul, BK_MUL, SAL_KERNEL_BLOCKED)
-SAL__BIN_KERNEL(div, BK_DIV, SAL_KERNEL_BLOCKED)
+SAL__BIN_KERNEL(add, BK_ADD)
+SAL__BIN_KERNEL(sub, BK_SUB)
+SAL__BIN_KERNEL(mul, BK_MUL)
+SAL__BIN_KERNEL(div, BK_DIV)
