@@ -241,9 +241,14 @@ int th_gradcheck(const th_op_case *c, sal_kernels kernels) {
   for (int i = 0; i < c->n_in; i++) {
     const th_input *in = &c->in[i];
     if (!in->name || !in->name[0] || in->constant) continue;
-    int64_t n;
-    input_storage(c, &r, i, &n);
-    analytic[i] = calloc((size_t)n, sizeof(float));
+    int64_t n = 0;
+    if (!input_storage(c, &r, i, &n)) {
+      th_failed++;
+      fprintf(stderr, "FAIL %s: no storage for input '%s'\n", c->label, in->name);
+      ok = 0;
+      goto done;
+    }
+    analytic[i] = calloc((size_t)(n ? n : 1), sizeof(float));
   }
   for (int j = 0; j < c->n_out; j++) {
     char nm[16];
@@ -268,8 +273,9 @@ int th_gradcheck(const th_op_case *c, sal_kernels kernels) {
   }
   for (int i = 0; i < c->n_in; i++) {
     if (!analytic[i]) continue;
-    int64_t n;
+    int64_t n = 0;
     float *x = input_storage(c, &r, i, &n);
+    if (!x) continue; /* checked above */
     double gmax = 0;
     for (int64_t e = 0; e < n; e++) gmax = fmax(gmax, fabs(analytic[i][e]));
     double atol = atol_rel * fmax(1.0, gmax);
