@@ -27,7 +27,9 @@ typedef struct sal_plan_opts {
   bool grad_params;   /* backward computes gradients of trainable parameters */
   const char *const *grad_values; /* extra values whose gradients must be readable (Grad-CAM) */
   int n_grad_values;
-  const char *const *keep_values; /* values readable after forward in a plan without backward */
+  const char *const *keep_values; /* intermediate values the caller will read after forward; others
+                                   * may be fused away or have their memory reused (outputs,
+                                   * inputs and grad_values are always readable) */
   int n_keep_values;
   sal_kernels kernels;
   sal_precision precision; /* only F32 is implemented; BF16 is UNSUPPORTED for now */
