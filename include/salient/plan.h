@@ -67,7 +67,8 @@ sal_status sal_plan_value(sal_plan *p, const char *name, const sal_tensor **out)
 sal_status sal_plan_grad(sal_plan *p, const char *name, const sal_tensor **out);
 /* The bound shape of a value. */
 sal_status sal_plan_shape(const sal_plan *p, const char *name, sal_shape *out);
-/* Which kernel runs node i ("ref", "dnnl:jit:avx512_core", ...), for logs and benchmarks. */
+/* Which kernel runs node i ("ref", "dnnl:jit:avx512_core+bn+relu", ...; "fused" when the node runs
+ * inside the kernel of the node before it), for logs and benchmarks. */
 const char *sal_plan_node_kernel(const sal_plan *p, int node);
 /* Multiply–add count of one forward pass (x2 = FLOPs), for benchmarks and `salient info`. */
 int64_t sal_plan_forward_macs(const sal_plan *p);

@@ -113,7 +113,7 @@ static sal_status cat_prepare(sal_kctx *k) {
       if (!st) st = sal__dnnl_reorder(r, &mx[i], &win, 1.0f, false, &c->put);
     }
     /* Backward pieces only for inputs whose gradient this plan can ask for. */
-    if (st || sal__dnnl_input_frozen(k, i)) continue;
+    if (st || sal__dnnl_grad_unwanted(k, i)) continue;
     st = sal__dnnl_mem_at(r, &win, NULL, &c->m_dwin);
     if (!st) st = sal__dnnl_mem_at(r, &mx[i], NULL, &c->m_dx);
     /* A value feeding two inputs of this node makes the plan accumulate into every gradient of

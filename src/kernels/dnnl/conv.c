@@ -194,7 +194,7 @@ static sal_status conv_prepare(sal_kctx *k) {
   if (st) goto fail;
 
   /* Backward data: d(input) = W^T * dy, only in plans whose backward can ask for it. */
-  s->has_bwd_data = !sal__dnnl_input_frozen(k, 0);
+  s->has_bwd_data = !sal__dnnl_grad_unwanted(k, 0);
   s->bwd_gemm = s->has_bwd_data && sal__conv_gemm_wanted(&s->g) && k->in[0]->layout == SAL_LAYOUT_PLAIN;
   if (s->bwd_gemm && (st = sal__conv_gemm_prepare(r, &s->gemm, &s->g, &m.dst_user))) goto fail;
   if (s->has_bwd_data && !s->bwd_gemm) {
@@ -210,7 +210,7 @@ static sal_status conv_prepare(sal_kctx *k) {
   }
 
   /* Backward weights (and bias), only when backward can ask for their gradients. */
-  s->has_bwd_w = !s->fuse_bn && !(sal__dnnl_input_frozen(k, 1) && sal__dnnl_input_frozen(k, 2));
+  s->has_bwd_w = !s->fuse_bn && !(sal__dnnl_grad_unwanted(k, 1) && sal__dnnl_grad_unwanted(k, 2));
   s->w_param = k->graph->values[k->node->in[1]].kind == SAL_VALUE_PARAM;
   if (s->has_bwd_w) {
     st = sal__dnnl_check(k->ctx, conv_bwd_weights_desc(&m, s->g.bias, &d), "conv backward-weights descriptor");

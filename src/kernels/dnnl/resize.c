@@ -178,7 +178,7 @@ static sal_status resize_prepare(sal_kctx *k) {
   if (!st) st = sal__dnnl_port_out(r, &s->dst, &dst_user, sal__dnnl_qmd(fpd, dnnl_query_dst_md), false);
   if (st) goto fail;
   /* Backward only in plans whose backward can ask for d(x). */
-  s->has_bwd = !sal__dnnl_input_frozen(k, 0);
+  s->has_bwd = !sal__dnnl_grad_unwanted(k, 0);
   if (s->has_bwd) {
     st = sal__dnnl_check(k->ctx, dnnl_resampling_backward_desc_init(&d, alg, NULL, &src, &dst),
                          "resampling backward descriptor");

@@ -446,7 +446,7 @@ bool sal__dnnl_input_shared(const sal_kctx *k, int i) {
   return uses > 1;
 }
 
-bool sal__dnnl_input_frozen(const sal_kctx *k, int i) {
+bool sal__dnnl_grad_unwanted(const sal_kctx *k, int i) {
   if (i >= k->n_in || k->node->in[i] < 0) return true;
   return !(k->din_wanted & (1u << (i < 31 ? i : 31)));
 }

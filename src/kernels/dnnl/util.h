@@ -163,7 +163,7 @@ dnnl_format_tag_t sal__dnnl_layout_tag(sal_layout layout);
 bool sal__dnnl_input_shared(const sal_kctx *k, int i);
 /* true if backward never asks for din[i] in this plan (frozen weights, inference plans, inputs no
  * requested gradient depends on): its backward primitives and buffers need not exist. */
-bool sal__dnnl_input_frozen(const sal_kctx *k, int i);
+bool sal__dnnl_grad_unwanted(const sal_kctx *k, int i);
 /* Error for din_accum on input i, whose gradient was not expected to accumulate. */
 sal_status sal__dnnl_unexpected_accum(const sal_kctx *k, int i);
 /* "dnnl:" + the implementation name of pd into buf. */
