@@ -6,4 +6,6 @@
 #include "salient/graph.h"
 #include "salient/plan.h"
 #include "salient/models.h"
+#include "salient/image.h"
+#include "salient/onnx.h"
 #endif

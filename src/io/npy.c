@@ -4,6 +4,7 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include "core/internal.h"
+#include "io/atomic.h"
 #include "salient/tensor.h"
 
 #include <errno.h>
@@ -373,18 +374,10 @@ sal_status sal_npy_write(sal_ctx *ctx, const char *path, const sal_tensor *t) {
   size_t hl = format_header(&t->shape, head, sizeof head);
   if (!hl) return sal_ctx_error(ctx, SAL_STATUS_INTERNAL, "%s: .npy header does not fit", path);
 
-  size_t plen = strlen(path);
-  char *tmp = sal_alloc(ctx, plen + 32);
-  if (!tmp) return sal_ctx_error_prefix(ctx, SAL_STATUS_OUT_OF_MEMORY, "%s: ", path);
-  snprintf(tmp, plen + 32, "%s.tmp.%ld", path, (long)getpid());
-
-  sal_status st = SAL_STATUS_OK;
-  FILE *f = fopen(tmp, "wb");
-  if (!f) {
-    st = sal_ctx_error(ctx, SAL_STATUS_IO, "%s: cannot create %s: %s", path, tmp, strerror(errno));
-    sal_free(tmp);
-    return st;
-  }
+  sal__atomic_file af;
+  sal_status st = sal__atomic_open(ctx, path, &af);
+  if (st != SAL_STATUS_OK) return st;
+  FILE *f = af.f;
   bool ok = fwrite(head, 1, hl, f) == hl;
   if (ok && host_little_endian()) {
     ok = fwrite(t->data, sizeof(float), (size_t)numel, f) == (size_t)numel;
@@ -397,19 +390,5 @@ sal_status sal_npy_write(sal_ctx *ctx, const char *path, const sal_tensor *t) {
       ok = fwrite(b, 1, 4, f) == 4;
     }
   }
-  /* Flush to the disk before the rename so that a crash leaves either the old or the new file. */
-  if (ok) ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
-  int e = ok ? 0 : errno;
-  if (fclose(f) != 0 && ok) {
-    ok = false;
-    e = errno;
-  }
-  if (!ok) {
-    st = sal_ctx_error(ctx, SAL_STATUS_IO, "%s: write failed: %s", path, strerror(e));
-  } else if (rename(tmp, path) != 0) {
-    st = sal_ctx_error(ctx, SAL_STATUS_IO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
-  }
-  if (st != SAL_STATUS_OK) remove(tmp);
-  sal_free(tmp);
-  return st;
+  return sal__atomic_commit(ctx, &af, ok);
 }

@@ -1,0 +1,24 @@
+/* Crash-safe file output shared by every writer in src/io: write to "<path>.tmp.<pid>", flush to
+ * disk, rename over the target. A failed or abandoned write leaves the old file (or none). */
+#ifndef SAL_IO_ATOMIC_H
+#define SAL_IO_ATOMIC_H
+
+#include "salient/core.h"
+
+#include <stdio.h>
+
+typedef struct sal__atomic_file {
+  FILE *f;          /* open for binary writing between open and commit/abort */
+  char *tmp;        /* the temporary path (owned) */
+  const char *path; /* the target path (borrowed; must outlive the write) */
+} sal__atomic_file;
+
+/* Creates the temporary file. On error nothing is left behind and af->f is NULL. */
+sal_status sal__atomic_open(sal_ctx *ctx, const char *path, sal__atomic_file *af);
+/* Ends the write: when ok (the caller's writes all succeeded) flushes, fsyncs, closes and renames
+ * the temporary over the target; otherwise, or when any of those fails, removes the temporary.
+ * Returns OK or an IO error naming the path (a caller-side failure, ok == false, is reported as
+ * "write failed" with errno). Always releases af. */
+sal_status sal__atomic_commit(sal_ctx *ctx, sal__atomic_file *af, bool ok);
+
+#endif
