@@ -1,5 +1,7 @@
 /* Shared test harness: loud checks, the per-op central-difference gradient check and the
  * oneDNN-vs-reference comparison used by every tests/test_ops_*.c. */
+#define _POSIX_C_SOURCE 200809L
+
 #include "harness.h"
 
 #include <math.h>
@@ -26,8 +28,41 @@ int th_quick(void) {
 
 int th_contains(const char *hay, const char *needle) { return !needle || (hay && strstr(hay, needle)); }
 
+static char g_tmpdir[512];
+
+const char *th_tmpdir(void) {
+  if (g_tmpdir[0]) return g_tmpdir;
+  const char *base = getenv("TMPDIR");
+  snprintf(g_tmpdir, sizeof g_tmpdir, "%s/sal_test_XXXXXX", base && base[0] ? base : "/tmp");
+  if (!mkdtemp(g_tmpdir)) {
+    g_tmpdir[0] = '\0';
+    TH_CHECK(0, "cannot create a temporary directory");
+    return NULL;
+  }
+  return g_tmpdir;
+}
+
+void th_tmp_path(char *buf, size_t n, const char *name) {
+  const char *d = th_tmpdir();
+  snprintf(buf, n, "%s/%s", d ? d : "/nonexistent", name);
+}
+
+void th_write_file(const char *path, const void *bytes, size_t n) {
+  FILE *f = fopen(path, "wb");
+  TH_CHECK(f != NULL, "cannot create %s", path);
+  if (!f) return;
+  TH_CHECK(fwrite(bytes, 1, n, f) == n, "short write to %s", path);
+  fclose(f);
+}
+
 int th_finish(const char *name) {
   printf("%s: %d passed, %d failed\n", name, th_passed, th_failed);
+  if (g_tmpdir[0]) {
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmpdir);
+    if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", g_tmpdir);
+    g_tmpdir[0] = '\0';
+  }
   sal_ctx_free(g_ctx);
   g_ctx = NULL;
   return th_failed ? 1 : 0;

@@ -47,6 +47,13 @@ int th_quick(void);
 
 int th_contains(const char *hay, const char *needle);
 int th_finish(const char *name);
+/* A fresh temporary directory for this test process (under $TMPDIR or /tmp), created on first use
+ * and removed with its contents by th_finish. NULL (and a failed check) if it cannot be made. */
+const char *th_tmpdir(void);
+/* th_tmpdir()/name into buf. */
+void th_tmp_path(char *buf, size_t n, const char *name);
+/* Writes n raw bytes to path (a failed check if it cannot). */
+void th_write_file(const char *path, const void *bytes, size_t n);
 
 /* Compares two float arrays: |a-b| <= atol + rtol*|b|. On the first mismatch prints the label,
  * index, both values and the max difference; returns 1 if all agree. Counts one check. */

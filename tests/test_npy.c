@@ -12,9 +12,6 @@
 
 #define FIX "tests/fixtures/golden/npy/"
 
-static char g_dir[256];
-
-static void tmp_path(char *buf, size_t n, const char *name) { snprintf(buf, n, "%s/%s", g_dir, name); }
 
 static int file_exists(const char *p) {
   struct stat sb;
@@ -26,16 +23,6 @@ static long file_size(const char *p) {
   return stat(p, &sb) == 0 ? (long)sb.st_size : -1;
 }
 
-/* Writes raw bytes to path (for the corrupt corpus). */
-static void write_bytes(const char *path, const void *b, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f) {
-    TH_CHECK(0, "cannot create %s", path);
-    return;
-  }
-  fwrite(b, 1, n, f);
-  fclose(f);
-}
 
 /* Reads a whole file into a malloc'd buffer. */
 static unsigned char *read_bytes(const char *path, size_t *n) {
@@ -65,7 +52,7 @@ static void write_npy_raw(const char *path, int major, const char *dict, const v
   memset(b + pre + dl, ' ', hlen - dl - 1);
   b[total - 1] = '\n';
   if (ndata) memcpy(b + total, data, ndata);
-  write_bytes(path, b, total + ndata);
+  th_write_file(path, b, total + ndata);
   free(b);
 }
 
@@ -98,7 +85,7 @@ static void test_round_trip(void) {
       t->data[3] = 1e-40f; /* subnormal */
     }
     char path[400];
-    snprintf(path, sizeof path, "%s/rank%d.npy", g_dir, r);
+    snprintf(path, sizeof path, "%s/rank%d.npy", th_tmpdir(), r);
     TH_OK(sal_npy_write(ctx, path, t));
     /* The data starts at a multiple of 64 bytes: the file is header + 4n bytes. */
     long sz = file_size(path);
@@ -117,7 +104,7 @@ static void test_round_trip(void) {
   /* A zero-size array and overwriting an existing file. */
   sal_tensor *z = NULL, *u = NULL;
   char path[400];
-  tmp_path(path, sizeof path, "rank2.npy");
+  th_tmp_path(path, sizeof path, "rank2.npy");
   TH_OK(sal_tensor_new(ctx, 2, (int64_t[]){0, 3}, &z));
   TH_OK(sal_npy_write(ctx, path, z));
   TH_OK(sal_npy_read(ctx, path, &u));
@@ -132,10 +119,10 @@ static void test_write_errors(void) {
   TH_OK(sal_tensor_new(ctx, 1, (int64_t[]){3}, &t));
   char path[400];
   const char *pathp = path; /* TH_FAILS wants a pointer it can test for NULL */
-  tmp_path(path, sizeof path, "no/such/dir/x.npy");
+  th_tmp_path(path, sizeof path, "no/such/dir/x.npy");
   TH_FAILS(sal_npy_write(ctx, path, t), SAL_STATUS_IO, pathp);
   /* Renaming over a directory fails: the error names the target and the temporary is removed. */
-  tmp_path(path, sizeof path, "adir");
+  th_tmp_path(path, sizeof path, "adir");
   mkdir(path, 0700);
   TH_FAILS(sal_npy_write(ctx, path, t), SAL_STATUS_IO, pathp);
   char tmp[450];
@@ -143,7 +130,7 @@ static void test_write_errors(void) {
   TH_CHECK(!file_exists(tmp), "temporary %s left behind after a failed rename", tmp);
   rmdir(path);
   t->layout = SAL_LAYOUT_BLOCKED16;
-  tmp_path(path, sizeof path, "blocked.npy");
+  th_tmp_path(path, sizeof path, "blocked.npy");
   TH_FAILS(sal_npy_write(ctx, path, t), SAL_STATUS_BAD_INPUT, "blocked");
   TH_CHECK(!file_exists(path), "a rejected write created %s", path);
   t->layout = SAL_LAYOUT_PLAIN;
@@ -221,7 +208,7 @@ static void test_numpy_files(void) {
 static void test_corrupt(void) {
   sal_ctx *ctx = th_ctx();
   char good[400], path[400];
-  tmp_path(good, sizeof good, "good.npy");
+  th_tmp_path(good, sizeof good, "good.npy");
   sal_tensor *t = NULL;
   TH_OK(sal_tensor_new(ctx, 3, (int64_t[]){2, 3, 4}, &t));
   if (!t) return;
@@ -239,42 +226,42 @@ static void test_corrupt(void) {
    * header, exactly at the data, inside the data, one byte short. */
   const size_t cuts[] = {0, 3, 7, 9, 10, 40, 127, 128, 129, 200, 223};
   for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
-    snprintf(path, sizeof path, "%s/cut%zu.npy", g_dir, cuts[i]);
-    write_bytes(path, b, cuts[i]);
+    snprintf(path, sizeof path, "%s/cut%zu.npy", th_tmpdir(), cuts[i]);
+    th_write_file(path, b, cuts[i]);
     char what[64];
     snprintf(what, sizeof what, "truncated at %zu", cuts[i]);
     expect_fail(path, SAL_STATUS_BAD_INPUT, cuts[i] >= 128 ? "truncated" : NULL, what);
   }
   /* Header cut off: the declared header length runs past the end. */
-  tmp_path(path, sizeof path, "cut40b.npy");
-  write_bytes(path, b, 40);
+  th_tmp_path(path, sizeof path, "cut40b.npy");
+  th_write_file(path, b, 40);
   expect_fail(path, SAL_STATUS_BAD_INPUT, "beyond the file", "header cut");
 
   unsigned char *c = malloc(n);
   /* Bad magic. */
   memcpy(c, b, n);
   c[1] = 'X';
-  tmp_path(path, sizeof path, "magic.npy");
-  write_bytes(path, c, n);
+  th_tmp_path(path, sizeof path, "magic.npy");
+  th_write_file(path, c, n);
   expect_fail(path, SAL_STATUS_BAD_INPUT, "bad magic", "bad magic");
   /* Unknown version. */
   memcpy(c, b, n);
   c[6] = 9;
-  tmp_path(path, sizeof path, "version.npy");
-  write_bytes(path, c, n);
+  th_tmp_path(path, sizeof path, "version.npy");
+  th_write_file(path, c, n);
   expect_fail(path, SAL_STATUS_UNSUPPORTED, "version 9.0", "version 9");
   /* Header length beyond the file. */
   memcpy(c, b, n);
   c[8] = 0x60;
   c[9] = 0xea; /* 60000 */
-  tmp_path(path, sizeof path, "hlen.npy");
-  write_bytes(path, c, n);
+  th_tmp_path(path, sizeof path, "hlen.npy");
+  th_write_file(path, c, n);
   expect_fail(path, SAL_STATUS_BAD_INPUT, "header length 60000 is beyond the file", "header length");
   /* Garbage header bytes (binary noise in the dict). */
   memcpy(c, b, n);
   for (int i = 10; i < 80; i++) c[i] = (unsigned char)(i * 37 + 11);
-  tmp_path(path, sizeof path, "garbage.npy");
-  write_bytes(path, c, n);
+  th_tmp_path(path, sizeof path, "garbage.npy");
+  th_write_file(path, c, n);
   expect_fail(path, SAL_STATUS_BAD_INPUT, "malformed", "garbage header");
   free(c);
 
@@ -301,13 +288,13 @@ static void test_corrupt(void) {
       {"empty.npy", "", "malformed", SAL_STATUS_BAD_INPUT},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    tmp_path(path, sizeof path, bad[i].name);
+    th_tmp_path(path, sizeof path, bad[i].name);
     write_npy_raw(path, 1, bad[i].dict, data, sizeof data);
     expect_fail(path, bad[i].st, bad[i].frag, bad[i].name);
   }
   /* A 2.0 file with a zero-padded 4-byte length, and keys in another order with double quotes:
    * both valid. */
-  tmp_path(path, sizeof path, "v2order.npy");
+  th_tmp_path(path, sizeof path, "v2order.npy");
   write_npy_raw(path, 2, "{\"shape\": (2, 4), \"fortran_order\": False, \"descr\": \"<f4\"}", data, sizeof data);
   TH_OK(sal_npy_read(ctx, path, &t));
   TH_CHECK(t && t->shape.ndim == 2 && t->shape.d[1] == 4, "v2.0 file with reordered keys");
@@ -317,7 +304,7 @@ static void test_corrupt(void) {
    * the file (ASan/UBSan watch the rest). */
   unsigned char *d = malloc(n);
   int rounds = th_quick() ? 200 : 1000, clean = 1;
-  tmp_path(path, sizeof path, "fuzz.npy");
+  th_tmp_path(path, sizeof path, "fuzz.npy");
   for (int r = 0; r < rounds; r++) {
     memcpy(d, b, n);
     uint32_t rnd[4];
@@ -328,7 +315,7 @@ static void test_corrupt(void) {
       d[rnd[0] % 128] = (unsigned char)rnd[1]; /* the preamble and header */
     }
     size_t len = r % 3 == 0 ? rnd[2] % (n + 1) : n;
-    write_bytes(path, d, len);
+    th_write_file(path, d, len);
     sal_tensor *u = NULL;
     sal_status st = sal_npy_read(ctx, path, &u);
     if (st != SAL_STATUS_OK && !strstr(sal_ctx_last_error(ctx), path)) {
@@ -361,24 +348,11 @@ static void test_corrupt(void) {
   free(b);
 }
 
-/* Removes the files this test made (the directory holds only them). */
-static void cleanup_dir(void) {
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-  if (system(cmd) != 0) fprintf(stderr, "warning: could not remove %s\n", g_dir);
-}
-
 int main(void) {
-  const char *base = getenv("TMPDIR");
-  snprintf(g_dir, sizeof g_dir, "%s/sal_npy_XXXXXX", base && base[0] ? base : "/tmp");
-  if (!mkdtemp(g_dir)) {
-    fprintf(stderr, "cannot create a temporary directory\n");
-    return 1;
-  }
+  if (!th_tmpdir()) return th_finish("test_npy");
   test_round_trip();
   test_write_errors();
   test_numpy_files();
   test_corrupt();
-  cleanup_dir();
   return th_finish("test_npy");
 }

@@ -39,3 +39,10 @@ void *sal_calloc(sal_ctx *ctx, size_t count, size_t size) {
 }
 
 void sal_free(void *p) { free(p); }
+
+char *sal__strdup(sal_ctx *ctx, const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = sal_alloc(ctx, n);
+  if (d) memcpy(d, s, n);
+  return d;
+}

@@ -12,6 +12,9 @@ struct sal_ctx {
   char err[2048];
 };
 
+/* Copy of a NUL-terminated string from sal_alloc (NULL, with an OUT_OF_MEMORY message, on failure). */
+char *sal__strdup(sal_ctx *ctx, const char *s);
+
 /* Ceil-divide helper for sizes. */
 static inline int64_t sal__ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

@@ -6,13 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static char *dupstr(sal_ctx *ctx, const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = sal_alloc(ctx, n);
-  if (d) memcpy(d, s, n);
-  return d;
-}
-
 /* Grows *arr (of elem bytes) to hold need items. */
 static bool grow(sal_ctx *ctx, void **arr, int *cap, int need, size_t elem) {
   if (need <= *cap) return true;
@@ -82,7 +75,7 @@ static int push_value(sal_graph *g, const char *name, sal_value_kind kind, const
   if (!grow(g->ctx, (void **)&g->values, &g->cap_values, g->n_values + 1, sizeof(sal_value))) return -1;
   sal_value *v = &g->values[g->n_values];
   memset(v, 0, sizeof *v);
-  v->name = dupstr(g->ctx, name);
+  v->name = sal__strdup(g->ctx, name);
   if (!v->name) return -1;
   v->kind = kind;
   v->shape = *s;
@@ -205,7 +198,7 @@ sal_status sal_graph_add_node(sal_graph *g, const char *op_type, const char *nod
   n.n_out = n_outputs;
   sal_status st = SAL_STATUS_OUT_OF_MEMORY;
   int values_before = g->n_values;
-  n.name = dupstr(ctx, nm);
+  n.name = sal__strdup(ctx, nm);
   n.in = sal_calloc(ctx, (size_t)(n_inputs ? n_inputs : 1), sizeof(int));
   n.out = sal_calloc(ctx, (size_t)n_outputs, sizeof(int));
   n.attrs = sal_calloc(ctx, (size_t)(n_attrs ? n_attrs : 1), sizeof(sal_node_attr));
@@ -233,7 +226,7 @@ sal_status sal_graph_add_node(sal_graph *g, const char *op_type, const char *nod
     d->i = s->i;
     d->f = s->f;
     d->n = s->n;
-    d->name = dupstr(ctx, s->name);
+    d->name = sal__strdup(ctx, s->name);
     n.n_attrs++;
     if (!d->name) goto fail;
     if (s->type == SAL_ATTR_INTS) {
@@ -245,7 +238,7 @@ sal_status sal_graph_add_node(sal_graph *g, const char *op_type, const char *nod
       if (!d->floats) goto fail;
       if (s->n) memcpy(d->floats, s->floats, (size_t)s->n * sizeof(float));
     } else if (s->type == SAL_ATTR_STRING) {
-      d->s = dupstr(ctx, s->s ? s->s : "");
+      d->s = sal__strdup(ctx, s->s ? s->s : "");
       if (!d->s) goto fail;
     }
   }

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 sal_status sal__atomic_open(sal_ctx *ctx, const char *path, sal__atomic_file *af) {
@@ -51,4 +52,38 @@ sal_status sal__atomic_commit(sal_ctx *ctx, sal__atomic_file *af, bool ok) {
   sal_free(af->tmp);
   af->tmp = NULL;
   return st;
+}
+
+sal_status sal__read_file(sal_ctx *ctx, const char *path, size_t max_bytes, char **data_out, size_t *n_out) {
+  *data_out = NULL;
+  *n_out = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return sal_ctx_error(ctx, errno == ENOENT ? SAL_STATUS_NOT_FOUND : SAL_STATUS_IO, "%s: %s", path, strerror(errno));
+  struct stat sb;
+  if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    fclose(f);
+    return sal_ctx_error(ctx, SAL_STATUS_IO, "%s: not a regular file", path);
+  }
+  if ((uint64_t)sb.st_size > (uint64_t)max_bytes) {
+    fclose(f);
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "%s: %lld bytes exceeds the limit of %zu", path,
+                         (long long)sb.st_size, max_bytes);
+  }
+  size_t n = (size_t)sb.st_size;
+  char *buf = sal_alloc(ctx, n + 1);
+  if (!buf) {
+    fclose(f);
+    return sal_ctx_error_prefix(ctx, SAL_STATUS_OUT_OF_MEMORY, "%s: ", path);
+  }
+  size_t got = fread(buf, 1, n, f);
+  bool err = ferror(f) != 0;
+  fclose(f);
+  if (err || got != n) {
+    sal_free(buf);
+    return sal_ctx_error(ctx, SAL_STATUS_IO, "%s: read %zu of %zu bytes", path, got, n);
+  }
+  buf[n] = '\0';
+  *data_out = buf;
+  *n_out = n;
+  return SAL_STATUS_OK;
 }

@@ -1,5 +1,6 @@
-/* Crash-safe file output shared by every writer in src/io: write to "<path>.tmp.<pid>", flush to
- * disk, rename over the target. A failed or abandoned write leaves the old file (or none). */
+/* File helpers shared by every reader and writer in src/io and src/data. Crash-safe output: write to
+ * "<path>.tmp.<pid>", flush to disk, rename over the target — a failed or abandoned write leaves
+ * the old file (or none). Bounded whole-file input. */
 #ifndef SAL_IO_ATOMIC_H
 #define SAL_IO_ATOMIC_H
 
@@ -20,5 +21,10 @@ sal_status sal__atomic_open(sal_ctx *ctx, const char *path, sal__atomic_file *af
  * Returns OK or an IO error naming the path (a caller-side failure, ok == false, is reported as
  * "write failed" with errno). Always releases af. */
 sal_status sal__atomic_commit(sal_ctx *ctx, sal__atomic_file *af, bool ok);
+
+/* Reads a whole regular file into a new buffer (sal_alloc; one extra NUL byte after the data so
+ * text parsers may treat it as a string). Files larger than max_bytes are refused before reading.
+ * Errors name the path: NOT_FOUND, IO (incl. a directory), BAD_INPUT (too large). */
+sal_status sal__read_file(sal_ctx *ctx, const char *path, size_t max_bytes, char **data_out, size_t *n_out);
 
 #endif
