@@ -449,6 +449,32 @@ static void test_loss_domain(void) {
   sal_graph_free(g);
 }
 
+/* SQLite-style fault injection: the n-th allocation of an export fails, for every n until the
+ * export succeeds; each failure is OUT_OF_MEMORY, leaves no file and leaks nothing (ASan). */
+static void test_alloc_failures(void) {
+  sal_graph *g = many_ops();
+  if (!g) return;
+  char path[600];
+  th_tmp_path(path, sizeof path, "oom.onnx");
+  int n = 1, failures = 0;
+  for (; n < 100000; n++) {
+    sal_ctx_fail_alloc_after(th_ctx(), n);
+    sal_status st = sal_onnx_save(th_ctx(), g, path);
+    sal_ctx_fail_alloc_after(th_ctx(), 0);
+    if (st == SAL_STATUS_OK) break;
+    struct stat sb;
+    if (st != SAL_STATUS_OUT_OF_MEMORY || stat(path, &sb) == 0) {
+      TH_CHECK(0, "allocation %d failing: %s (%s), file left: %d", n, sal_status_name(st), sal_ctx_last_error(th_ctx()),
+               stat(path, &sb) == 0);
+      failures++;
+      if (failures > 3) break;
+    }
+  }
+  TH_CHECK(n > 10 && n < 100000, "the export never succeeded or made almost no allocations (n = %d)", n);
+  printf("fault injection: the export of many_ops makes %d allocations; each failure was clean\n", n - 1);
+  sal_graph_free(g);
+}
+
 static void test_errors(void) {
   sal_graph *g = builtin("resnet_small", 16);
   if (!g) return;
@@ -491,6 +517,7 @@ int main(void) {
   reexport("shufflenet_v2_x1_0_op13", &checked);
   reexport("mobilenet_v3_small_op13", &checked);
   test_loss_domain();
+  test_alloc_failures();
   test_errors();
   printf("onnx.checker passed on %d exported models\n", checked);
   return th_finish("test_onnx_save");
