@@ -8,4 +8,6 @@
 #include "salient/models.h"
 #include "salient/image.h"
 #include "salient/onnx.h"
+#include "salient/dataset.h"
+#include "salient/optim.h"
 #endif
