@@ -10,4 +10,5 @@
 #include "salient/onnx.h"
 #include "salient/dataset.h"
 #include "salient/optim.h"
+#include "salient/checkpoint.h"
 #endif
