@@ -8,4 +8,5 @@
 #include "salient/models.h"
 #include "salient/image.h"
 #include "salient/onnx.h"
+#include "salient/data.h"
 #endif
