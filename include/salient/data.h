@@ -99,8 +99,8 @@ sal_status sal_preprocess_image(sal_ctx *ctx, const sal_preprocess *p, const sal
 /* How masks are resized. */
 typedef enum sal_mask_mode {
   SAL_MASK_NEAREST = 0,  /* labels kept: each output pixel copies PIL's nearest source pixel */
-  SAL_MASK_BILINEAR = 1  /* binary: nonzero = 1, resized with PIL's bilinear filter on floats,
-                            output 1 where the result is >= 0.5, else 0 */
+  SAL_MASK_BILINEAR = 1  /* binary: nonzero = 1, resized on floats with the antialiased bilinear
+                            filter (sal_resize_f32), output 1 where the result is >= 0.5, else 0 */
 } sal_mask_mode;
 
 /* Maps a u8 mask (mh rows of mw bytes, the original image's size) through p into out (out_h ×

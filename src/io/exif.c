@@ -4,12 +4,12 @@
 
 #include <string.h>
 
-/* Layout (CIPA DC-008 "Exif 2.32" §4.5 and TIFF 6.0 §2): the APP1 payload is "Exif\0\0" followed by
- * a TIFF file: byte order "II" (little-endian) or "MM" (big-endian), the number 42, the 32-bit
- * offset of IFD0 counted from the start of the TIFF header. An IFD is a 16-bit entry count then
- * 12-byte entries: tag (16), type (16), count (32), value or offset (32; values of 4 bytes or less
- * are stored in place, left-justified). Orientation is tag 0x0112, type SHORT (3), count 1, values
- * 1..8. */
+/* Layout (CIPA DC-008 "Exif 2.32", the APP1 marker segment; TIFF 6.0 §2 for the IFD): the APP1
+ * payload is "Exif\0\0" followed by a TIFF file: byte order "II" (little-endian) or "MM"
+ * (big-endian), the number 42, the 32-bit offset of IFD0 counted from the start of the TIFF header.
+ * An IFD is a 16-bit entry count then 12-byte entries: tag (16), type (16), count (32), value or
+ * offset (32; values of 4 bytes or less are stored in place, left-justified). Orientation is tag
+ * 0x0112, type SHORT (3), count 1, values 1..8. */
 #define EXIF_TAG_ORIENTATION 0x0112
 #define TIFF_TYPE_SHORT 3
 

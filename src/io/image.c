@@ -54,7 +54,7 @@ static inline void put_sample(sal_image *im, size_t i, uint32_t v) {
 }
 
 /* Applies EXIF orientation o (2..8) into a new image, as PIL's ImageOps.exif_transpose does (CIPA
- * DC-008 Table 6: the tag says where row 0 / column 0 of the stored image are to be displayed).
+ * DC-008, tag 0x0112: the tag says where row 0 / column 0 of the stored image are to be displayed).
  * For output pixel (x, y) of the W'×H' result, the source pixel of the W×H stored image is:
  *   2 mirror:        (W-1-x, y)        3 rotate 180: (W-1-x, H-1-y)   4 flip: (x, H-1-y)
  *   5 transpose:     (y, x)            6 rotate 90 cw: (y, H-1-x)

@@ -76,8 +76,7 @@ static sal_status decode_inner(png_job *j, int64_t max_pixels) {
   if (png_get_valid(j->png, j->info, PNG_INFO_tRNS)) png_set_tRNS_to_alpha(j->png);
   /* PNG stores 16-bit samples big-endian (W3C PNG §7.1); the image holds them in host order. */
   if (bit_depth == 16 && host_little_endian()) png_set_swap(j->png);
-  int passes = png_set_interlace_handling(j->png);
-  (void)passes; /* png_read_image runs every Adam7 pass itself */
+  png_set_interlace_handling(j->png); /* png_read_image then runs every Adam7 pass */
   png_read_update_info(j->png, j->info);
   int channels = png_get_channels(j->png, j->info), depth = png_get_bit_depth(j->png, j->info);
   if (channels < 1 || channels > 4 || (depth != 8 && depth != 16) ||
