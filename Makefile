@@ -2,7 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps build demo test test-asan bench clean
+.PHONY: all deps build demo test test-asan test-torch bench clean
 
 all: build
 
@@ -24,6 +24,13 @@ test-asan: deps
 	@cmake --build build-asan -j $(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 SAL_TEST_QUICK=1 \
 	  ctest --test-dir build-asan --output-on-failure -j $(JOBS)
+
+# Full-size torchvision exports (tools/export_models.py --full) run by `salient run` and compared
+# with PyTorch's logits and input gradients (tools/compare_models.py prints the table).
+test-torch: build
+	@scripts/deps.sh --torch-full
+	@/usr/bin/python3 tools/export_models.py --full $(BUILD)/onnx-full
+	@/usr/bin/python3 tools/compare_models.py --salient $(BUILD)/salient $(BUILD)/onnx-full
 
 bench: build
 	@scripts/deps.sh --torch || echo "bench: PyTorch could not be installed; its column will be skipped"

@@ -30,5 +30,7 @@ int cli_fail(sal_ctx *ctx, sal_status st, const char *what);
 
 int cmd_demo(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_info(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #endif

@@ -8,6 +8,8 @@
 static const cli_command commands[] = {
     {"demo", "run the engine on a built-in model and report what it did", cmd_demo},
     {"version", "print the version", cmd_version},
+    {"info", "describe a model: inputs, outputs, size, FLOPs, layers, preprocessing", cmd_info},
+    {"run", "logits (and input gradients) of a model for an .npy batch", cmd_run},
 };
 
 static void usage(FILE *f) {

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages salient needs, idempotently: apt-get update runs only when a
-# package is missing. Usage: scripts/deps.sh [--torch]   (--torch adds PyTorch for fixtures/bench)
+# package is missing. Usage: scripts/deps.sh [--torch | --torch-full]   (--torch adds PyTorch for
+# the benchmark; --torch-full also torchvision and onnx, for tools/export_models.py and make test-torch)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libdnnl-dev libprotobuf-c-dev protobuf-c-compiler
       libpng-dev libjpeg62-turbo-dev libcjson-dev)
 if [ "${1:-}" = "--torch" ]; then
   pkgs+=(python3-torch python3-numpy)
+elif [ "${1:-}" = "--torch-full" ]; then
+  pkgs+=(python3-torch python3-torchvision python3-onnx python3-numpy)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
