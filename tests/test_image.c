@@ -1,6 +1,5 @@
-/* Image codec tests: PNG/JPEG round trips, fixtures written outside libpng/PIL's encoders (every bit
- * depth, palette + tRNS, interlace), EXIF orientations against PIL, conversions, and a corrupt corpus
- * with a fuzz loop — every failure a clean error naming the file. Fixtures: tools/make_image_fixtures.py. */
+/* Image codec tests: round trips, PNG fixtures of every depth/colour type/interlace, EXIF orientations vs
+ * PIL, conversions, and a corrupt corpus with a fuzz loop (tools/make_image_fixtures.py makes the fixtures). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>

@@ -1,6 +1,5 @@
-/* Preprocessing tests: resizes against PIL (8-bit) and torchvision (float, antialias=True), centre
- * crop offsets, the full ImageNet eval transform, masks/boxes/points through the same geometry,
- * workspace reuse without allocation, threads. Fixtures: tools/make_image_fixtures.py. */
+/* Preprocessing tests against PIL and torchvision fixtures (tools/make_image_fixtures.py): resizes, crop
+ * offsets, the ImageNet eval transform, masks/boxes/points, workspace reuse without allocation, threads. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
