@@ -338,6 +338,21 @@ static void test_exif(void) {
   t[6] = 'X';
   TH_CHECK(sal__exif_orientation(t, 32) == 0, "bad byte order mark");
   TH_CHECK(sal__exif_orientation(s, 10) == 0 && sal__exif_orientation(NULL, 0) == 0, "short segment");
+  /* Random damage to the segment (bytes and length): always 0..8, never a read out of bounds (the
+   * copy is exactly `len` bytes long on the heap, so ASan sees any overrun). */
+  int rounds = th_quick() ? 2000 : 20000, ok = 1;
+  for (int r = 0; r < rounds; r++) {
+    uint32_t q[4];
+    sal_philox(5, 0, (uint64_t)r, q);
+    size_t len = 7 + q[0] % 26;
+    unsigned char *u = malloc(len);
+    memcpy(u, s, len);
+    for (int k = 0; k < 3; k++) u[6 + q[1 + k] % (len - 6)] = (unsigned char)(q[k] >> 8);
+    int v = sal__exif_orientation(u, len);
+    if (v < 0 || v > 8) ok = 0;
+    free(u);
+  }
+  TH_CHECK(ok, "damaged EXIF segments give orientations outside 0..8");
 }
 
 /* A minimal PNG: signature, IHDR (w, h, 8-bit RGB), one IDAT of `idat`, IEND, all CRCs right. */
