@@ -308,12 +308,19 @@ static void test_exif(void) {
     sal_image_free(want);
   }
   sal_image_free(raw1);
-  sal_image *g = NULL, *gw = NULL;
-  TH_OK(sal_image_read(ctx, FIX "exif/gray.jpg", NULL, &g));
-  TH_OK(sal_image_read(ctx, FIX "exif/gray.png", NULL, &gw));
-  TH_CHECK(same_pixels(g, gw) && g->channels == 1, "gray JPEG differs from PIL's decode");
-  sal_image_free(g);
-  sal_image_free(gw);
+  /* Gray, progressive and 4:4:4 files against PIL's decode (odd sizes: partial MCUs). */
+  static const char *const jp[3] = {"gray", "prog", "s444"};
+  for (int i = 0; i < 3; i++) {
+    char p[128], q[128];
+    snprintf(p, sizeof p, FIX "exif/%s.jpg", jp[i]);
+    snprintf(q, sizeof q, FIX "exif/%s.png", jp[i]);
+    sal_image *g = NULL, *gw = NULL;
+    TH_OK(sal_image_read(ctx, p, NULL, &g));
+    TH_OK(sal_image_read(ctx, q, NULL, &gw));
+    TH_CHECK(same_pixels(g, gw) && g->channels == (i == 0 ? 1 : 3), "%s JPEG differs from PIL's decode", jp[i]);
+    sal_image_free(g);
+    sal_image_free(gw);
+  }
   expect_fail(FIX "exif/cmyk.jpg", NULL, SAL_STATUS_UNSUPPORTED, "CMYK", "CMYK JPEG");
 
   /* The parser on hand-made segments: every offset out of bounds yields 0 (no orientation). */
@@ -499,12 +506,23 @@ static void test_corrupt(void) {
   /* Fuzz: random byte replacements over the good PNG (half the rounds with the CRCs repaired, so
    * that the damage reaches the decoder instead of the CRC check) and JPEG, from memory and from
    * files. Each variant decodes or fails cleanly naming its source; ASan/UBSan watch the rest. */
+  size_t ne = 0, npg = 0;
+  unsigned char *be = read_bytes(FIX "exif/o6.jpg", &ne), *bpg = read_bytes(FIX "exif/prog.jpg", &npg);
+  TH_CHECK(be && bpg && ne > 100 && npg > 100, "EXIF and progressive fixtures for the fuzz loop");
+  size_t nmax = np;
+  if (nj > nmax) nmax = nj;
+  if (ne > nmax) nmax = ne;
+  if (npg > nmax) nmax = npg;
   int rounds = th_quick() ? 150 : 1500, clean = 1, decoded = 0;
-  unsigned char *d = malloc(np > nj ? np : nj);
+  unsigned char *d = malloc(nmax);
   for (int r = 0; r < 2 * rounds; r++) {
+    /* Even rounds damage the PNG; odd ones the baseline JPEG, the EXIF JPEG (orientation 6, so the
+     * APP1 parser and the rotation run on damaged input) or the progressive one in turn. */
     bool is_png = r % 2 == 0;
-    const unsigned char *b = is_png ? bp : bj;
-    size_t n = is_png ? np : nj;
+    int jk = (r / 2) % 3;
+    const unsigned char *b = is_png ? bp : jk == 0 ? bj : jk == 1 ? be : bpg;
+    size_t n = is_png ? np : jk == 0 ? nj : jk == 1 ? ne : npg;
+    if (!b) continue;
     memcpy(d, b, n);
     uint32_t rnd[4];
     sal_philox(99, 0, (uint64_t)r, rnd);
@@ -540,6 +558,8 @@ static void test_corrupt(void) {
   TH_CHECK(clean, "fuzzed images: every failure names its source, every success is a sane image");
   printf("fuzz: %d of %d damaged files still decoded\n", decoded, 2 * rounds);
   free(d);
+  free(be);
+  free(bpg);
 
   /* Allocation failure at every allocation of a read: OUT_OF_MEMORY naming the file, no leak. */
   const char *files[2] = {png, jpg};
