@@ -1,6 +1,5 @@
-/* Image codec tests: PNG/JPEG round trips, fixtures written outside libpng/PIL's encoders (every bit
- * depth, palette + tRNS, interlace), EXIF orientations against PIL, conversions, and a corrupt corpus
- * with a fuzz loop — every failure a clean error naming the file. Fixtures: tools/make_image_fixtures.py. */
+/* Image codec tests: round trips, PNG fixtures of every depth/colour type/interlace, EXIF orientations vs
+ * PIL, conversions, and a corrupt corpus with a fuzz loop (tools/make_image_fixtures.py makes the fixtures). */
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
@@ -309,12 +308,19 @@ static void test_exif(void) {
     sal_image_free(want);
   }
   sal_image_free(raw1);
-  sal_image *g = NULL, *gw = NULL;
-  TH_OK(sal_image_read(ctx, FIX "exif/gray.jpg", NULL, &g));
-  TH_OK(sal_image_read(ctx, FIX "exif/gray.png", NULL, &gw));
-  TH_CHECK(same_pixels(g, gw) && g->channels == 1, "gray JPEG differs from PIL's decode");
-  sal_image_free(g);
-  sal_image_free(gw);
+  /* Gray, progressive and 4:4:4 files against PIL's decode (odd sizes: partial MCUs). */
+  static const char *const jp[3] = {"gray", "prog", "s444"};
+  for (int i = 0; i < 3; i++) {
+    char p[128], q[128];
+    snprintf(p, sizeof p, FIX "exif/%s.jpg", jp[i]);
+    snprintf(q, sizeof q, FIX "exif/%s.png", jp[i]);
+    sal_image *g = NULL, *gw = NULL;
+    TH_OK(sal_image_read(ctx, p, NULL, &g));
+    TH_OK(sal_image_read(ctx, q, NULL, &gw));
+    TH_CHECK(same_pixels(g, gw) && g->channels == (i == 0 ? 1 : 3), "%s JPEG differs from PIL's decode", jp[i]);
+    sal_image_free(g);
+    sal_image_free(gw);
+  }
   expect_fail(FIX "exif/cmyk.jpg", NULL, SAL_STATUS_UNSUPPORTED, "CMYK", "CMYK JPEG");
 
   /* The parser on hand-made segments: every offset out of bounds yields 0 (no orientation). */
@@ -339,6 +345,21 @@ static void test_exif(void) {
   t[6] = 'X';
   TH_CHECK(sal__exif_orientation(t, 32) == 0, "bad byte order mark");
   TH_CHECK(sal__exif_orientation(s, 10) == 0 && sal__exif_orientation(NULL, 0) == 0, "short segment");
+  /* Random damage to the segment (bytes and length): always 0..8, never a read out of bounds (the
+   * copy is exactly `len` bytes long on the heap, so ASan sees any overrun). */
+  int rounds = th_quick() ? 2000 : 20000, ok = 1;
+  for (int r = 0; r < rounds; r++) {
+    uint32_t q[4];
+    sal_philox(5, 0, (uint64_t)r, q);
+    size_t len = 7 + q[0] % 26;
+    unsigned char *u = malloc(len);
+    memcpy(u, s, len);
+    for (int k = 0; k < 3; k++) u[6 + q[1 + k] % (len - 6)] = (unsigned char)(q[k] >> 8);
+    int v = sal__exif_orientation(u, len);
+    if (v < 0 || v > 8) ok = 0;
+    free(u);
+  }
+  TH_CHECK(ok, "damaged EXIF segments give orientations outside 0..8");
 }
 
 /* A minimal PNG: signature, IHDR (w, h, 8-bit RGB), one IDAT of `idat`, IEND, all CRCs right. */
@@ -485,12 +506,23 @@ static void test_corrupt(void) {
   /* Fuzz: random byte replacements over the good PNG (half the rounds with the CRCs repaired, so
    * that the damage reaches the decoder instead of the CRC check) and JPEG, from memory and from
    * files. Each variant decodes or fails cleanly naming its source; ASan/UBSan watch the rest. */
+  size_t ne = 0, npg = 0;
+  unsigned char *be = read_bytes(FIX "exif/o6.jpg", &ne), *bpg = read_bytes(FIX "exif/prog.jpg", &npg);
+  TH_CHECK(be && bpg && ne > 100 && npg > 100, "EXIF and progressive fixtures for the fuzz loop");
+  size_t nmax = np;
+  if (nj > nmax) nmax = nj;
+  if (ne > nmax) nmax = ne;
+  if (npg > nmax) nmax = npg;
   int rounds = th_quick() ? 150 : 1500, clean = 1, decoded = 0;
-  unsigned char *d = malloc(np > nj ? np : nj);
+  unsigned char *d = malloc(nmax);
   for (int r = 0; r < 2 * rounds; r++) {
+    /* Even rounds damage the PNG; odd ones the baseline JPEG, the EXIF JPEG (orientation 6, so the
+     * APP1 parser and the rotation run on damaged input) or the progressive one in turn. */
     bool is_png = r % 2 == 0;
-    const unsigned char *b = is_png ? bp : bj;
-    size_t n = is_png ? np : nj;
+    int jk = (r / 2) % 3;
+    const unsigned char *b = is_png ? bp : jk == 0 ? bj : jk == 1 ? be : bpg;
+    size_t n = is_png ? np : jk == 0 ? nj : jk == 1 ? ne : npg;
+    if (!b) continue;
     memcpy(d, b, n);
     uint32_t rnd[4];
     sal_philox(99, 0, (uint64_t)r, rnd);
@@ -526,6 +558,8 @@ static void test_corrupt(void) {
   TH_CHECK(clean, "fuzzed images: every failure names its source, every success is a sane image");
   printf("fuzz: %d of %d damaged files still decoded\n", decoded, 2 * rounds);
   free(d);
+  free(be);
+  free(bpg);
 
   /* Allocation failure at every allocation of a read: OUT_OF_MEMORY naming the file, no leak. */
   const char *files[2] = {png, jpg};

@@ -1,6 +1,5 @@
-/* Preprocessing tests: resizes against PIL (8-bit) and torchvision (float, antialias=True), centre
- * crop offsets, the full ImageNet eval transform, masks/boxes/points through the same geometry,
- * workspace reuse without allocation, threads. Fixtures: tools/make_image_fixtures.py. */
+/* Preprocessing tests against PIL and torchvision fixtures (tools/make_image_fixtures.py): resizes, crop
+ * offsets, the ImageNet eval transform, masks/boxes/points, workspace reuse without allocation, threads. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
@@ -134,6 +133,9 @@ static void test_geometry_rules(void) {
   /* torchvision Resize(int): shorter side, long side truncated. */
   static const int64_t cases[][5] = {{300, 257, 256, 298, 256}, {37, 23, 40, 64, 40}, {23, 37, 40, 40, 64},
                                      {500, 375, 256, 341, 256}, {64, 64, 32, 32, 32}, {3, 1000, 224, 224, 74666}};
+  int64_t zw = -1, zh = -1;
+  sal_resize_shorter(0, 5, 10, &zw, &zh);
+  TH_CHECK(zw == 0 && zh == 0, "resize shorter of a 0-wide image: %lld x %lld", (long long)zw, (long long)zh);
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     int64_t w, h;
     sal_resize_shorter(cases[i][0], cases[i][1], cases[i][2], &w, &h);

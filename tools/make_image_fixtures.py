@@ -19,7 +19,9 @@ What it writes:
   exif/o<k>.jpg         a 16x8 asymmetric RGB image saved by PIL as JPEG (quality 95) with EXIF
                         orientation k = 1..8 (odd k in little-endian "II" TIFF, even k in big-endian
                         "MM"), and exif/o<k>.png: PIL's decode after ImageOps.exif_transpose.
-  exif/gray.jpg/.png    a gray JPEG and PIL's decode; exif/cmyk.jpg a CMYK JPEG (unsupported).
+  exif/gray.jpg/.png    a gray JPEG and PIL's decode; exif/cmyk.jpg a CMYK JPEG (unsupported);
+                        exif/prog.jpg (progressive) and exif/s444.jpg (4:4:4), 21x13, with PIL's
+                        decodes as .png.
   resize/src_rgb.png (37x23), resize/src_gray.png (29x41): uniform noise sources.
   resize/pil_<src>_<interp>_<w>x<h>.png   PIL Image.resize(BILINEAR|BICUBIC) of the source.
   resize/tv_<src>_<interp>_<w>x<h>.npy    torchvision.transforms.functional.resize on the float
@@ -171,6 +173,14 @@ def exif_fixtures():
     g.save(path("exif", "gray.jpg"), quality=90)
     Image.open(path("exif", "gray.jpg")).save(path("exif", "gray.png"))
     Image.new("CMYK", (8, 8), (10, 20, 30, 40)).save(path("exif", "cmyk.jpg"))
+    # Progressive 4:2:0 and baseline 4:4:4 at an odd size (partial MCUs on both edges).
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[0:13, 0:21]
+    c = np.stack([xx * 11, yy * 17, (xx * yy) % 256], axis=2) + rng.integers(0, 30, size=(13, 21, 3))
+    im = Image.fromarray(np.clip(c, 0, 255).astype(np.uint8))
+    for name, kw in (("prog", dict(progressive=True, quality=85)), ("s444", dict(subsampling=0, quality=90))):
+        im.save(path("exif", name + ".jpg"), **kw)
+        Image.open(path("exif", name + ".jpg")).save(path("exif", name + ".png"))
 
 
 RESIZE_SIZES = {

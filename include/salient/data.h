@@ -33,7 +33,8 @@ void sal_workspace_free(sal_workspace *ws);
 /* ---- building blocks ---- */
 
 /* torchvision 0.14 Resize(int size): the shorter side becomes `size`, the longer side
- * int(size · long / short) (truncated). Square images give size × size. */
+ * int(size · long / short) (truncated). Square images give size × size. Sizes below 1 give 0 × 0;
+ * w, h, size up to SAL_IMAGE_MAX_PIXELS_DEFAULT keep the arithmetic exact. */
 void sal_resize_shorter(int64_t w, int64_t h, int64_t size, int64_t *out_w, int64_t *out_h);
 
 /* PIL's Image.resize on 8-bit interleaved pixels (src is (sh, sw, c), dst (dh, dw, c), c 1..4):

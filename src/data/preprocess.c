@@ -1,6 +1,5 @@
-/* The evaluation preprocessing pipeline: decoded image -> resize -> centre crop -> [0,1] ->
- * normalise into a (C,H,W) float buffer, as torchvision's ImageNet transform; and the same geometry
- * applied to masks, boxes and points. Called per image by the data loader (one workspace per thread). */
+/* Evaluation preprocessing as torchvision's ImageNet transform: resize, centre crop, [0,1], normalise
+ * into a (C,H,W) float buffer, and the same geometry for masks/boxes/points. Called per image by loaders. */
 #include "data/resize.h"
 
 #include "core/internal.h"
@@ -25,6 +24,10 @@ void sal_resize_shorter(int64_t w, int64_t h, int64_t size, int64_t *out_w, int6
   /* torchvision 0.14 _compute_resized_output_size: new_long = int(size * long / short), Python true
    * division (a correctly rounded double) then truncation; the product and both sides are exact in
    * double for any size below 2^53. */
+  if (w < 1 || h < 1 || size < 1) {
+    *out_w = *out_h = 0;
+    return;
+  }
   int64_t s = w <= h ? w : h, l = w <= h ? h : w;
   int64_t nl = (int64_t)((double)(size * l) / (double)s);
   if (w <= h) *out_w = size, *out_h = nl;

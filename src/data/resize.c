@@ -1,6 +1,5 @@
-/* Resampling: PIL's separable antialiased resize on 8-bit pixels (bit-exact with Pillow 9.4
- * Resample.c), torch's antialiased float resize, and PIL's nearest rule. Used by the preprocessing
- * pipeline (src/data/preprocess.c) and exposed for tensors and tests. */
+/* Resampling: PIL's antialiased resize on 8-bit pixels (bit-exact with Pillow 9.4), torch's antialiased
+ * float resize and PIL's nearest rule. Used by src/data/preprocess.c, public for tensors and tests. */
 #include "data/resize.h"
 
 #include "core/internal.h"

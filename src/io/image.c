@@ -1,6 +1,5 @@
-/* Image files in and out: the image type's lifetime, format dispatch by magic bytes (read) or
- * extension (write), EXIF orientation and channel/depth conversions. Used by datasets, synth and
- * reports; the codecs themselves are src/io/png.c and src/io/jpeg.c. */
+/* Image files in and out: the image type, format dispatch (magic bytes / extension), EXIF orientation
+ * and channel/depth conversions around the codecs in png.c and jpeg.c. Used by datasets, synth, reports. */
 #define _POSIX_C_SOURCE 200809L
 
 #include "salient/image.h"
