@@ -630,3 +630,28 @@ done:
   sal_graph_free(g);
 }
 
+
+/* got vs want: max |got - want| <= tol * max |want|. Prints the measured ratio so that the margin
+ * behind each tolerance stays visible in the test log. */
+void th_check_scaled(const char *label, const float *got, const sal_shape *got_shape, const sal_tensor *want,
+                         double tol) {
+  if (!want || !got) {
+    TH_CHECK(0, "%s: missing data", label);
+    return;
+  }
+  char a[64], b[64];
+  if (!sal_shape_equal(got_shape, &want->shape)) {
+    TH_CHECK(0, "%s: shape %s, fixture %s", label, sal_shape_str(got_shape, a, sizeof a),
+             sal_shape_str(&want->shape, b, sizeof b));
+    return;
+  }
+  int64_t n = sal_tensor_numel(want);
+  double mx = 0, err = 0;
+  for (int64_t i = 0; i < n; i++) {
+    mx = fmax(mx, fabs(want->data[i]));
+    double d = fabs((double)got[i] - want->data[i]);
+    err = d > err || isnan(d) ? d : err;
+  }
+  printf("  %-44s max err %.2e = %.2e x max %.3g (tol %.0e)\n", label, err, mx > 0 ? err / mx : err, mx, tol);
+  th_allclose(label, got, want->data, n, 0, tol * mx);
+}

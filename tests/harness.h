@@ -57,6 +57,9 @@ void th_write_file(const char *path, const void *bytes, size_t n);
 
 /* Compares two float arrays: |a-b| <= atol + rtol*|b|. On the first mismatch prints the label,
  * index, both values and the max difference; returns 1 if all agree. Counts one check. */
+/* got vs want: max |got - want| <= tol * max |want| over the whole tensor (shapes must match);
+ * prints the measured ratio so that the margin behind a tolerance stays visible in the log. */
+void th_check_scaled(const char *label, const float *got, const sal_shape *got_shape, const sal_tensor *want, double tol);
 int th_allclose(const char *label, const float *a, const float *b, int64_t n, double rtol, double atol);
 
 typedef enum th_fill {

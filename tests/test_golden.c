@@ -47,31 +47,6 @@ static sal_tensor *fixture(const char *rel) {
   return t;
 }
 
-/* got vs want: max |got - want| <= tol * max |want|. Prints the measured ratio so that the margin
- * behind each tolerance stays visible in the test log. */
-static void check_tensor(const char *label, const float *got, const sal_shape *got_shape, const sal_tensor *want,
-                         double tol) {
-  if (!want || !got) {
-    TH_CHECK(0, "%s: missing data", label);
-    return;
-  }
-  char a[64], b[64];
-  if (!sal_shape_equal(got_shape, &want->shape)) {
-    TH_CHECK(0, "%s: shape %s, fixture %s", label, sal_shape_str(got_shape, a, sizeof a),
-             sal_shape_str(&want->shape, b, sizeof b));
-    return;
-  }
-  int64_t n = sal_tensor_numel(want);
-  double mx = 0, err = 0;
-  for (int64_t i = 0; i < n; i++) {
-    mx = fmax(mx, fabs(want->data[i]));
-    double d = fabs((double)got[i] - want->data[i]);
-    err = d > err || isnan(d) ? d : err;
-  }
-  printf("  %-44s max err %.2e = %.2e x max %.3g (tol %.0e)\n", label, err, mx > 0 ? err / mx : err, mx, tol);
-  th_allclose(label, got, want->data, n, 0, tol * mx);
-}
-
 /* Copies every parameter fixture <dir>/<name>.npy into the graph (shapes must match). */
 static int load_params(sal_graph *g, const char *dir) {
   int ok = 1;
@@ -139,9 +114,9 @@ static void test_eval(sal_kernels kernels, const sal_tensor *x, const sal_tensor
   TH_OK(sal_plan_value(p, "loss", &loss));
   if (!logits || !loss) goto done;
   snprintf(lbl, sizeof lbl, "eval [%s] logits", kname(kernels));
-  check_tensor(lbl, logits->data, &logits->shape, want_logits, TOL_LOGITS);
+  th_check_scaled(lbl, logits->data, &logits->shape, want_logits, TOL_LOGITS);
   snprintf(lbl, sizeof lbl, "eval [%s] loss", kname(kernels));
-  check_tensor(lbl, loss->data, &loss->shape, want_loss, TOL_LOSS);
+  th_check_scaled(lbl, loss->data, &loss->shape, want_loss, TOL_LOSS);
 
   /* Seed: one-hot at each sample's top-1 class (PyTorch's argmax; salient's must agree, the
    * fixture's top two logits are far apart compared with the tolerance). */
@@ -159,7 +134,7 @@ static void test_eval(sal_kernels kernels, const sal_tensor *x, const sal_tensor
   TH_OK(sal_plan_backward(p, "logits", seed));
   TH_OK(sal_plan_grad(p, "input", &gt));
   snprintf(lbl, sizeof lbl, "eval [%s] d top1 / d input", kname(kernels));
-  if (gt) check_tensor(lbl, gt->data, &gt->shape, want_gx, TOL_GRAD);
+  if (gt) th_check_scaled(lbl, gt->data, &gt->shape, want_gx, TOL_GRAD);
 
   /* The loss is a scalar: a NULL seed is dL/dL = 1. */
   TH_OK(sal_plan_backward(p, "loss", NULL));
@@ -171,7 +146,7 @@ static void test_eval(sal_kernels kernels, const sal_tensor *x, const sal_tensor
     gt = NULL;
     TH_OK(sal_plan_grad(p, gn_params[i].name, &gt));
     snprintf(lbl, sizeof lbl, "eval [%s] dL/d %s", kname(kernels), gn_params[i].name);
-    if (gt && want) check_tensor(lbl, gt->data, &gt->shape, want, TOL_GRAD);
+    if (gt && want) th_check_scaled(lbl, gt->data, &gt->shape, want, TOL_GRAD);
     sal_tensor_free(want);
   }
 
@@ -188,7 +163,7 @@ static void test_eval(sal_kernels kernels, const sal_tensor *x, const sal_tensor
     for (int i = 0; i < sal_graph_num_nodes(g); i++) fused += strcmp(sal_plan_node_kernel(q, i), "fused") == 0;
     printf("  inference plan [%s]: %d nodes fused into their producers\n", kname(kernels), fused);
     snprintf(lbl, sizeof lbl, "eval [%s] logits, inference plan", kname(kernels));
-    if (lq) check_tensor(lbl, lq->data, &lq->shape, want_logits, TOL_LOGITS);
+    if (lq) th_check_scaled(lbl, lq->data, &lq->shape, want_logits, TOL_LOGITS);
     sal_tensor bnw;
     float keep[8];
     TH_OK(sal_graph_param(g, "bn2.weight", &bnw));
@@ -202,7 +177,7 @@ static void test_eval(sal_kernels kernels, const sal_tensor *x, const sal_tensor
     if (fresh && set_inputs(fresh, x, target) && !sal_plan_forward(fresh) &&
         !sal_plan_value(fresh, "logits", &lf) && !sal_tensor_clone(th_ctx(), lf, &want_changed) && lq) {
       snprintf(lbl, sizeof lbl, "eval [%s] logits after a weight change", kname(kernels));
-      check_tensor(lbl, lq->data, &lq->shape, want_changed, TOL_LOGITS);
+      th_check_scaled(lbl, lq->data, &lq->shape, want_changed, TOL_LOGITS);
       double moved = 0;
       for (int i = 0; i < N * GN_CLASSES; i++) moved = fmax(moved, fabs(lf->data[i] - want_logits->data[i]));
       TH_CHECK(moved > 1e-3, "zeroing bn2.weight moved the logits by only %g", moved);
@@ -256,7 +231,7 @@ static void test_train(sal_kernels kernels, const sal_tensor *x, const sal_tenso
   snprintf(lbl, sizeof lbl, "train [%s] losses of %d SGD steps", kname(kernels), STEPS);
   sal_shape ls;
   sal_shape_make(&ls, 1, (int64_t[]){STEPS});
-  check_tensor(lbl, losses, &ls, want_losses, TOL_LOSS);
+  th_check_scaled(lbl, losses, &ls, want_losses, TOL_LOSS);
   for (int i = 0; i < GN_NPARAMS; i++) {
     char rel[128];
     snprintf(rel, sizeof rel, "train/final/%s.npy", gn_params[i].name);
@@ -264,7 +239,7 @@ static void test_train(sal_kernels kernels, const sal_tensor *x, const sal_tenso
     sal_tensor w;
     TH_OK(sal_graph_param(g, gn_params[i].name, &w));
     snprintf(lbl, sizeof lbl, "train [%s] final %s", kname(kernels), gn_params[i].name);
-    if (want) check_tensor(lbl, w.data, &w.shape, want, TOL_TRAIN);
+    if (want) th_check_scaled(lbl, w.data, &w.shape, want, TOL_TRAIN);
     sal_tensor_free(want);
   }
 done:

@@ -8,4 +8,9 @@
 #include "salient/models.h"
 #include "salient/image.h"
 #include "salient/onnx.h"
+#include "salient/data.h"
+#include "salient/dataset.h"
+#include "salient/loader.h"
+#include "salient/optim.h"
+#include "salient/checkpoint.h"
 #endif
