@@ -3,11 +3,12 @@
 fixtures for salient's ONNX importer and `salient run`.
 
 Every model is built with fixed-seed random weights (torch.manual_seed; torchvision's own
-initialisation, then batch-norm statistics and affine parameters randomised so that folding or
-mis-reading them shows), put in eval mode, and exported by torch.onnx.export with a dynamic batch
-axis ("N" on input "input" and output "logits") at opsets 13 and 17. Architectures: resnet18,
-resnet50, vgg16_bn, mobilenet_v2, mobilenet_v3_small, densenet121, efficientnet_b0, squeezenet1_1,
-shufflenet_v2_x1_0, googlenet (aux_logits=False, init_weights=True).
+initialisation, then batch-norm running statistics calibrated on random images and affine
+parameters randomised: see calibrate_batchnorm), put in eval mode, and exported by
+torch.onnx.export with a dynamic batch axis ("N" on input "input" and output "logits") at opsets
+13 and 17. Architectures: resnet18, resnet50, vgg16_bn, mobilenet_v2, mobilenet_v3_small,
+densenet121, efficientnet_b0, squeezenet1_1, shufflenet_v2_x1_0, googlenet (aux_logits=False,
+init_weights=True).
 
 Layout (one directory per architecture and opset):
     <root>/<arch>_op<opset>/model.onnx   the exported model
@@ -83,17 +84,26 @@ SMALL_OPSETS = {"mobilenet_v2": (17,), "mobilenet_v3_small": (13, 17), "densenet
 SMALL_ARCHS = tuple(a for a in ALL_ARCHS if a in SMALL_OPSETS)
 
 
-def randomise_batchnorm(model, gen):
-    """Fresh batch-norm layers are the identity (mean 0, var 1, weight 1, bias 0): give them
-    statistics and affine parameters an importer cannot get right by accident."""
-    for m in model.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            c = m.num_features
-            with torch.no_grad():
-                m.running_mean.copy_(0.1 * torch.randn(c, generator=gen))
-                m.running_var.copy_(0.5 + torch.rand(c, generator=gen))
-                m.weight.copy_(0.5 + torch.rand(c, generator=gen))
-                m.bias.copy_(0.1 * torch.randn(c, generator=gen))
+def calibrate_batchnorm(model, size, gen):
+    """Sets every batch-norm layer's running statistics to those of random N(0, 1) images (one
+    train-mode pass, cumulative averages), then gives the affine parameters random values. Fresh
+    layers are the identity (mean 0, var 1, weight 1, bias 0), which an importer could get right by
+    accident, and with torchvision's initial weights the signal vanishes through deep models
+    (GoogLeNet's logits gradient is ~1e-13 at init, where float32 rounding and denormals dominate
+    any comparison); calibrated statistics keep every layer's output O(1), as in a trained model."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    with torch.no_grad():
+        model(torch.randn(4, 3, size, size, generator=gen))
+    for m in bns:
+        c = m.num_features
+        with torch.no_grad():
+            m.weight.copy_(0.5 + torch.rand(c, generator=gen))
+            m.bias.copy_(0.1 * torch.randn(c, generator=gen))
+    model.eval()
 
 
 def export(arch, model, size, opset, out_dir):
@@ -138,8 +148,7 @@ def main():
             torch.manual_seed(0)
             model = small_model(arch) if args.small else full_model(arch)
             gen = torch.Generator().manual_seed(2)
-            randomise_batchnorm(model, gen)
-            model.eval()
+            calibrate_batchnorm(model, 32 if args.small else 224, gen)
             total += export(arch, model, 32 if args.small else 224, opset, os.path.join(root, f"{arch}_op{opset}"))
     print(f"total {total / 1024 / 1024:.2f} MiB")
 
