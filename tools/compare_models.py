@@ -12,12 +12,16 @@ Two modes:
 
 Command used by the Makefile:  /usr/bin/python3 tools/compare_models.py --salient build/salient build/onnx-full
 
-Criteria, and why: both sides compute in float32 but sum in different orders (oneDNN's blocked
-convolutions vs PyTorch's), so logits agree to a few float32 ulps of the largest logit times the
-depth: max |dlogit| / max |logit| <= 1e-4. Gradients pass through the same kinks (ReLU at 0,
-max-pool ties) only when the forward values agree, and their small entries are relatively noisier:
-cosine similarity >= 0.999 and max |dgrad| / max |grad| <= 1e-3. The top-1 class used to seed the
-gradient must agree (else the gradients differ by construction).
+Criteria, and why. Both sides compute in float32 but sum in different orders (oneDNN's blocked
+convolutions vs PyTorch's), and the randomly initialised models with calibrated batch norm are
+ill-conditioned: for EfficientNet-B0 at 224 px PyTorch's own float32 logits differ from its
+float64 ones by 1.3e-3 of the largest logit. So: max |dlogit| / max |logit| <= 5e-3 and the same
+top-1 class (else the gradients differ by construction). Gradients: cosine similarity >= 0.999. The
+largest single-element difference, max |dgrad| / max |grad|, is printed but not judged: where a
+ReLU input or a max-pool pair is within rounding of a tie, the two sides take different branches
+and that one pixel's gradient moves by up to its whole size (1-4% of the maximum on the deep
+models), while the map as a whole agrees. Import or kernel bugs show as O(1) logit differences or
+cosines far below 0.999 (GoogLeNet with vanishing initial weights gave 0.83).
 """
 import argparse
 import os
@@ -27,9 +31,8 @@ import tempfile
 
 import numpy as np
 
-LOGIT_RTOL = 1e-4
+LOGIT_RTOL = 5e-3
 GRAD_COS = 0.999
-GRAD_RTOL = 1e-3
 
 
 def metrics(ref_l, got_l, ref_g, got_g):
@@ -43,7 +46,8 @@ def metrics(ref_l, got_l, ref_g, got_g):
 
 
 def passes(dl, cos, dg, top):
-    return dl <= LOGIT_RTOL and cos >= GRAD_COS and dg <= GRAD_RTOL and top
+    del dg  # reported, not judged (see the module docstring)
+    return dl <= LOGIT_RTOL and cos >= GRAD_COS and top
 
 
 def load_pair(ref, got):
