@@ -242,7 +242,7 @@ static sal_status conv_prepare(sal_kctx *k) {
   /* Backward data: d(input) = W^T * dy, only in plans whose backward can ask for it. */
   s->has_bwd_data = !sal__dnnl_grad_unwanted(k, 0);
   s->bwd_gemm = s->has_bwd_data && sal__conv_gemm_wanted(&s->g) && k->in[0]->layout == SAL_LAYOUT_PLAIN;
-  if (s->bwd_gemm && (st = sal__conv_gemm_prepare(r, &s->gemm, &s->g, &m.dst_user))) goto fail;
+  if (s->bwd_gemm && (st = sal__conv_gemm_prepare(r, &s->gemm, &s->g, k->out[0]->layout))) goto fail;
   if (s->has_bwd_data && !s->bwd_gemm) {
     st = sal__dnnl_check(k->ctx, conv_bwd_data_desc(&m, &d), "conv backward-data descriptor");
     if (!st) st = sal__dnnl_pd(r, &d, fpd, "conv backward data", &bdpd);
@@ -396,7 +396,9 @@ static sal_status conv_backward(sal_kctx *k) {
     return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "a gradient the plan did not prepare for was asked");
   sal_status st = SAL_STATUS_OK;
   float *dy = k->dout[0]->data;
-  if (s->fuse_relu || ra) dy = fused_grad(k, s, dy, ra);
+  /* The matmul path masks while it makes dy plain, unless a fused Add's operand needs the mask. */
+  bool gemm_mask = s->bwd_gemm && s->fuse_relu && !ra && !want_w;
+  if ((s->fuse_relu && !gemm_mask) || ra) dy = fused_grad(k, s, dy, ra);
   if (!dy) return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "backward in a plan prepared without it");
   /* dy into backward-data's layout: needed by backward-data, and by backward-weights when it
    * reuses that buffer. */
@@ -404,7 +406,7 @@ static sal_status conv_backward(sal_kctx *k) {
   if (st) return st;
   if (want_dx && s->bwd_gemm) {
     const float *w = s->fuse_bn ? s->wfold : k->in[1]->data;
-    st = sal__conv_gemm_run(r, &s->gemm, dy, w, k->din[0]->data, k->din_accum[0]);
+    st = sal__conv_gemm_run(r, &s->gemm, dy, gemm_mask ? k->out[0]->data : NULL, w, k->din[0]->data, k->din_accum[0]);
     if (st) return st;
   } else if (want_dx) {
     bool acc = k->din_accum[0];
