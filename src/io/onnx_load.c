@@ -527,7 +527,11 @@ static sal_status resolve_shape(const sal__onnx_loader *L, const Onnx__NodeProto
     out[sym] = -1;
     return SAL_STATUS_OK;
   }
-  if (n_sym == 1) {
+  bool small = true; /* products below stay far from int64 overflow */
+  for (int i = 0; i < r; i++)
+    small = small && out[i] >= -1 && out[i] <= INT32_MAX && ti[i] >= -INT32_MAX && ti[i] <= INT32_MAX &&
+            tk[i] >= -INT32_MAX && tk[i] <= INT32_MAX;
+  if (n_sym == 1 && small) {
     /* Both a literal -1 and a batch-dependent entry: the -1 must be batch-independent; compute
      * it at batch 1 and at the probe batch and swap the roles. */
     int64_t val[2];
@@ -536,7 +540,12 @@ static sal_status resolve_shape(const sal__onnx_loader *L, const Onnx__NodeProto
       for (int d = 0; d < s1->ndim; d++) numel *= ic[d] + ik[d] * N;
       for (int i = 0; i < r; i++) {
         if (i == minus) continue;
-        int64_t v = i == sym ? (tk[i] ? ti[i] + tk[i] * N : ic[i] + ik[i] * N) : out[i] == 0 ? ic[i] + ik[i] * N : out[i];
+        bool copy = out[i] == 0 || (i == sym && !tk[i]);
+        int64_t v = copy ? (i < s1->ndim ? ic[i] + ik[i] * N : 0) : i == sym ? ti[i] + tk[i] * N : out[i];
+        if (v <= 0 || known > INT64_MAX / v) {
+          known = -1;
+          break;
+        }
         known *= v;
       }
       val[b] = known > 0 && numel % known == 0 ? numel / known : -1;
@@ -811,7 +820,7 @@ static sal_status map_node(sal__onnx_loader *L, vtable *T, const Onnx__NodeProto
     if (in[i] && in[i]->kind != LV_CONST) all_const = false;
   bool is_shape = !strcmp(op, "Shape");
   if (!strcmp(op, "Constant") || (sal__onnx_foldable(op) && (all_const || is_shape))) {
-    sal__oconst *ins[MAX_NODE_IO], *outs[1] = {NULL};
+    sal__oconst *ins[MAX_NODE_IO], *outs[MAX_NODE_IO] = {NULL};
     for (int i = 0; i < n_in; i++) ins[i] = in[i] && in[i]->kind == LV_CONST ? in[i]->c : NULL;
     sal_shape s1 = {0}, sp = {0};
     if (is_shape) {
