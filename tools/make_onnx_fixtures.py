@@ -337,6 +337,10 @@ def hand_models():
     hand("resize_o10", [helper.make_node("Resize", ["input", "sc"], ["output"], mode="nearest")],
          [numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "sc")], [2, 2, 3], [2, 4, 6], 10,
          lambda x: F.interpolate(x, scale_factor=2, mode="nearest"))
+    # Upsample-10 (deprecated, still valid): the same as Resize-10.
+    hand("upsample_o10", [helper.make_node("Upsample", ["input", "sc"], ["output"], mode="nearest")],
+         [numpy_helper.from_array(np.array([1, 1, 2, 3], np.float32), "sc")], [2, 2, 3], [2, 4, 9], 10,
+         lambda x: F.interpolate(x, scale_factor=(2, 3), mode="nearest"))
     # Nodes listed out of topological order (the importer sorts them).
     hand("unordered_o13",
          [helper.make_node("Relu", ["t"], ["output"], name="second"),

@@ -938,15 +938,10 @@ static sal_status map_node(sal__onnx_loader *L, vtable *T, const Onnx__NodeProto
     bool clamp = !strcmp(eop, "Slice") && (i == 1 || i == 2);
     st = input_value(L, T, nd, in[i], weight_slot(eop, i), clamp, &ins[i]);
   }
-  if (!st && !strcmp(op, "Upsample") && L->opset >= 10)
-    st = sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "Upsample is deprecated from opset 10; use Resize");
-  if (!st && !strcmp(op, "Upsample")) {
-    /* Upsample-9 = Resize-10: (X, scales), asymmetric coordinates, nearest rounds down. */
-    if (n_ins != 2) st = sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "Upsample-9 takes (X, scales)");
-  }
-  if (!st && !strcmp(op, "Dropout") && L->opset < 12) {
-    /* Dropout-7..11 kept the ratio as an attribute; the engine reads it the same way. */
-  }
+  if (!st && !strcmp(op, "Upsample") && n_ins != 2)
+    /* Upsample-9/10 (deprecated from 10, still valid) = Resize-10: (X, scales), asymmetric
+     * coordinates, nearest rounds down. */
+    st = sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "Upsample takes (X, scales)");
   const char *outs[MAX_NODE_IO];
   char gen[MAX_NODE_IO][64];
   int n_gen = 0;
