@@ -182,6 +182,13 @@ class Seq(nn.Module):
 ALL = list(range(9, 18))  # every opset torch 1.13 exports
 
 
+class Pick(nn.Module):
+    """Integer indexing of activations (Gather with a scalar or a constant index list)."""
+
+    def forward(s, x):
+        return x[:, 1] * 2.0 + x[:, -1] - x[:, [1, 2]].mean(1)
+
+
 def torch_exports():
     torch.manual_seed(0)
     export("convnet", ConvNet(), (2, 3, 7, 7), ALL)
@@ -201,6 +208,7 @@ def torch_exports():
     export("heads", Heads(), (2, 3, 4, 4), ALL)
     torch.manual_seed(0)
     export("seq", Seq(), (2, 5, 2, 3), ALL[1:])  # slice steps need opset 10
+    export("pick", Pick(), (2, 3, 4, 5), ALL)
 
 
 # ------------------------------------------------------------------ hand-built models

@@ -742,6 +742,76 @@ static sal_status map_squeeze(sal__onnx_loader *L, const vtable *T, const Onnx__
   return emit_reshape(L, T, nd, gv, shp, r, nd->output[0]);
 }
 
+/* A small INT parameter (Slice arguments) under a fresh name derived from base. */
+static sal_status int_param(sal__onnx_loader *L, const vtable *T, const Onnx__NodeProto *nd, const char *base,
+                            int64_t v, const char **name) {
+  char pn[600];
+  fresh_name(L, T, base, pn, sizeof pn);
+  sal__oconst *c = sal__oc_new(L->ctx, SAL__OC_INT, 1, (int64_t[]){1});
+  if (!c) return SAL_STATUS_OUT_OF_MEMORY;
+  c->i[0] = v;
+  int pv;
+  sal_status st = add_param_from(L, nd, pn, c, false, false, &pv);
+  sal__oc_free(c);
+  if (!st) *name = L->g->values[pv].name;
+  return st;
+}
+
+/* Gather of an activation with constant indices (x[:, i] in PyTorch): a scalar index is a Slice
+ * of width 1 plus a Reshape dropping the axis; a run of consecutive indices is a Slice. Other
+ * index patterns are UNSUPPORTED. */
+static sal_status map_gather(sal__onnx_loader *L, const vtable *T, const Onnx__NodeProto *nd, lval **in) {
+  int gv = in[0]->gv;
+  const sal_shape *s1 = &L->g->values[gv].shape;
+  const sal__oconst *ix = in[1]->c;
+  int64_t axis;
+  sal_status st = sal__onnx_attr_int(L, nd, "axis", 0, &axis);
+  if (st) return st;
+  int r = s1->ndim;
+  if (axis < -r || axis >= r)
+    return sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "axis %lld is out of range for rank %d", (long long)axis, r);
+  if (axis < 0) axis += r;
+  int64_t ic[SAL_MAX_DIMS], ik[SAL_MAX_DIMS];
+  value_affine(L, gv, ic, ik);
+  if (ik[axis] != 0)
+    return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED, "gathering along the batch axis is not supported");
+  int64_t n = ic[axis];
+  if (ix->type != SAL__OC_INT || ix->ndim > 1 || ix->numel < 1 || (ix->k && ix->k[0]))
+    return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED,
+                                "only a constant scalar index or a run of consecutive indices is supported");
+  int64_t first = ix->i[0] < 0 ? ix->i[0] + n : ix->i[0];
+  for (int64_t j = 0; j < ix->numel; j++) {
+    int64_t v = ix->i[j] < 0 ? ix->i[j] + n : ix->i[j];
+    if (v < 0 || v >= n)
+      return sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "index %lld is out of range for axis size %lld",
+                                  (long long)ix->i[j], (long long)n);
+    if (v != first + j || (ix->k && ix->k[j]))
+      return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED,
+                                  "only a constant scalar index or a run of consecutive indices is supported");
+  }
+  const char *out = nd->output[0];
+  char base[560], sliced[600];
+  snprintf(base, sizeof base, "%.500s__slice", out);
+  const char *slice_out = ix->ndim == 0 ? fresh_name(L, T, base, sliced, sizeof sliced) : out;
+  const char *ins[4] = {L->g->values[gv].name, NULL, NULL, NULL};
+  snprintf(base, sizeof base, "%.500s__starts", out);
+  if ((st = int_param(L, T, nd, base, first, &ins[1]))) return st;
+  snprintf(base, sizeof base, "%.500s__ends", out);
+  if ((st = int_param(L, T, nd, base, first + ix->numel, &ins[2]))) return st;
+  snprintf(base, sizeof base, "%.500s__axes", out);
+  if ((st = int_param(L, T, nd, base, axis, &ins[3]))) return st;
+  if ((st = add_node(L, nd, "Slice", node_name(nd), ins, 4, &slice_out, 1, NULL, 0))) return st;
+  if (ix->ndim == 1) return SAL_STATUS_OK;
+  /* Drop the sliced axis (now of size 1). */
+  int sv = L->g->n_values - 1;
+  int64_t oc[SAL_MAX_DIMS], ok[SAL_MAX_DIMS], shp[SAL_MAX_DIMS];
+  int ro = 0;
+  for (int d = 0; d < r; d++)
+    if (d != axis) oc[ro] = ic[d], ok[ro] = ik[d], ro++;
+  if ((st = resolve_shape(L, nd, sv, oc, ok, ro, false, shp))) return st;
+  return emit_reshape(L, T, nd, sv, shp, ro, out);
+}
+
 /* Resize with `sizes` (input 3): the batch and channel entries usually come from Shape(x); the
  * axes whose size does not change are dropped and the rest given through the opset-18 'axes'
  * attribute, so the constant no longer depends on the batch. */
@@ -848,6 +918,13 @@ static sal_status map_node(sal__onnx_loader *L, vtable *T, const Onnx__NodeProto
 
   /* Engine ops. */
   if (n_in < 1 || !in[0]) return sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "input 0 is missing");
+  if (!strcmp(op, "Gather") && in[0]->kind == LV_ACT) {
+    if (n_in < 2 || !in[1] || in[1]->kind != LV_CONST)
+      return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED, "indices must be constant");
+    st = map_gather(L, T, nd, in);
+    if (!st) vt_find(T, nd->output[0])->kind = LV_ACT, vt_find(T, nd->output[0])->gv = L->g->n_values - 1;
+    return st;
+  }
   if (!strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze")) {
     if (in[0]->kind != LV_ACT) return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED, "axes input must be constant");
     st = map_squeeze(L, T, nd, in, n_in, op[0] == 'U');
