@@ -199,6 +199,8 @@ static void test_bad_files(void) {
       {"no_outputs", SAL_STATUS_BAD_INPUT, "the graph has no outputs"},
       {"short_raw_data", SAL_STATUS_BAD_INPUT, "initialiser 'w' has 8 bytes of raw_data, its dims need 432"},
       {"no_graph", SAL_STATUS_BAD_INPUT, "the model has no graph"},
+      {"batch_affine", SAL_STATUS_UNSUPPORTED, "node 'reshape' (Reshape, opset 13): the target shape depends on the batch"},
+      {"batch_square", SAL_STATUS_UNSUPPORTED, "node 'mul' (Mul, opset 13): the result depends on the batch size non-linearly"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char path[300];

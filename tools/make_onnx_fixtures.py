@@ -407,6 +407,21 @@ def bad_models():
     short.dims.extend([4, 3, 3, 3])
     short.raw_data = b"\0" * 8
     out["short_raw_data"] = model([conv()], [short])
+    # Reshape targets that depend on the batch in ways Reshape's 0/-1 cannot express: N+1 rows,
+    # and N*N (a product of two batch-dependent values).
+    i0 = numpy_helper.from_array(np.array(0, np.int64), "i0")
+    one = numpy_helper.from_array(np.array(1, np.int64), "one")
+    ax0 = numpy_helper.from_array(np.array([0], np.int64), "ax0")
+    m1 = numpy_helper.from_array(np.array([-1], np.int64), "m1")
+    head = [helper.make_node("Shape", ["input"], ["sh"], name="shape"),
+            helper.make_node("Gather", ["sh", "i0"], ["n"], name="gather", axis=0)]
+    tail = [helper.make_node("Unsqueeze", ["n2", "ax0"], ["n2u"], name="unsq"),
+            helper.make_node("Concat", ["n2u", "m1"], ["shp"], name="concat", axis=0),
+            helper.make_node("Reshape", ["input", "shp"], ["output"], name="reshape")]
+    out["batch_affine"] = model(head + [helper.make_node("Add", ["n", "one"], ["n2"], name="add")] + tail,
+                                [i0, one, ax0, m1])
+    out["batch_square"] = model(head + [helper.make_node("Mul", ["n", "n"], ["n2"], name="mul")] + tail,
+                                [i0, ax0, m1])
     no_graph = onnx.ModelProto()
     no_graph.ir_version = 8
     no_graph.opset_import.extend([helper.make_opsetid("", 13)])
