@@ -469,13 +469,12 @@ static sal_status add_param_from(sal__onnx_loader *L, const Onnx__NodeProto *nd,
 
 /* The graph value for input v of a node: activations as they are, constants materialised as
  * parameters (once, under their ONNX name). */
-static sal_status input_value(sal__onnx_loader *L, const vtable *T, const Onnx__NodeProto *nd, lval *v, bool trainable,
-                              bool clamp, const char **name) {
+static sal_status input_value(sal__onnx_loader *L, const Onnx__NodeProto *nd, lval *v, bool trainable, bool clamp,
+                              const char **name) {
   if (v->kind == LV_EXTRA_INPUT)
     return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED,
                                 "reads graph input '%s'; salient models take one input (the first graph input)", v->name);
   if (v->kind == LV_CONST && v->gv < 0) {
-    (void)T;
     sal_status st = add_param_from(L, nd, v->name, v->c, trainable && v->weight, clamp, &v->gv);
     if (st) return st;
   }
@@ -1013,7 +1012,7 @@ static sal_status map_node(sal__onnx_loader *L, vtable *T, const Onnx__NodeProto
       continue;
     }
     bool clamp = !strcmp(eop, "Slice") && (i == 1 || i == 2);
-    st = input_value(L, T, nd, in[i], weight_slot(eop, i), clamp, &ins[i]);
+    st = input_value(L, nd, in[i], weight_slot(eop, i), clamp, &ins[i]);
   }
   if (!st && !strcmp(op, "Upsample") && n_ins != 2)
     /* Upsample-9/10 (deprecated from 10, still valid) = Resize-10: (X, scales), asymmetric
