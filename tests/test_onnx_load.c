@@ -151,6 +151,13 @@ static int test_fixtures(void) {
     if (strncmp(names[i], "convnet", 7) == 0)
       TH_CHECK(sal_graph_param_count(g, true) == 108 + 4 + 85, "%s: %lld trainable parameters, want 197", names[i],
                (long long)sal_graph_param_count(g, true));
+    /* Conv (4,3,3,3)+(4) and BN scale+bias (4)+(4) are trainable; BN mean/var (4)+(4) are not. */
+    if (strncmp(names[i], "conv_bn", 7) == 0) {
+      TH_CHECK(sal_graph_param_count(g, true) == 108 + 4 + 8, "%s: %lld trainable parameters, want 120", names[i],
+               (long long)sal_graph_param_count(g, true));
+      TH_CHECK(sal_graph_param_count(g, false) == 108 + 4 + 16, "%s: %lld parameters, want 128", names[i],
+               (long long)sal_graph_param_count(g, false));
+    }
     sal_tensor *x = npy(d, "input.npy"), *y = npy(d, "output.npy"), *gx = npy(d, "grad.npy"), *w = npy(d, "weight.npy");
     if (x && y && gx && w) {
       run_case(names[i], g, x, y, gx, w, 2, SAL_KERNELS_AUTO);

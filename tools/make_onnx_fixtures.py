@@ -287,6 +287,19 @@ def hand_models():
                           helper.make_tensor_value_info("b", TensorProto.FLOAT, list(b.shape))])
     onnx.save(m, os.path.join(d, "model.onnx"))
 
+    # Conv + BatchNormalization kept separate (torch's exporter fuses them): BN scale/bias are
+    # trainable, the running statistics are not.
+    sc, bb = rnd(4, seed=5) * 0.2 + 1.0, rnd(4, seed=6) * 0.3
+    mu, var = rnd(4, seed=7) * 0.2, np.abs(rnd(4, seed=8)) * 0.5 + 0.5
+    bn_nodes = [helper.make_node("Conv", ["input", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+                helper.make_node("BatchNormalization", ["c", "sc", "bb", "mu", "var"], ["bn"], name="bn", epsilon=1e-3),
+                helper.make_node("Relu", ["bn"], ["output"], name="relu")]
+    bn_inits = [numpy_helper.from_array(a, n) for a, n in ((w, "w"), (b, "b"), (sc, "sc"), (bb, "bb"), (mu, "mu"),
+                                                           (var, "var"))]
+    for o in (9, 15):
+        hand("conv_bn_o%d" % o, bn_nodes, bn_inits, [3, 5, 5], [4, 5, 5], o,
+             lambda x: F.relu(F.batch_norm(F.conv2d(x, wt, bt, padding=1), torch.tensor(mu), torch.tensor(var),
+                                           torch.tensor(sc), torch.tensor(bb), False, 0.0, 1e-3)))
     # Dropout in its three forms (inference: identity).
     for o, extra, attrs in ((9, [], {"ratio": 0.3}), (12, ["ratio"], {}), (13, ["ratio", ""], {})):
         nodes = [helper.make_node("Dropout", ["input"] + extra, ["output"], name="drop", **attrs)]
