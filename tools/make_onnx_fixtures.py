@@ -354,6 +354,10 @@ def hand_models():
     # Softmax before opset 13 on the last axis of a 3-D input.
     hand("softmax_last_o11", [helper.make_node("Softmax", ["input"], ["output"], axis=2)], [], [3, 4], [3, 4], 11,
          lambda x: F.softmax(x, dim=2))
+    # Softmax/LogSoftmax before opset 13 over a non-trailing axis: normalised over all dims from axis on.
+    for op, f in (("Softmax", F.softmax), ("LogSoftmax", F.log_softmax)):
+        hand("%s_2d_o11" % op.lower(), [helper.make_node(op, ["input"], ["output"], axis=1)], [], [3, 4], [3, 4], 11,
+             lambda x, f=f: f(x.reshape(x.shape[0], -1), dim=1).reshape(x.shape))
     # Resize at opset 10: (X, scales).
     hand("resize_o10", [helper.make_node("Resize", ["input", "sc"], ["output"], mode="nearest")],
          [numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "sc")], [2, 2, 3], [2, 4, 6], 10,

@@ -811,6 +811,29 @@ static sal_status map_gather(sal__onnx_loader *L, const vtable *T, const Onnx__N
   return emit_reshape(L, T, nd, sv, shp, ro, out);
 }
 
+/* Softmax/LogSoftmax before opset 13 over a non-trailing axis: ONNX then flattens the input to
+ * 2-D at `axis` and normalises each row (Operators.md, Softmax-1/11), i.e. Flatten(axis), a
+ * last-axis softmax, and a Reshape back to the input's shape. */
+static sal_status map_softmax_2d(sal__onnx_loader *L, const vtable *T, const Onnx__NodeProto *nd, int gv,
+                                 int64_t axis) {
+  const char *out = nd->output[0];
+  char base[560], flat[600], rows[600];
+  snprintf(base, sizeof base, "%.500s__flat", out);
+  fresh_name(L, T, base, flat, sizeof flat);
+  snprintf(base, sizeof base, "%.500s__rows", out);
+  fresh_name(L, T, base, rows, sizeof rows);
+  const char *x = L->g->values[gv].name, *f = flat, *r = rows;
+  sal_attr fa = sal_attr_int("axis", axis), sa = sal_attr_int("axis", 1);
+  sal_status st = add_node(L, nd, "Flatten", node_name(nd), &x, 1, &f, 1, &fa, 1);
+  if (!st) st = add_node(L, nd, nd->op_type, node_name(nd), &f, 1, &r, 1, &sa, 1);
+  if (st) return st;
+  int rv = L->g->n_values - 1, ro = L->g->values[gv].shape.ndim;
+  int64_t ic[SAL_MAX_DIMS], ik[SAL_MAX_DIMS], shp[SAL_MAX_DIMS];
+  value_affine(L, gv, ic, ik);
+  if ((st = resolve_shape(L, nd, rv, ic, ik, ro, false, shp))) return st;
+  return emit_reshape(L, T, nd, rv, shp, ro, out);
+}
+
 /* Resize with `sizes` (input 3): the batch and channel entries usually come from Shape(x); the
  * axes whose size does not change are dropped and the rest given through the opset-18 'axes'
  * attribute, so the constant no longer depends on the batch. */
@@ -924,6 +947,24 @@ static sal_status map_node(sal__onnx_loader *L, vtable *T, const Onnx__NodeProto
     if (!st) vt_find(T, nd->output[0])->kind = LV_ACT, vt_find(T, nd->output[0])->gv = L->g->n_values - 1;
     return st;
   }
+  if ((!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) && L->opset < 13 && in[0]->kind == LV_ACT) {
+    /* Before opset 13 the op normalises over all dims from `axis` (default 1) on; when every dim
+     * after axis is 1 that is the per-axis form the engine implements. */
+    int gv = in[0]->gv;
+    const sal_shape *s = &L->g->values[gv].shape;
+    int64_t axis;
+    if ((st = sal__onnx_attr_int(L, nd, "axis", 1, &axis))) return st;
+    if (axis < 0) axis += s->ndim;
+    if (axis < 0 || axis >= s->ndim)
+      return sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "axis is out of range for rank %d", s->ndim);
+    bool trailing_ones = true;
+    for (int d = (int)axis + 1; d < s->ndim; d++) trailing_ones = trailing_ones && s->d[d] == 1 && L->probe[gv].d[d] == 1;
+    if (!trailing_ones) {
+      st = map_softmax_2d(L, T, nd, gv, axis);
+      if (!st) vt_find(T, nd->output[0])->kind = LV_ACT, vt_find(T, nd->output[0])->gv = L->g->n_values - 1;
+      return st;
+    }
+  }
   if (!strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze")) {
     if (in[0]->kind != LV_ACT) return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED, "axes input must be constant");
     st = map_squeeze(L, T, nd, in, n_in, op[0] == 'U');
@@ -950,23 +991,8 @@ static sal_status map_node(sal__onnx_loader *L, vtable *T, const Onnx__NodeProto
   const char *ins[MAX_NODE_IO];
   int64_t axes_buf[SAL_MAX_DIMS];
   int n_ins = n_in;
-  if (!st && (!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) && L->opset < 13 && in[0]->kind == LV_ACT) {
-    /* Before opset 13 Softmax flattens the input to 2-D at `axis` (default 1) and normalises each
-     * row; that equals the per-axis form only when every dim after axis is 1 or axis is last. */
-    const sal_shape *s = &L->g->values[in[0]->gv].shape;
-    sal_attr *a = attr_find(&ab, "axis");
-    int64_t axis = a && a->type == SAL_ATTR_INT ? a->i : 1;
-    if (axis < 0) axis += s->ndim;
-    bool ok = axis >= 0 && axis < s->ndim;
-    for (int d = (int)axis + 1; ok && d < s->ndim; d++) ok = s->d[d] == 1 && L->probe[in[0]->gv].d[d] == 1;
-    if (!ok)
-      st = sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED,
-                                "before opset 13 %s normalises over all dims from axis %lld on; only a last-axis "
-                                "softmax is supported",
-                                op, (long long)axis);
-    else if (!a)
-      ab.a[ab.n++] = sal_attr_int("axis", 1);
-  }
+  if (!st && (!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) && L->opset < 13 && !attr_find(&ab, "axis"))
+    ab.a[ab.n++] = sal_attr_int("axis", 1); /* the default before opset 13 (13+: -1) */
   for (int i = 0; !st && i < n_in; i++) {
     if (!in[i]) {
       ins[i] = "";
