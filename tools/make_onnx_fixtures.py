@@ -264,6 +264,11 @@ def hand_models():
          [3, 5, 5], [4, 5, 5], 11,
          lambda x: F.relu(F.conv2d(x, wt, torch.tensor(b16.astype(np.float32)), padding=1)))
 
+    # bfloat16 weight in int32_data (make_tensor rounds to nearest even, as torch's bfloat16()).
+    wbf = torch.tensor(w).bfloat16().float()
+    hand("bf16_typed_o13", conv,
+         [helper.make_tensor("w", TensorProto.BFLOAT16, w.shape, w.flatten().tolist()), numpy_helper.from_array(b, "b")],
+         [3, 5, 5], [4, 5, 5], 13, lambda x: F.relu(F.conv2d(x, wbf, bt, padding=1)))
     # External data: the weight lives in weights.bin beside the model (offset 16).
     def ext_w(m, d):
         t = m.graph.initializer[0]
