@@ -8,6 +8,7 @@
 #include "salient/models.h"
 #include "salient/image.h"
 #include "salient/onnx.h"
+#include "salient/meta.h"
 #include "salient/data.h"
 #include "salient/dataset.h"
 #include "salient/loader.h"
