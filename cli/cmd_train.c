@@ -38,22 +38,22 @@ int cmd_train(int argc, char **argv) {
   sal_train_opts o = sal_train_opts_default();
   const char *data = NULL, *val = NULL, *out = NULL, *resume = NULL, *onnx = NULL, *arch = o.arch;
   const char *lr = NULL, *momentum = NULL, *wd = NULL, *ls = NULL, *clip = NULL, *jitter = NULL, *crop = NULL;
-  const char *optimizer = "sgd", *schedule = "cosine";
+  const char *optimizer = "adamw", *schedule = "cosine";
   int64_t epochs = o.epochs, batch = o.batch, size = o.image_size, width = o.width, warmup = o.warmup_epochs;
-  int64_t flip = 1, seed = 0, threads = 0, loader_threads = 0, nesterov = 1, stop_after = 0;
+  int64_t flip = 1, seed = 0, threads = 0, loader_threads = 0, nesterov = -1, stop_after = 0;
   bool quiet = false;
   cli_opt opts[] = {
       {"--data", CLI_STRING, "training data: a CSV manifest, an image folder, or a directory with train.csv (required)", &data},
       {"--val", CLI_STRING, "validation manifest or folder (default: val.csv beside the training manifest, if present)", &val},
       {"--arch", CLI_STRING, "architecture: resnet_small, resnet18, resnet50, vgg16 (default resnet_small)", &arch},
-      {"--epochs", CLI_INT, "epochs (default 8)", &epochs},
+      {"--epochs", CLI_INT, "epochs (default 10)", &epochs},
       {"--out", CLI_STRING, "checkpoint written after every epoch, .safetensors (required)", &out},
       {"--batch", CLI_INT, "images per step (default 64)", &batch},
-      {"--lr", CLI_STRING, "base learning rate (default 0.1)", &lr},
-      {"--optimizer", CLI_STRING, "sgd, adam or adamw (default sgd)", &optimizer},
+      {"--optimizer", CLI_STRING, "sgd, adam or adamw (default adamw)", &optimizer},
+      {"--lr", CLI_STRING, "base learning rate (default 3e-3 adamw, 1e-3 adam, 0.1 sgd)", &lr},
       {"--momentum", CLI_STRING, "SGD momentum (default 0.9)", &momentum},
-      {"--nesterov", CLI_INT, "SGD Nesterov momentum, 0 or 1 (default 1; 0 for adam/adamw)", &nesterov},
-      {"--weight-decay", CLI_STRING, "weight decay (default 5e-4)", &wd},
+      {"--nesterov", CLI_INT, "SGD Nesterov momentum, 0 or 1 (default 1)", &nesterov},
+      {"--weight-decay", CLI_STRING, "weight decay, decoupled for adamw (default 0.05 adamw, 0 adam, 5e-4 sgd)", &wd},
       {"--schedule", CLI_STRING, "learning-rate schedule per step: cosine, step or constant (default cosine)", &schedule},
       {"--warmup", CLI_INT, "epochs of linear warm-up from 0.1 x lr (default 1)", &warmup},
       {"--label-smoothing", CLI_STRING, "label smoothing in [0, 1) (default 0.1)", &ls},
@@ -78,22 +78,30 @@ int cmd_train(int argc, char **argv) {
     fprintf(stderr, "salient train: --data and --out are required\nusage: %s\n", usage);
     return 2;
   }
+  if (!strcmp(optimizer, "sgd")) {
+    o.optimizer = SAL_OPTIM_SGD;
+    o.lr = 0.1f;
+    o.momentum = 0.9f;
+    o.weight_decay = 5e-4f;
+    o.nesterov = nesterov != 0;
+  } else if (!strcmp(optimizer, "adam")) {
+    o.optimizer = SAL_OPTIM_ADAM;
+    o.lr = 1e-3f;
+    o.weight_decay = 0;
+  } else if (!strcmp(optimizer, "adamw")) {
+    o.optimizer = SAL_OPTIM_ADAMW;
+  } else {
+    fprintf(stderr, "salient train: --optimizer '%s' is not sgd, adam or adamw\n", optimizer);
+    return 2;
+  }
+  if (o.optimizer != SAL_OPTIM_SGD && (momentum || nesterov == 1)) {
+    fprintf(stderr, "salient train: --momentum and --nesterov apply to --optimizer sgd only\n");
+    return 2;
+  }
   if (!parse_float("--lr", lr, &o.lr) || !parse_float("--momentum", momentum, &o.momentum) ||
       !parse_float("--weight-decay", wd, &o.weight_decay) || !parse_float("--label-smoothing", ls, &o.label_smoothing) ||
       !parse_float("--clip-grad", clip, &o.clip_grad))
     return 2;
-  if (!strcmp(optimizer, "sgd")) o.optimizer = SAL_OPTIM_SGD;
-  else if (!strcmp(optimizer, "adam")) o.optimizer = SAL_OPTIM_ADAM;
-  else if (!strcmp(optimizer, "adamw")) o.optimizer = SAL_OPTIM_ADAMW;
-  else {
-    fprintf(stderr, "salient train: --optimizer '%s' is not sgd, adam or adamw\n", optimizer);
-    return 2;
-  }
-  if (o.optimizer != SAL_OPTIM_SGD) {
-    /* Adam's defaults: lr 1e-3, no momentum; weight decay as given. */
-    if (!lr) o.lr = 1e-3f;
-    nesterov = 0;
-  }
   if (!strcmp(schedule, "cosine")) o.schedule = SAL_LR_COSINE;
   else if (!strcmp(schedule, "step")) o.schedule = SAL_LR_STEP;
   else if (!strcmp(schedule, "constant")) o.schedule = SAL_LR_CONSTANT;
@@ -122,7 +130,7 @@ int cmd_train(int argc, char **argv) {
   float js = 0;
   if (!parse_float("--jitter", jitter, &js)) return 2;
   o.augment.brightness = o.augment.contrast = o.augment.saturation = js;
-  if ((flip != 0 && flip != 1) || (nesterov != 0 && nesterov != 1)) {
+  if ((flip != 0 && flip != 1) || nesterov < -1 || nesterov > 1) {
     fprintf(stderr, "salient train: --flip and --nesterov take 0 or 1\n");
     return 2;
   }
@@ -131,7 +139,6 @@ int cmd_train(int argc, char **argv) {
     return 2;
   }
   o.augment.flip = flip == 1;
-  o.nesterov = nesterov == 1;
   o.arch = arch;
   o.epochs = epochs;
   o.batch = batch;

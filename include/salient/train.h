@@ -24,14 +24,14 @@ typedef struct sal_train_opts {
   /* Data. */
   int64_t batch;          /* images per step (64); the last short batch of an epoch is dropped */
   int threads;            /* loader threads (0 = 2) */
-  sal_augment augment;    /* training augmentation (crop scale (0.25, 1), flip) */
+  sal_augment augment;    /* training augmentation (crop scale (0.35, 1), flip) */
   /* Optimisation. */
-  int64_t epochs;         /* (6) */
-  sal_optim_kind optimizer; /* (SGD) */
-  float lr;               /* base learning rate (0.1) */
-  float momentum;         /* SGD momentum (0.9) */
-  bool nesterov;          /* SGD Nesterov momentum (true) */
-  float weight_decay;     /* (5e-4) */
+  int64_t epochs;         /* (10) */
+  sal_optim_kind optimizer; /* (ADAMW) */
+  float lr;               /* base learning rate (3e-3) */
+  float momentum;         /* SGD momentum (0) */
+  bool nesterov;          /* SGD Nesterov momentum (false) */
+  float weight_decay;     /* AdamW's decoupled decay, L2 for SGD and Adam (0.05) */
   sal_lr_kind schedule;   /* per step (COSINE to 0 at the last step) */
   int64_t step_epochs;    /* STEP: decay every this many epochs (30% of the epochs when 0) */
   float gamma;            /* STEP: decay factor (0.1) */

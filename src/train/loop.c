@@ -43,12 +43,10 @@ sal_train_opts sal_train_opts_default(void) {
   o.augment.crop = true;
   o.augment.scale_min = 0.35f;
   o.augment.flip = true;
-  o.epochs = 8;
-  o.optimizer = SAL_OPTIM_SGD;
-  o.lr = 0.1f;
-  o.momentum = 0.9f;
-  o.nesterov = true;
-  o.weight_decay = 5e-4f;
+  o.epochs = 10;
+  o.optimizer = SAL_OPTIM_ADAMW;
+  o.lr = 3e-3f;
+  o.weight_decay = 0.05f;
   o.schedule = SAL_LR_COSINE;
   o.gamma = 0.1f;
   o.warmup_epochs = 1;
