@@ -16,7 +16,7 @@ check() { # check "label" expected_exit "needle" -- command...
   else pass=$((pass+1)); fi
 }
 check "train --help" 0 "--label-smoothing" -- "$bin" train --help
-check "train help defaults" 0 "(default 0.35,1)" -- "$bin" train --help
+check "train help defaults" 0 "(default 0.7,1)" -- "$bin" train --help
 check "test --help" 0 "usage: salient test" -- "$bin" test --help
 check "train no data" 2 "--data and --out are required" -- "$bin" train --out "$tmp/m.safetensors"
 check "train bad lr" 2 "needs a number, got 'x'" -- "$bin" train --data "$tmp" --out "$tmp/m.safetensors" --lr x

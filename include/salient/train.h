@@ -24,9 +24,9 @@ typedef struct sal_train_opts {
   /* Data. */
   int64_t batch;          /* images per step (64); the last short batch of an epoch is dropped */
   int threads;            /* loader threads (0 = 2) */
-  sal_augment augment;    /* training augmentation (crop scale (0.35, 1), flip) */
+  sal_augment augment;    /* training augmentation (crop scale (0.7, 1), flip) */
   /* Optimisation. */
-  int64_t epochs;         /* (10) */
+  int64_t epochs;         /* (4) */
   sal_optim_kind optimizer; /* (ADAMW) */
   float lr;               /* base learning rate (3e-3) */
   float momentum;         /* SGD momentum (0) */
