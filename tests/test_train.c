@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "data/augment.h"
 #include "harness.h"
 #include "salient/image.h"
 #include "salient/train.h"
@@ -92,6 +93,55 @@ static sal_train_opts tiny_opts(void) {
 }
 
 /* ---- augmentation ---- */
+
+/* The draws themselves: RandomResizedCrop's bounds, its fallback, the flip rate, jitter ranges. */
+static void test_draws(void) {
+  sal_augment a = sal_augment_default();
+  a.crop = true;
+  a.flip = true;
+  a.brightness = 0.4f;
+  a.saturation = 1.5f;
+  int n = 2000, inside = 1, flips = 0, jit = 1, fallbacks = 0;
+  double min_area = 1, max_area = 0, min_ratio = 10, max_ratio = 0, pos = 0;
+  for (int i = 0; i < n; i++) {
+    sal__aug_draw d;
+    sal__aug_draw_item(&a, 9, 4, i, 64, 48, &d);
+    inside &= d.crop && d.x >= 0 && d.y >= 0 && d.w >= 1 && d.h >= 1 && d.x + d.w <= 64 && d.y + d.h <= 48;
+    double area = (double)(d.w * d.h) / (64.0 * 48.0), ratio = (double)d.w / (double)d.h;
+    if (d.w == 48 * 4 / 3 && d.h == 48) {
+      fallbacks++;
+      continue;
+    }
+    min_area = fmin(min_area, area), max_area = fmax(max_area, area);
+    min_ratio = fmin(min_ratio, ratio), max_ratio = fmax(max_ratio, ratio);
+    if (d.w < 64) pos += (double)d.x / (double)(64 - d.w);
+    flips += d.flip;
+    jit &= d.brightness >= 0.6f && d.brightness <= 1.4f && d.saturation >= 0.0f && d.saturation <= 2.5f && d.contrast == 1.0f;
+  }
+  /* Rounding w and h to integers moves area and ratio slightly past the drawn bounds (a few
+   * percent at these sizes); the position is uniform, so its mean fraction is near 1/2. */
+  TH_CHECK(inside && min_area >= 0.07 && min_area < 0.12 && max_area <= 1.0 && max_area > 0.9,
+           "crop areas in [%.3f, %.3f] (want within (0.08, 1))", min_area, max_area);
+  TH_CHECK(min_ratio >= 0.7 && min_ratio < 0.8 && max_ratio <= 1.45 && max_ratio > 1.25, "crop ratios in [%.3f, %.3f]",
+           min_ratio, max_ratio);
+  TH_CHECK(fabs(pos / (double)(n - fallbacks) - 0.5) < 0.05 && fallbacks < n / 50, "mean position %.3f, %d fallbacks",
+           pos / (double)(n - fallbacks), fallbacks);
+  TH_CHECK(abs(flips - (n - fallbacks) / 2) < n / 20 && jit, "flips %d of %d, jitter ranges ok %d", flips, n - fallbacks, jit);
+  /* Nothing fits a 100 x 10 image at scale >= 0.9 within the ratio range: the fallback is the
+   * centred crop of the full height with width round(10 * 4/3) = 13. */
+  a.scale_min = 0.9f;
+  sal__aug_draw d;
+  sal__aug_draw_item(&a, 9, 4, 0, 100, 10, &d);
+  TH_CHECK(d.x == 43 && d.y == 0 && d.w == 13 && d.h == 10, "fallback crop (%lld, %lld, %lld, %lld)", (long long)d.x,
+           (long long)d.y, (long long)d.w, (long long)d.h);
+  /* The same (seed, epoch, item) always draws the same; another epoch draws differently. */
+  sal__aug_draw e, f;
+  a.scale_min = 0.08f;
+  sal__aug_draw_item(&a, 9, 4, 17, 64, 48, &d);
+  sal__aug_draw_item(&a, 9, 4, 17, 64, 48, &e);
+  sal__aug_draw_item(&a, 9, 5, 17, 64, 48, &f);
+  TH_CHECK(!memcmp(&d, &e, sizeof d) && memcmp(&d, &f, sizeof d), "draws are not a function of (seed, epoch, item)");
+}
 
 static void test_augment(void) {
   sal_dataset *ds = open_split("train");
@@ -340,6 +390,7 @@ int main(void) {
   write_split("train", q ? 48 : 96, 11, false);
   write_split("val", 30, 12, false);
   write_split("blank", 30, 12, true);
+  test_draws();
   test_augment();
   test_train();
   return th_finish("test_train");

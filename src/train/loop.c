@@ -66,7 +66,8 @@ static const char *sched_name(sal_lr_kind k) {
 static sal_status check_opts(sal_ctx *ctx, const sal_train_opts *o) {
 #define BAD(...) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, __VA_ARGS__)
   if (!o->arch) BAD("train: no architecture given");
-  if (o->epochs < 1 || o->epochs > TRAIN_MAX_EPOCHS) BAD("train: --epochs %lld is not in 1..%d", (long long)o->epochs, TRAIN_MAX_EPOCHS);
+  if (o->epochs < 1 || o->epochs > TRAIN_MAX_EPOCHS)
+    BAD("train: --epochs %lld is not in 1..%d", (long long)o->epochs, TRAIN_MAX_EPOCHS);
   if (o->batch < 1 || o->batch > TRAIN_MAX_BATCH) BAD("train: --batch %lld is not in 1..%d", (long long)o->batch, TRAIN_MAX_BATCH);
   if (!(o->lr > 0 && isfinite(o->lr))) BAD("train: --lr %g must be a positive number", (double)o->lr);
   if (!(o->momentum >= 0 && o->momentum < 1)) BAD("train: --momentum %g is not in [0, 1)", (double)o->momentum);
@@ -223,7 +224,9 @@ sal_status sal__eval_loop(sal_ctx *ctx, sal_plan *p, sal_loader *ld, const char 
       for (int64_t k = 1; k < K; k++)
         if (row[k] > row[best]) best = k;
       int64_t lab = b->labels[i];
-      if (lab < 0 || lab >= K) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "evaluate: label %lld of item %lld is not below %lld classes", (long long)lab, (long long)b->items[i], (long long)K);
+      if (lab < 0 || lab >= K)
+        return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "evaluate: label %lld of item %lld is not below %lld classes",
+                             (long long)lab, (long long)b->items[i], (long long)K);
       confusion[lab * K + best]++;
       correct += best == lab;
       n++;
@@ -287,8 +290,9 @@ static sal_status resume(trainer *t) {
   t->epoch = (int64_t)ep->valuedouble;
   t->best_val = cJSON_IsNumber(bv) ? bv->valuedouble : -1;
   if (t->epoch < 0 || t->epoch > t->o->epochs || sal_optim_steps(t->opt) != t->epoch * t->steps_per_epoch)
-    st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "resume: %s is at epoch %lld, step %lld, which this run (%lld steps per epoch) cannot continue",
-                       t->o->resume, (long long)t->epoch, (long long)sal_optim_steps(t->opt), (long long)t->steps_per_epoch);
+    st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT,
+                       "resume: %s is at epoch %lld, step %lld, which this run (%lld steps per epoch) cannot continue", t->o->resume,
+                       (long long)t->epoch, (long long)sal_optim_steps(t->opt), (long long)t->steps_per_epoch);
 done:
   cJSON_Delete(m);
   return st;

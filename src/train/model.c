@@ -135,7 +135,8 @@ sal_status sal_checkpoint_open(sal_ctx *ctx, const char *path, sal_graph **graph
 sal_status sal_evaluate(sal_ctx *ctx, sal_graph *g, const sal_dataset *ds, const sal_preprocess *pp, int64_t batch,
                         int threads, int64_t *confusion) {
   if (!g || !ds || !pp || !confusion) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "evaluate: NULL argument");
-  if (ds->n_items < 1) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "evaluate: %s has no images", ds->source ? ds->source : "the dataset");
+  if (ds->n_items < 1)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "evaluate: %s has no images", ds->source ? ds->source : "the dataset");
   if (batch < 1) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "evaluate: batch %lld", (long long)batch);
   const char *in = sal_graph_input_name(g, 0);
   const char *out = sal_graph_has_value(g, "logits") ? "logits" : sal_graph_output_name(g, 0);
