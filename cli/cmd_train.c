@@ -2,6 +2,7 @@
  * trains a built-in classifier with sal_train (checkpoint after every epoch, resumable) and
  * optionally exports the result as ONNX. docs/training.md describes the recipe and the options. */
 #include <errno.h>
+#include <stdint.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,7 +40,7 @@ int cmd_train(int argc, char **argv) {
   const char *data = NULL, *val = NULL, *out = NULL, *resume = NULL, *onnx = NULL, *arch = o.arch;
   const char *lr = NULL, *momentum = NULL, *wd = NULL, *ls = NULL, *clip = NULL, *jitter = NULL, *crop = NULL;
   const char *optimizer = "adamw", *schedule = "cosine";
-  int64_t epochs = o.epochs, batch = o.batch, size = o.image_size, width = o.width, warmup = o.warmup_epochs;
+  int64_t epochs = o.epochs, batch = o.batch, size = o.image_size, width = o.width, warmup = INT64_MIN;
   int64_t flip = 1, seed = 0, threads = 0, loader_threads = 0, nesterov = -1, stop_after = 0;
   bool quiet = false;
   cli_opt opts[] = {
@@ -55,7 +56,7 @@ int cmd_train(int argc, char **argv) {
       {"--nesterov", CLI_INT, "SGD Nesterov momentum, 0 or 1 (default 1)", &nesterov},
       {"--weight-decay", CLI_STRING, "weight decay, decoupled for adamw (default 0.05 adamw, 0 adam, 5e-4 sgd)", &wd},
       {"--schedule", CLI_STRING, "learning-rate schedule per step: cosine, step or constant (default cosine)", &schedule},
-      {"--warmup", CLI_INT, "epochs of linear warm-up from 0.1 x lr (default 1)", &warmup},
+      {"--warmup", CLI_INT, "epochs of linear warm-up from 0.1 x lr (default 1; 0 when --epochs is 1)", &warmup},
       {"--label-smoothing", CLI_STRING, "label smoothing in [0, 1) (default 0.1)", &ls},
       {"--image-size", CLI_INT, "input side in pixels (default 64)", &size},
       {"--width", CLI_INT, "resnet_small first-stage channels (default 16)", &width},
@@ -144,7 +145,7 @@ int cmd_train(int argc, char **argv) {
   o.batch = batch;
   o.image_size = size;
   o.width = width;
-  o.warmup_epochs = warmup;
+  o.warmup_epochs = warmup != INT64_MIN ? warmup : epochs > 1 ? 1 : 0;
   o.seed = (uint64_t)seed;
   o.threads = (int)loader_threads;
   o.out = out;

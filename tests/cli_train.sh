@@ -31,6 +31,8 @@ small=(--width 4 --image-size 32 --batch 12 --epochs 2 --warmup 0 --threads 2 --
 check "train bad arch" 1 "unknown architecture 'resnet_huge'" -- "$bin" train --data "$tmp/d" --out "$tmp/m.safetensors" --arch resnet_huge "${small[@]}"
 check "train bad epochs" 1 "--epochs 0" -- "$bin" train --data "$tmp/d" --out "$tmp/m.safetensors" "${small[@]}" --epochs 0
 check "train bad smoothing" 1 "--label-smoothing 1.5" -- "$bin" train --data "$tmp/d" --out "$tmp/m.safetensors" "${small[@]}" --label-smoothing 1.5
+check "train bad warmup" 1 "--warmup 2 is not in 0..1" -- "$bin" train --data "$tmp/d" --out "$tmp/m.safetensors" "${small[@]}" --warmup 2
+check "train one epoch" 0 "train: 1 epochs" -- "$bin" train --data "$tmp/d" --out "$tmp/one.safetensors" --width 4 --image-size 32 --batch 12 --epochs 1 --quiet
 check "train missing data" 1 "nope" -- "$bin" train --data "$tmp/nope.csv" --out "$tmp/m.safetensors" "${small[@]}"
 check "train runs" 0 "val accuracy" -- "$bin" train --data "$tmp/d" --out "$tmp/m.safetensors" "${small[@]}" --onnx "$tmp/m.onnx"
 [ -s "$tmp/m.safetensors" ] && [ -s "$tmp/m.onnx" ] && pass=$((pass+1)) || { echo "FAIL outputs missing" >&2; fail=$((fail+1)); }

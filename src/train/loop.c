@@ -76,7 +76,7 @@ static sal_status check_opts(sal_ctx *ctx, const sal_train_opts *o) {
     BAD("train: --label-smoothing %g is not in [0, 1)", (double)o->label_smoothing);
   if (!(o->clip_grad >= 0 && isfinite(o->clip_grad))) BAD("train: --clip-grad %g is negative", (double)o->clip_grad);
   if (o->warmup_epochs < 0 || o->warmup_epochs >= o->epochs)
-    BAD("train: --warmup %lld must be below --epochs %lld", (long long)o->warmup_epochs, (long long)o->epochs);
+    BAD("train: --warmup %lld is not in 0..%lld (below --epochs)", (long long)o->warmup_epochs, (long long)o->epochs - 1);
   if (o->optimizer != SAL_OPTIM_SGD && o->optimizer != SAL_OPTIM_ADAM && o->optimizer != SAL_OPTIM_ADAMW)
     BAD("train: unknown optimizer %d", (int)o->optimizer);
   if (o->schedule != SAL_LR_CONSTANT && o->schedule != SAL_LR_STEP && o->schedule != SAL_LR_COSINE)
