@@ -47,11 +47,30 @@ void th_tmp_path(char *buf, size_t n, const char *name) {
   snprintf(buf, n, "%s/%s", d ? d : "/nonexistent", name);
 }
 
+sal_tensor *th_npy(const char *dir, const char *rel) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s%s", dir, rel);
+  sal_tensor *t = NULL;
+  TH_OK(sal_npy_read(th_ctx(), path, &t));
+  return t;
+}
+
+unsigned char *th_read_file(const char *path, size_t *n) {
+  *n = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  unsigned char *b = NULL;
+  long sz = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+  if (sz >= 0 && fseek(f, 0, SEEK_SET) == 0 && (b = malloc((size_t)sz + 1)) != NULL) *n = fread(b, 1, (size_t)sz, f);
+  fclose(f);
+  return b;
+}
+
 void th_write_file(const char *path, const void *bytes, size_t n) {
   FILE *f = fopen(path, "wb");
   TH_CHECK(f != NULL, "cannot create %s", path);
   if (!f) return;
-  TH_CHECK(fwrite(bytes, 1, n, f) == n, "short write to %s", path);
+  TH_CHECK(n == 0 || fwrite(bytes, 1, n, f) == n, "short write to %s", path);
   fclose(f);
 }
 

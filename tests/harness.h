@@ -52,6 +52,11 @@ int th_finish(const char *name);
 const char *th_tmpdir(void);
 /* th_tmpdir()/name into buf. */
 void th_tmp_path(char *buf, size_t n, const char *name);
+/* Reads the .npy file dir + rel (a failed check, and NULL, if it cannot). Free with sal_tensor_free. */
+sal_tensor *th_npy(const char *dir, const char *rel);
+/* A whole file in a malloc'd buffer (free with free), its size in *n; NULL (and *n = 0) when it
+ * cannot be read. */
+unsigned char *th_read_file(const char *path, size_t *n);
 /* Writes n raw bytes to path (a failed check if it cannot). */
 void th_write_file(const char *path, const void *bytes, size_t n);
 

@@ -23,17 +23,6 @@ static void write_st(const char *path, const char *header, const void *data, siz
   free(b);
 }
 
-static unsigned char *slurp(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long sz = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *b = malloc((size_t)sz + 1);
-  *n = fread(b, 1, (size_t)sz, f);
-  fclose(f);
-  return b;
-}
 
 static int count_tmp_files(void) {
   DIR *d = opendir(th_tmpdir());
@@ -60,7 +49,7 @@ static void test_round_trip(void) {
   const char *mk[] = {"format", "note"}, *mv[] = {"pt", "a \"quoted\" value"};
   TH_OK(sal_safetensors_write(ctx, path, names, ts, 3, mk, mv, 2));
   size_t n = 0;
-  unsigned char *raw = slurp(path, &n);
+  unsigned char *raw = th_read_file(path, &n);
   TH_CHECK(raw && n > 8 && (8 + raw[0]) % 8 == 0 && raw[8] == '{', "8-byte aligned header starting with '{'");
   free(raw);
   sal_safetensors *s = NULL;
@@ -191,7 +180,7 @@ static void test_corrupt(void) {
   /* Every truncation and many byte flips of a good file: a clean status, never a crash. */
   th_tmp_path(path, sizeof path, "rt.safetensors");
   size_t n = 0;
-  unsigned char *good = slurp(path, &n);
+  unsigned char *good = th_read_file(path, &n);
   if (!good) return;
   char cut[512];
   th_tmp_path(cut, sizeof cut, "cut.safetensors");
@@ -293,7 +282,7 @@ static void test_checkpoint(void) {
 
   /* Interrupted saves never replace the good file, and leave no temporary behind. */
   size_t n0 = 0, n1 = 0;
-  unsigned char *before = slurp(path, &n0);
+  unsigned char *before = th_read_file(path, &n0);
   bool failed = false;
   for (int64_t k = 1; k < 60; k++) {
     sal_ctx_fail_alloc_after(ctx, k);
@@ -301,7 +290,7 @@ static void test_checkpoint(void) {
     sal_ctx_fail_alloc_after(ctx, 0);
     if (st == SAL_STATUS_OK) break;
     failed = true;
-    unsigned char *after = slurp(path, &n1);
+    unsigned char *after = th_read_file(path, &n1);
     TH_CHECK(after && n1 == n0 && !memcmp(after, before, n0), "failed save %lld left the old checkpoint intact", (long long)k);
     free(after);
   }

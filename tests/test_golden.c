@@ -39,13 +39,7 @@
 
 static const double TOL_LOGITS = 1e-5, TOL_GRAD = 2e-5, TOL_LOSS = 1e-5, TOL_TRAIN = 2e-5;
 
-static sal_tensor *fixture(const char *rel) {
-  char path[256];
-  snprintf(path, sizeof path, GOLDEN "%s", rel);
-  sal_tensor *t = NULL;
-  TH_OK(sal_npy_read(th_ctx(), path, &t));
-  return t;
-}
+static sal_tensor *fixture(const char *rel) { return th_npy(GOLDEN, rel); }
 
 /* Copies every parameter fixture <dir>/<name>.npy into the graph (shapes must match). */
 static int load_params(sal_graph *g, const char *dir) {

@@ -22,28 +22,7 @@ static int file_exists(const char *p) {
   return stat(p, &sb) == 0;
 }
 
-static void write_bytes(const char *path, const void *b, size_t n) {
-  FILE *f = fopen(path, "wb");
-  if (!f) {
-    TH_CHECK(0, "cannot create %s", path);
-    return;
-  }
-  if (n) fwrite(b, 1, n, f);
-  fclose(f);
-}
 
-static unsigned char *read_bytes(const char *path, size_t *n) {
-  *n = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long sz = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *b = malloc((size_t)sz + 1);
-  *n = fread(b, 1, (size_t)sz, f);
-  fclose(f);
-  return b;
-}
 
 static uint32_t sample(const sal_image *im, int64_t i) {
   return im->depth == 8 ? ((const uint8_t *)im->pixels)[i] : ((const uint16_t *)im->pixels)[i];
@@ -399,7 +378,7 @@ static void test_corrupt(void) {
   TH_OK(sal_image_write(ctx, jpg, im));
   sal_image_free(im);
   size_t np = 0, nj = 0;
-  unsigned char *bp = read_bytes(png, &np), *bj = read_bytes(jpg, &nj);
+  unsigned char *bp = th_read_file(png, &np), *bj = th_read_file(jpg, &nj);
   if (!bp || !bj || np < 100 || nj < 300) {
     TH_CHECK(0, "could not make the good files (%zu, %zu bytes)", np, nj);
     free(bp);
@@ -411,7 +390,7 @@ static void test_corrupt(void) {
   size_t pcuts[] = {0, 5, 8, 12, 20, 33, 45, np / 2, np - 12, np - 5, np - 1};
   for (size_t i = 0; i < sizeof pcuts / sizeof pcuts[0]; i++) {
     snprintf(path, sizeof path, "%s/cut%zu.png", g_dir, pcuts[i]);
-    write_bytes(path, bp, pcuts[i]);
+    th_write_file(path, bp, pcuts[i]);
     char what[64];
     snprintf(what, sizeof what, "PNG truncated at %zu of %zu", pcuts[i], np);
     expect_fail(path, NULL, pcuts[i] == 0 ? SAL_STATUS_BAD_INPUT : pcuts[i] < 8 ? SAL_STATUS_UNSUPPORTED : SAL_STATUS_BAD_INPUT,
@@ -420,7 +399,7 @@ static void test_corrupt(void) {
   size_t jcuts[] = {2, 3, 10, 50, 150, nj / 2, nj - 10, nj - 2, nj - 1};
   for (size_t i = 0; i < sizeof jcuts / sizeof jcuts[0]; i++) {
     snprintf(path, sizeof path, "%s/cut%zu.jpg", g_dir, jcuts[i]);
-    write_bytes(path, bj, jcuts[i]);
+    th_write_file(path, bj, jcuts[i]);
     char what[64];
     snprintf(what, sizeof what, "JPEG truncated at %zu of %zu", jcuts[i], nj);
     expect_fail(path, NULL, jcuts[i] < 3 ? SAL_STATUS_UNSUPPORTED : SAL_STATUS_BAD_INPUT, NULL, what);
@@ -430,12 +409,12 @@ static void test_corrupt(void) {
   memcpy(c, bp, np);
   c[8 + 21] ^= 0x55;
   tmp_path(path, sizeof path, "crc_ihdr.png");
-  write_bytes(path, c, np);
+  th_write_file(path, c, np);
   expect_fail(path, NULL, SAL_STATUS_BAD_INPUT, "CRC", "IHDR CRC");
   memcpy(c, bp, np);
   c[33 + 8 + 3] ^= 0x01; /* a byte of the first IDAT's data (the chunk after IHDR) */
   tmp_path(path, sizeof path, "crc_idat.png");
-  write_bytes(path, c, np);
+  th_write_file(path, c, np);
   expect_fail(path, NULL, SAL_STATUS_BAD_INPUT, NULL, "IDAT CRC");
 
   /* Huge declared sizes fail before any pixel allocation: with the next allocation rigged to fail,
@@ -443,17 +422,17 @@ static void test_corrupt(void) {
   unsigned char h[128];
   size_t nh = make_png_header_only(h, 100000, 100000);
   tmp_path(path, sizeof path, "huge.png");
-  write_bytes(path, h, nh);
+  th_write_file(path, h, nh);
   sal_ctx_fail_alloc_after(ctx, 1);
   expect_fail(path, NULL, SAL_STATUS_BAD_INPUT, "100000 x 100000 exceeds the limit", "huge PNG");
   sal_ctx_fail_alloc_after(ctx, 0);
   nh = make_png_header_only(h, 0, 7);
   tmp_path(path, sizeof path, "zero.png");
-  write_bytes(path, h, nh);
+  th_write_file(path, h, nh);
   expect_fail(path, NULL, SAL_STATUS_BAD_INPUT, NULL, "zero-width PNG");
   nh = make_png_header_only(h, 9, 0);
   tmp_path(path, sizeof path, "zeroh.png");
-  write_bytes(path, h, nh);
+  th_write_file(path, h, nh);
   expect_fail(path, NULL, SAL_STATUS_BAD_INPUT, NULL, "zero-height PNG");
   /* JPEG: patch the SOF0 frame size (height at +5, width at +7 after the marker). */
   size_t sof = 0;
@@ -467,14 +446,14 @@ static void test_corrupt(void) {
     memcpy(c, bj, nj);
     c[sof + 5] = 0xFD, c[sof + 6] = 0xE8, c[sof + 7] = 0xFD, c[sof + 8] = 0xE8; /* 65000 x 65000 */
     tmp_path(path, sizeof path, "huge.jpg");
-    write_bytes(path, c, nj);
+    th_write_file(path, c, nj);
     sal_ctx_fail_alloc_after(ctx, 2); /* the first allocation is the decoder's state */
     expect_fail(path, NULL, SAL_STATUS_BAD_INPUT, "65000 x 65000 exceeds the limit", "huge JPEG");
     sal_ctx_fail_alloc_after(ctx, 0);
     memcpy(c, bj, nj);
     c[sof + 5] = 0, c[sof + 6] = 0;
     tmp_path(path, sizeof path, "zero.jpg");
-    write_bytes(path, c, nj);
+    th_write_file(path, c, nj);
     expect_fail(path, NULL, SAL_STATUS_BAD_INPUT, NULL, "zero-height JPEG");
   }
   /* The caller's pixel limit. */
@@ -483,10 +462,10 @@ static void test_corrupt(void) {
   expect_fail(jpg, &small, SAL_STATUS_BAD_INPUT, "13 x 7 exceeds the limit of 90", "max_pixels JPEG");
   /* Not an image, empty, a directory, missing. */
   tmp_path(path, sizeof path, "gif.png");
-  write_bytes(path, "GIF89a\x01\x00\x01\x00\x00\x00\x00;", 14);
+  th_write_file(path, "GIF89a\x01\x00\x01\x00\x00\x00\x00;", 14);
   expect_fail(path, NULL, SAL_STATUS_UNSUPPORTED, "not a PNG or JPEG", "wrong magic");
   tmp_path(path, sizeof path, "empty.jpg");
-  write_bytes(path, "", 0);
+  th_write_file(path, "", 0);
   expect_fail(path, NULL, SAL_STATUS_BAD_INPUT, "empty", "empty file");
   tmp_path(path, sizeof path, "adir.png");
   mkdir(path, 0700);
@@ -507,7 +486,7 @@ static void test_corrupt(void) {
    * that the damage reaches the decoder instead of the CRC check) and JPEG, from memory and from
    * files. Each variant decodes or fails cleanly naming its source; ASan/UBSan watch the rest. */
   size_t ne = 0, npg = 0;
-  unsigned char *be = read_bytes(FIX "exif/o6.jpg", &ne), *bpg = read_bytes(FIX "exif/prog.jpg", &npg);
+  unsigned char *be = th_read_file(FIX "exif/o6.jpg", &ne), *bpg = th_read_file(FIX "exif/prog.jpg", &npg);
   TH_CHECK(be && bpg && ne > 100 && npg > 100, "EXIF and progressive fixtures for the fuzz loop");
   size_t nmax = np;
   if (nj > nmax) nmax = nj;
@@ -539,7 +518,7 @@ static void test_corrupt(void) {
     sal_status st;
     if (r % 10 == 0) {
       tmp_path(path, sizeof path, name);
-      write_bytes(path, d, len);
+      th_write_file(path, d, len);
       st = sal_image_read(ctx, path, NULL, &u);
       name = path;
     } else {

@@ -25,17 +25,6 @@ static long file_size(const char *p) {
 
 
 /* Reads a whole file into a malloc'd buffer. */
-static unsigned char *read_bytes(const char *path, size_t *n) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long sz = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  unsigned char *b = malloc((size_t)sz + 1);
-  *n = fread(b, 1, (size_t)sz, f);
-  fclose(f);
-  return b;
-}
 
 /* A .npy file with the given version and header dict text (padded to a multiple of 64 with a
  * trailing newline, as numpy does), followed by `data`. */
@@ -215,7 +204,7 @@ static void test_corrupt(void) {
   TH_OK(sal_npy_write(ctx, good, t));
   sal_tensor_free(t);
   size_t n = 0;
-  unsigned char *b = read_bytes(good, &n);
+  unsigned char *b = th_read_file(good, &n);
   TH_CHECK(b && n == 128 + 96, "good file is %zu bytes, want 224", n);
   if (!b || n != 224) {
     free(b);

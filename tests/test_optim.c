@@ -39,13 +39,7 @@ static const pdesc params[] = {
 };
 #define NP ((int)(sizeof params / sizeof params[0]))
 
-static sal_tensor *fixture(const char *rel) {
-  char path[256];
-  snprintf(path, sizeof path, FIX "%s", rel);
-  sal_tensor *t = NULL;
-  TH_OK(sal_npy_read(th_ctx(), path, &t));
-  return t;
-}
+static sal_tensor *fixture(const char *rel) { return th_npy(FIX, rel); }
 
 static sal_status node(sal_graph *g, const char *op, const char *name, int n_in, const char *const *in, const char *out,
                        const sal_attr *a, int na) {

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """Generates the ONNX importer fixtures under tests/fixtures/onnx/ (read by tests/test_onnx_load.c).
 
-ops/<name>_o<opset>/: small PyTorch modules exported with torch.onnx.export at opsets 9, 11, 13 and
-17 (where the op exists), plus hand-built onnx.helper models (typed float_data, f16/f64 weights,
+ops/<name>_o<opset>/: small PyTorch modules exported with torch.onnx.export at every opset 9-17
+(where the op exists), plus hand-built onnx.helper models (typed float_data, f16/f64 weights,
 external data, opset-18 forms, Dropout). Each directory holds model.onnx, input.npy (batch 2),
 output.npy (the module's output on it) and grad.npy (d sum(output * W) / d input for a fixed random
 W of the output's shape, from torch autograd), and, for a fixed-batch file, that batch in the model.
@@ -179,25 +179,36 @@ class Seq(nn.Module):
         return torch.flatten(y, 1)
 
 
+ALL = list(range(9, 18))  # every opset torch 1.13 exports
+
+
+class Pick(nn.Module):
+    """Integer indexing of activations (Gather with a scalar or a constant index list)."""
+
+    def forward(s, x):
+        return x[:, 1] * 2.0 + x[:, -1] - x[:, [1, 2]].mean(1)
+
+
 def torch_exports():
     torch.manual_seed(0)
-    export("convnet", ConvNet(), (2, 3, 7, 7), [9, 11, 13, 17])
+    export("convnet", ConvNet(), (2, 3, 7, 7), ALL)
     torch.manual_seed(0)
     export("convnet_fixed", ConvNet(), (2, 3, 7, 7), [11, 17], dynamic=False, export_batch=1)
     torch.manual_seed(0)
-    export("shuffle", Shuffle(), (2, 4, 3, 3), [9, 11, 13, 17])
+    export("shuffle", Shuffle(), (2, 4, 3, 3), ALL)
     torch.manual_seed(0)
     export("shuffle_fixed", Shuffle(), (2, 4, 3, 3), [13], dynamic=False, export_batch=2)
-    export("upsample_nearest", Interp("nearest", scale_factor=2), (2, 2, 3, 4), [9, 11, 13, 17])
+    export("upsample_nearest", Interp("nearest", scale_factor=2), (2, 2, 3, 4), ALL)
     export("resize_bilinear", Interp("bilinear", scale_factor=2, align_corners=False), (2, 2, 3, 4), [11, 13, 17])
     export("resize_size", Interp("bilinear", size=(5, 7), align_corners=True), (2, 2, 3, 4), [11, 13, 17])
-    export("acts", Acts(), (2, 3, 4, 4), [9, 11, 13, 17])
-    export("pools", Pools(), (2, 2, 7, 7), [9, 11, 13, 17])
-    export("pads", Pads(), (2, 2, 3, 4), [9, 11, 13, 17])
+    export("acts", Acts(), (2, 3, 4, 4), ALL)
+    export("pools", Pools(), (2, 2, 7, 7), ALL)
+    export("pads", Pads(), (2, 2, 3, 4), ALL)
     torch.manual_seed(0)
-    export("heads", Heads(), (2, 3, 4, 4), [9, 11, 13, 17])
+    export("heads", Heads(), (2, 3, 4, 4), ALL)
     torch.manual_seed(0)
-    export("seq", Seq(), (2, 5, 2, 3), [11, 13, 17])  # slice steps need opset 10
+    export("seq", Seq(), (2, 5, 2, 3), ALL[1:])  # slice steps need opset 10
+    export("pick", Pick(), (2, 3, 4, 5), ALL)
 
 
 # ------------------------------------------------------------------ hand-built models
@@ -253,6 +264,11 @@ def hand_models():
          [3, 5, 5], [4, 5, 5], 11,
          lambda x: F.relu(F.conv2d(x, wt, torch.tensor(b16.astype(np.float32)), padding=1)))
 
+    # bfloat16 weight in int32_data (make_tensor rounds to nearest even, as torch's bfloat16()).
+    wbf = torch.tensor(w).bfloat16().float()
+    hand("bf16_typed_o13", conv,
+         [helper.make_tensor("w", TensorProto.BFLOAT16, w.shape, w.flatten().tolist()), numpy_helper.from_array(b, "b")],
+         [3, 5, 5], [4, 5, 5], 13, lambda x: F.relu(F.conv2d(x, wbf, bt, padding=1)))
     # External data: the weight lives in weights.bin beside the model (offset 16).
     def ext_w(m, d):
         t = m.graph.initializer[0]
@@ -276,6 +292,19 @@ def hand_models():
                           helper.make_tensor_value_info("b", TensorProto.FLOAT, list(b.shape))])
     onnx.save(m, os.path.join(d, "model.onnx"))
 
+    # Conv + BatchNormalization kept separate (torch's exporter fuses them): BN scale/bias are
+    # trainable, the running statistics are not.
+    sc, bb = rnd(4, seed=5) * 0.2 + 1.0, rnd(4, seed=6) * 0.3
+    mu, var = rnd(4, seed=7) * 0.2, np.abs(rnd(4, seed=8)) * 0.5 + 0.5
+    bn_nodes = [helper.make_node("Conv", ["input", "w", "b"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+                helper.make_node("BatchNormalization", ["c", "sc", "bb", "mu", "var"], ["bn"], name="bn", epsilon=1e-3),
+                helper.make_node("Relu", ["bn"], ["output"], name="relu")]
+    bn_inits = [numpy_helper.from_array(a, n) for a, n in ((w, "w"), (b, "b"), (sc, "sc"), (bb, "bb"), (mu, "mu"),
+                                                           (var, "var"))]
+    for o in (9, 15):
+        hand("conv_bn_o%d" % o, bn_nodes, bn_inits, [3, 5, 5], [4, 5, 5], o,
+             lambda x: F.relu(F.batch_norm(F.conv2d(x, wt, bt, padding=1), torch.tensor(mu), torch.tensor(var),
+                                           torch.tensor(sc), torch.tensor(bb), False, 0.0, 1e-3)))
     # Dropout in its three forms (inference: identity).
     for o, extra, attrs in ((9, [], {"ratio": 0.3}), (12, ["ratio"], {}), (13, ["ratio", ""], {})):
         nodes = [helper.make_node("Dropout", ["input"] + extra, ["output"], name="drop", **attrs)]
@@ -330,10 +359,18 @@ def hand_models():
     # Softmax before opset 13 on the last axis of a 3-D input.
     hand("softmax_last_o11", [helper.make_node("Softmax", ["input"], ["output"], axis=2)], [], [3, 4], [3, 4], 11,
          lambda x: F.softmax(x, dim=2))
+    # Softmax/LogSoftmax before opset 13 over a non-trailing axis: normalised over all dims from axis on.
+    for op, f in (("Softmax", F.softmax), ("LogSoftmax", F.log_softmax)):
+        hand("%s_2d_o11" % op.lower(), [helper.make_node(op, ["input"], ["output"], axis=1)], [], [3, 4], [3, 4], 11,
+             lambda x, f=f: f(x.reshape(x.shape[0], -1), dim=1).reshape(x.shape))
     # Resize at opset 10: (X, scales).
     hand("resize_o10", [helper.make_node("Resize", ["input", "sc"], ["output"], mode="nearest")],
          [numpy_helper.from_array(np.array([1, 1, 2, 2], np.float32), "sc")], [2, 2, 3], [2, 4, 6], 10,
          lambda x: F.interpolate(x, scale_factor=2, mode="nearest"))
+    # Upsample-10 (deprecated, still valid): the same as Resize-10.
+    hand("upsample_o10", [helper.make_node("Upsample", ["input", "sc"], ["output"], mode="nearest")],
+         [numpy_helper.from_array(np.array([1, 1, 2, 3], np.float32), "sc")], [2, 2, 3], [2, 4, 9], 10,
+         lambda x: F.interpolate(x, scale_factor=(2, 3), mode="nearest"))
     # Nodes listed out of topological order (the importer sorts them).
     hand("unordered_o13",
          [helper.make_node("Relu", ["t"], ["output"], name="second"),
@@ -392,6 +429,21 @@ def bad_models():
     short.dims.extend([4, 3, 3, 3])
     short.raw_data = b"\0" * 8
     out["short_raw_data"] = model([conv()], [short])
+    # Reshape targets that depend on the batch in ways Reshape's 0/-1 cannot express: N+1 rows,
+    # and N*N (a product of two batch-dependent values).
+    i0 = numpy_helper.from_array(np.array(0, np.int64), "i0")
+    one = numpy_helper.from_array(np.array(1, np.int64), "one")
+    ax0 = numpy_helper.from_array(np.array([0], np.int64), "ax0")
+    m1 = numpy_helper.from_array(np.array([-1], np.int64), "m1")
+    head = [helper.make_node("Shape", ["input"], ["sh"], name="shape"),
+            helper.make_node("Gather", ["sh", "i0"], ["n"], name="gather", axis=0)]
+    tail = [helper.make_node("Unsqueeze", ["n2", "ax0"], ["n2u"], name="unsq"),
+            helper.make_node("Concat", ["n2u", "m1"], ["shp"], name="concat", axis=0),
+            helper.make_node("Reshape", ["input", "shp"], ["output"], name="reshape")]
+    out["batch_affine"] = model(head + [helper.make_node("Add", ["n", "one"], ["n2"], name="add")] + tail,
+                                [i0, one, ax0, m1])
+    out["batch_square"] = model(head + [helper.make_node("Mul", ["n", "n"], ["n2"], name="mul")] + tail,
+                                [i0, ax0, m1])
     no_graph = onnx.ModelProto()
     no_graph.ir_version = 8
     no_graph.opset_import.extend([helper.make_opsetid("", 13)])

@@ -12,15 +12,20 @@ extern "C" {
 
 /* Import options. A zero-initialised struct (or NULL) gives the defaults. */
 typedef struct sal_onnx_load_opts {
-  const char *external_dir; /* where external-data files live; NULL = the model file's directory */
-  int64_t max_bytes;        /* refuse model files (and external data) larger than this; 0 = 4 GiB */
+  const char *external_dir; /* where external-data files live; NULL = the model file's directory.
+                             * Locations that are absolute or contain ".." are refused. */
+  int64_t max_bytes;        /* refuse model files (and each external-data file) larger than this;
+                             * 0 = 4 GiB */
 } sal_onnx_load_opts;
 
 /* Reads an ONNX model into a new graph (free with sal_graph_free). The first graph input that is
  * not an initialiser becomes the graph input (a symbolic or fixed first dimension is the batch);
  * graph outputs keep their ONNX names; every intermediate value keeps its ONNX name. Shape
  * arithmetic exporters emit (Shape, Gather, Unsqueeze, Concat, … feeding Reshape) is folded into
- * constants. Errors name the file and, for a node, its name, op type and the model's opset:
+ * constants, keeping the batch symbolic; a file with a fixed batch also runs at other batches.
+ * Float initialisers in weight slots (Conv, Gemm, MatMul, BatchNormalization scale and bias) are
+ * trainable parameters; other constants are not. On failure *out is NULL and
+ * nothing leaks. Errors name the file and, for a node, its name, op type and the model's opset:
  * BAD_INPUT (not protobuf, truncated, missing initialiser, cycle, bad attribute type, absurd dims),
  * UNSUPPORTED (an op, opset or dtype salient does not implement), NOT_FOUND (missing file). */
 sal_status sal_onnx_load(sal_ctx *ctx, const char *path, const sal_onnx_load_opts *opts, sal_graph **out);

@@ -46,3 +46,16 @@ char *sal__strdup(sal_ctx *ctx, const char *s) {
   if (d) memcpy(d, s, n);
   return d;
 }
+
+bool sal__grow(sal_ctx *ctx, void **arr, int64_t *cap, int64_t need, size_t elem) {
+  if (need <= *cap) return true;
+  int64_t nc = *cap ? *cap * 2 : 16;
+  while (nc < need) nc *= 2;
+  void *na = sal_calloc(ctx, (size_t)nc, elem);
+  if (!na) return false;
+  if (*arr) memcpy(na, *arr, (size_t)*cap * elem);
+  sal_free(*arr);
+  *arr = na;
+  *cap = nc;
+  return true;
+}

@@ -15,6 +15,10 @@ struct sal_ctx {
 /* Copy of a NUL-terminated string from sal_alloc (NULL, with an OUT_OF_MEMORY message, on failure). */
 char *sal__strdup(sal_ctx *ctx, const char *s);
 
+/* Grows the array *arr of elem-byte items (capacity *cap) to hold at least need items, doubling
+ * from 16; the new tail is zeroed. false (with an OUT_OF_MEMORY message) when it cannot. */
+bool sal__grow(sal_ctx *ctx, void **arr, int64_t *cap, int64_t need, size_t elem);
+
 /* Ceil-divide helper for sizes. */
 static inline int64_t sal__ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

@@ -27,18 +27,6 @@
 
 /* ---- builder ---- */
 
-static bool grow(sal_ctx *ctx, void **arr, int64_t *cap, int64_t need, size_t elem) {
-  if (need <= *cap) return true;
-  int64_t nc = *cap ? *cap * 2 : 64;
-  while (nc < need) nc *= 2;
-  void *na = sal_calloc(ctx, (size_t)nc, elem);
-  if (!na) return false;
-  if (*arr) memcpy(na, *arr, (size_t)*cap * elem);
-  sal_free(*arr);
-  *arr = na;
-  *cap = nc;
-  return true;
-}
 
 sal_status sal__ds_new(sal_ctx *ctx, const char *source, sal__ds_builder *b) {
   memset(b, 0, sizeof *b);
@@ -56,7 +44,7 @@ sal_status sal__ds_new(sal_ctx *ctx, const char *source, sal__ds_builder *b) {
 
 sal_status sal__ds_add_item(sal__ds_builder *b, const char *path, int n_objects, sal_item **out) {
   sal_dataset *ds = b->ds;
-  if (!grow(b->ctx, (void **)&ds->items, &b->items_cap, ds->n_items + 1, sizeof(sal_item))) return SAL_STATUS_OUT_OF_MEMORY;
+  if (!sal__grow(b->ctx, (void **)&ds->items, &b->items_cap, ds->n_items + 1, sizeof(sal_item))) return SAL_STATUS_OUT_OF_MEMORY;
   sal_item *it = &ds->items[ds->n_items];
   memset(it, 0, sizeof *it);
   it->path = sal__strdup(b->ctx, path);
@@ -77,7 +65,7 @@ sal_status sal__ds_add_class(sal__ds_builder *b, const char *name) {
   sal_dataset *ds = b->ds;
   if (ds->n_classes >= DS_MAX_CLASSES)
     return sal_ctx_error(b->ctx, SAL_STATUS_BAD_INPUT, "%s: more than %d classes", ds->source, DS_MAX_CLASSES);
-  if (!grow(b->ctx, (void **)&ds->class_names, &b->classes_cap, ds->n_classes + 1, sizeof(char *)))
+  if (!sal__grow(b->ctx, (void **)&ds->class_names, &b->classes_cap, ds->n_classes + 1, sizeof(char *)))
     return SAL_STATUS_OUT_OF_MEMORY;
   ds->class_names[ds->n_classes] = sal__strdup(b->ctx, name);
   if (!ds->class_names[ds->n_classes]) return SAL_STATUS_OUT_OF_MEMORY;
@@ -202,7 +190,7 @@ void sal__name_list_free(sal__name_list *l) {
 }
 
 static sal_status name_list_add(sal_ctx *ctx, sal__name_list *l, const char *s) {
-  if (!grow(ctx, (void **)&l->v, &l->cap, l->n + 1, sizeof(char *))) return SAL_STATUS_OUT_OF_MEMORY;
+  if (!sal__grow(ctx, (void **)&l->v, &l->cap, l->n + 1, sizeof(char *))) return SAL_STATUS_OUT_OF_MEMORY;
   l->v[l->n] = sal__strdup(ctx, s);
   if (!l->v[l->n]) return SAL_STATUS_OUT_OF_MEMORY;
   l->n++;
@@ -511,7 +499,7 @@ static sal_status open_manifest(sal__ds_builder *b, const char *path, const sal_
       st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "%s:%lld: empty path", path, (long long)this_line);
       goto done;
     }
-    if (!grow(ctx, (void **)&rows, &rows_cap, nrows + 1, sizeof(csv_row))) {
+    if (!sal__grow(ctx, (void **)&rows, &rows_cap, nrows + 1, sizeof(csv_row))) {
       st = SAL_STATUS_OUT_OF_MEMORY;
       goto done;
     }
@@ -541,7 +529,7 @@ static sal_status open_manifest(sal__ds_builder *b, const char *path, const sal_
         if (c > max_label) max_label = c;
       } else if (b->ds->n_classes == 0) {
         any_name = true;
-        if (!grow(ctx, (void **)&names, &names_cap, nnames + 1, sizeof(char *))) {
+        if (!sal__grow(ctx, (void **)&names, &names_cap, nnames + 1, sizeof(char *))) {
           st = SAL_STATUS_OUT_OF_MEMORY;
           goto done;
         }

@@ -55,8 +55,8 @@ struct sal_loader {
   int64_t released;   /* batches the caller is finished with: workers may fill batch < released + P */
   int64_t returned;   /* batches handed to the caller */
   int64_t in_flight;  /* items being processed outside the lock */
-  sal_status err;     /* the error of the earliest failed item of the epoch */
-  int64_t err_pos;    /* its position in the order; items before it are still loaded */
+  sal_status err;     /* the epoch's error at the lowest item position, reported with its batch */
+  int64_t err_pos;
   char err_msg[1024];
 
   ld_slot *slots;
@@ -193,7 +193,7 @@ static void *worker_main(void *arg) {
   pthread_mutex_lock(&ld->mu);
   for (;;) {
     if (ld->stop) break;
-    bool can = ld->order && ld->next_item < ld->n_order && (ld->err == SAL_STATUS_OK || ld->next_item < ld->err_pos) &&
+    bool can = ld->order && ld->next_item < ld->n_order && ld->err == SAL_STATUS_OK &&
                ld->next_item / ld->o.batch < ld->released + ld->n_slots;
     if (!can) {
       pthread_cond_wait(&ld->cv_work, &ld->mu);
@@ -205,6 +205,8 @@ static void *worker_main(void *arg) {
     sal_status st = load_item(w, pos);
     pthread_mutex_lock(&ld->mu);
     ld->in_flight--;
+    /* Items are taken in position order, so every position below a failing one is already taken
+     * and will complete: batches before the failing item's batch are still delivered. */
     if (st != SAL_STATUS_OK && (ld->err == SAL_STATUS_OK || pos < ld->err_pos)) {
       ld->err = st;
       ld->err_pos = pos;
@@ -411,11 +413,9 @@ sal_status sal_loader_next(sal_loader *ld, const sal_batch **out) {
   }
   ld_slot *s = &ld->slots[b % ld->n_slots];
   int64_t want = batch_size(ld, b);
-  /* A failed item of a later batch does not spoil this one: the batches before the failure are
-   * handed out complete, and the batch holding it reports the error. */
-  int64_t end = b * ld->o.batch + want;
-  while (s->done < want && !(ld->err != SAL_STATUS_OK && ld->err_pos < end)) pthread_cond_wait(&ld->cv_done, &ld->mu);
-  if (ld->err != SAL_STATUS_OK && ld->err_pos < end) {
+  while (s->done < want && !(ld->err != SAL_STATUS_OK && b >= ld->err_pos / ld->o.batch))
+    pthread_cond_wait(&ld->cv_done, &ld->mu);
+  if (ld->err != SAL_STATUS_OK && b >= ld->err_pos / ld->o.batch) {
     sal_status st = ld->err;
     /* The epoch ends here: nothing more is handed out. */
     ld->returned = ld->n_batches;

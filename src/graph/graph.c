@@ -7,16 +7,11 @@
 #include <string.h>
 
 /* Grows *arr (of elem bytes) to hold need items. */
+/* sal__grow for the graph's int-sized arrays. */
 static bool grow(sal_ctx *ctx, void **arr, int *cap, int need, size_t elem) {
-  if (need <= *cap) return true;
-  int nc = *cap ? *cap * 2 : 16;
-  while (nc < need) nc *= 2;
-  void *na = sal_calloc(ctx, (size_t)nc, elem);
-  if (!na) return false;
-  if (*arr) memcpy(na, *arr, (size_t)*cap * elem);
-  sal_free(*arr);
-  *arr = na;
-  *cap = nc;
+  int64_t c = *cap;
+  if (!sal__grow(ctx, arr, &c, need, elem)) return false;
+  *cap = (int)c;
   return true;
 }
 

@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Largest tensor a fold may create from smaller inputs (ConstantOfShape, broadcasting). */
+#define FOLD_MAX_NUMEL ((int64_t)1 << 24)
+
 sal__oconst *sal__oc_new(sal_ctx *ctx, sal__oc_type type, int ndim, const int64_t *dims) {
   if (ndim < 0 || ndim > SAL__OC_MAX_RANK) {
     sal_ctx_error(ctx, SAL_STATUS_UNSUPPORTED, "a tensor of rank %d (at most %d is supported)", ndim,
@@ -493,6 +496,12 @@ static sal_status fold_arith(const sal__onnx_loader *L, const Onnx__NodeProto *n
     sb[d] = (db >= 0 && b->dims[db] != 1) ? tb : 0;
     if (db >= 0) tb *= b->dims[db];
   }
+  /* Folding is for shape arithmetic: a broadcast that expands beyond both inputs is bounded by
+   * FOLD_MAX_NUMEL so that a crafted file cannot make the importer loop over 2^31 elements. */
+  int64_t numel = 1;
+  for (int d = 0; d < r; d++) numel = numel > FOLD_MAX_NUMEL ? numel : numel * dims[d];
+  if (numel > FOLD_MAX_NUMEL && numel > a->numel && (!b || numel > b->numel))
+    return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED, "folding would create more than 2^24 elements");
   sal__oconst *c = sal__oc_new(L->ctx, a->type, r, dims);
   bool any_k = a->k || (b && b->k);
   if (!c || (any_k && !oc_need_k(L->ctx, c))) {
@@ -520,19 +529,25 @@ static sal_status fold_arith(const sal__onnx_loader *L, const Onnx__NodeProto *n
     } else {
       int64_t x = a->i[ia], xk = a->k ? a->k[ia] : 0;
       int64_t y = b ? b->i[ib] : 0, yk = b && b->k ? b->k[ib] : 0;
-      int64_t v = 0, vk = 0;
+      int64_t v = 0, vk = 0, t1 = 0, t2 = 0;
+      bool ovf = false;
+      /* Values come from the file: every operation is overflow-checked (signed overflow is
+       * undefined behaviour in C). */
       switch (op[0]) {
-      case 'A': v = x + y, vk = xk + yk; break;
-      case 'S': v = x - y, vk = xk - yk; break;
-      case 'N': v = -x, vk = -xk; break;
+      case 'A': ovf = __builtin_add_overflow(x, y, &v) || __builtin_add_overflow(xk, yk, &vk); break;
+      case 'S': ovf = __builtin_sub_overflow(x, y, &v) || __builtin_sub_overflow(xk, yk, &vk); break;
+      case 'N': ovf = __builtin_sub_overflow((int64_t)0, x, &v) || __builtin_sub_overflow((int64_t)0, xk, &vk); break;
       case 'F': v = x, vk = xk; break;
       case 'M':
         if (xk && yk) st = SAL_STATUS_UNSUPPORTED;
-        v = x * y, vk = xk * y + yk * x;
+        ovf = __builtin_mul_overflow(x, y, &v) || __builtin_mul_overflow(xk, y, &t1) ||
+              __builtin_mul_overflow(yk, x, &t2) || __builtin_add_overflow(t1, t2, &vk);
         break;
       default:
         if (y == 0) {
           st = SAL_STATUS_BAD_INPUT;
+        } else if (y == -1 && (x == INT64_MIN || xk == INT64_MIN)) {
+          ovf = true;
         } else if (yk || (xk && (xk % y != 0 || x % y != 0))) {
           st = SAL_STATUS_UNSUPPORTED;
         } else {
@@ -540,6 +555,7 @@ static sal_status fold_arith(const sal__onnx_loader *L, const Onnx__NodeProto *n
         }
         break;
       }
+      if (ovf) st = SAL_STATUS_NUMERIC;
       c->i[e] = v;
       if (c->k) c->k[e] = vk;
     }
@@ -551,6 +567,7 @@ static sal_status fold_arith(const sal__onnx_loader *L, const Onnx__NodeProto *n
   if (st) {
     sal__oc_free(c);
     if (st == SAL_STATUS_BAD_INPUT) return sal__onnx_node_error(L, nd, st, "integer division by zero");
+    if (st == SAL_STATUS_NUMERIC) return sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "integer overflow");
     return sal__onnx_node_error(L, nd, st, "the result depends on the batch size non-linearly");
   }
   *out = c;
@@ -565,6 +582,14 @@ static sal_status fold_const_of_shape(const sal__onnx_loader *L, const Onnx__Nod
   int r;
   sal_status st = oc_ints(L, nd, s, "shape", dims, SAL__OC_MAX_RANK, &r);
   if (st) return st;
+  int64_t numel = 1;
+  for (int d = 0; d < r; d++) {
+    if (dims[d] < 0 || dims[d] > FOLD_MAX_NUMEL)
+      return sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "shape entry %lld is out of range", (long long)dims[d]);
+    numel *= dims[d];
+    if (numel > FOLD_MAX_NUMEL)
+      return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED, "folding would create more than 2^24 elements");
+  }
   sal__oconst *val = NULL;
   const Onnx__AttributeProto *a = sal__onnx_attr(nd, "value");
   if (a) {

@@ -51,6 +51,19 @@ static sal_status rewrap_error(const sal__onnx_loader *L, const Onnx__NodeProto 
     const char *p = strstr(old, "): ");
     if (p) rest = p + 3;
   }
+  /* The ops' attribute readers say "attribute 'x' is float, expected ints"; say it in ONNX's
+   * AttributeType names, as the rest of the importer does. */
+  static const char *const lower[] = {"int", "float", "ints", "floats", "string"};
+  static const char *const upper[] = {"INT", "FLOAT", "INTS", "FLOATS", "STRING"};
+  char an[256], ta[16], tb[16];
+  if (sscanf(rest, "attribute '%255[^']' is %15[a-z], expected %15[a-z]", an, ta, tb) == 3) {
+    const char *ua = NULL, *ub = NULL;
+    for (int i = 0; i < 5; i++) {
+      if (!strcmp(ta, lower[i])) ua = upper[i];
+      if (!strcmp(tb, lower[i])) ub = upper[i];
+    }
+    if (ua && ub) return sal__onnx_node_error(L, nd, st, "%sattribute '%s' has type %s, expected %s", extra, an, ua, ub);
+  }
   return sal__onnx_node_error(L, nd, st, "%s%s", extra, rest);
 }
 
@@ -456,13 +469,12 @@ static sal_status add_param_from(sal__onnx_loader *L, const Onnx__NodeProto *nd,
 
 /* The graph value for input v of a node: activations as they are, constants materialised as
  * parameters (once, under their ONNX name). */
-static sal_status input_value(sal__onnx_loader *L, const vtable *T, const Onnx__NodeProto *nd, lval *v, bool trainable,
-                              bool clamp, const char **name) {
+static sal_status input_value(sal__onnx_loader *L, const Onnx__NodeProto *nd, lval *v, bool trainable, bool clamp,
+                              const char **name) {
   if (v->kind == LV_EXTRA_INPUT)
     return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED,
                                 "reads graph input '%s'; salient models take one input (the first graph input)", v->name);
   if (v->kind == LV_CONST && v->gv < 0) {
-    (void)T;
     sal_status st = add_param_from(L, nd, v->name, v->c, trainable && v->weight, clamp, &v->gv);
     if (st) return st;
   }
@@ -514,7 +526,11 @@ static sal_status resolve_shape(const sal__onnx_loader *L, const Onnx__NodeProto
     out[sym] = -1;
     return SAL_STATUS_OK;
   }
-  if (n_sym == 1) {
+  bool small = true; /* products below stay far from int64 overflow */
+  for (int i = 0; i < r; i++)
+    small = small && out[i] >= -1 && out[i] <= INT32_MAX && ti[i] >= -INT32_MAX && ti[i] <= INT32_MAX &&
+            tk[i] >= -INT32_MAX && tk[i] <= INT32_MAX;
+  if (n_sym == 1 && small) {
     /* Both a literal -1 and a batch-dependent entry: the -1 must be batch-independent; compute
      * it at batch 1 and at the probe batch and swap the roles. */
     int64_t val[2];
@@ -523,7 +539,12 @@ static sal_status resolve_shape(const sal__onnx_loader *L, const Onnx__NodeProto
       for (int d = 0; d < s1->ndim; d++) numel *= ic[d] + ik[d] * N;
       for (int i = 0; i < r; i++) {
         if (i == minus) continue;
-        int64_t v = i == sym ? (tk[i] ? ti[i] + tk[i] * N : ic[i] + ik[i] * N) : out[i] == 0 ? ic[i] + ik[i] * N : out[i];
+        bool copy = out[i] == 0 || (i == sym && !tk[i]);
+        int64_t v = copy ? (i < s1->ndim ? ic[i] + ik[i] * N : 0) : i == sym ? ti[i] + tk[i] * N : out[i];
+        if (v <= 0 || known > INT64_MAX / v) {
+          known = -1;
+          break;
+        }
         known *= v;
       }
       val[b] = known > 0 && numel % known == 0 ? numel / known : -1;
@@ -720,6 +741,99 @@ static sal_status map_squeeze(sal__onnx_loader *L, const vtable *T, const Onnx__
   return emit_reshape(L, T, nd, gv, shp, r, nd->output[0]);
 }
 
+/* A small INT parameter (Slice arguments) under a fresh name derived from base. */
+static sal_status int_param(sal__onnx_loader *L, const vtable *T, const Onnx__NodeProto *nd, const char *base,
+                            int64_t v, const char **name) {
+  char pn[600];
+  fresh_name(L, T, base, pn, sizeof pn);
+  sal__oconst *c = sal__oc_new(L->ctx, SAL__OC_INT, 1, (int64_t[]){1});
+  if (!c) return SAL_STATUS_OUT_OF_MEMORY;
+  c->i[0] = v;
+  int pv;
+  sal_status st = add_param_from(L, nd, pn, c, false, false, &pv);
+  sal__oc_free(c);
+  if (!st) *name = L->g->values[pv].name;
+  return st;
+}
+
+/* Gather of an activation with constant indices (x[:, i] in PyTorch): a scalar index is a Slice
+ * of width 1 plus a Reshape dropping the axis; a run of consecutive indices is a Slice. Other
+ * index patterns are UNSUPPORTED. */
+static sal_status map_gather(sal__onnx_loader *L, const vtable *T, const Onnx__NodeProto *nd, lval **in) {
+  int gv = in[0]->gv;
+  const sal_shape *s1 = &L->g->values[gv].shape;
+  const sal__oconst *ix = in[1]->c;
+  int64_t axis;
+  sal_status st = sal__onnx_attr_int(L, nd, "axis", 0, &axis);
+  if (st) return st;
+  int r = s1->ndim;
+  if (axis < -r || axis >= r)
+    return sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "axis %lld is out of range for rank %d", (long long)axis, r);
+  if (axis < 0) axis += r;
+  int64_t ic[SAL_MAX_DIMS], ik[SAL_MAX_DIMS];
+  value_affine(L, gv, ic, ik);
+  if (ik[axis] != 0)
+    return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED, "gathering along the batch axis is not supported");
+  int64_t n = ic[axis];
+  if (ix->type != SAL__OC_INT || ix->ndim > 1 || ix->numel < 1 || (ix->k && ix->k[0]))
+    return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED,
+                                "only a constant scalar index or a run of consecutive indices is supported");
+  int64_t first = ix->i[0] < 0 ? ix->i[0] + n : ix->i[0];
+  for (int64_t j = 0; j < ix->numel; j++) {
+    int64_t v = ix->i[j] < 0 ? ix->i[j] + n : ix->i[j];
+    if (v < 0 || v >= n)
+      return sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "index %lld is out of range for axis size %lld",
+                                  (long long)ix->i[j], (long long)n);
+    if (v != first + j || (ix->k && ix->k[j]))
+      return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED,
+                                  "only a constant scalar index or a run of consecutive indices is supported");
+  }
+  const char *out = nd->output[0];
+  char base[560], sliced[600];
+  snprintf(base, sizeof base, "%.500s__slice", out);
+  const char *slice_out = ix->ndim == 0 ? fresh_name(L, T, base, sliced, sizeof sliced) : out;
+  const char *ins[4] = {L->g->values[gv].name, NULL, NULL, NULL};
+  snprintf(base, sizeof base, "%.500s__starts", out);
+  if ((st = int_param(L, T, nd, base, first, &ins[1]))) return st;
+  snprintf(base, sizeof base, "%.500s__ends", out);
+  if ((st = int_param(L, T, nd, base, first + ix->numel, &ins[2]))) return st;
+  snprintf(base, sizeof base, "%.500s__axes", out);
+  if ((st = int_param(L, T, nd, base, axis, &ins[3]))) return st;
+  if ((st = add_node(L, nd, "Slice", node_name(nd), ins, 4, &slice_out, 1, NULL, 0))) return st;
+  if (ix->ndim == 1) return SAL_STATUS_OK;
+  /* Drop the sliced axis (now of size 1). */
+  int sv = L->g->n_values - 1;
+  int64_t oc[SAL_MAX_DIMS], ok[SAL_MAX_DIMS], shp[SAL_MAX_DIMS];
+  int ro = 0;
+  for (int d = 0; d < r; d++)
+    if (d != axis) oc[ro] = ic[d], ok[ro] = ik[d], ro++;
+  if ((st = resolve_shape(L, nd, sv, oc, ok, ro, false, shp))) return st;
+  return emit_reshape(L, T, nd, sv, shp, ro, out);
+}
+
+/* Softmax/LogSoftmax before opset 13 over a non-trailing axis: ONNX then flattens the input to
+ * 2-D at `axis` and normalises each row (Operators.md, Softmax-1/11), i.e. Flatten(axis), a
+ * last-axis softmax, and a Reshape back to the input's shape. */
+static sal_status map_softmax_2d(sal__onnx_loader *L, const vtable *T, const Onnx__NodeProto *nd, int gv,
+                                 int64_t axis) {
+  const char *out = nd->output[0];
+  char base[560], flat[600], rows[600];
+  snprintf(base, sizeof base, "%.500s__flat", out);
+  fresh_name(L, T, base, flat, sizeof flat);
+  snprintf(base, sizeof base, "%.500s__rows", out);
+  fresh_name(L, T, base, rows, sizeof rows);
+  const char *x = L->g->values[gv].name, *f = flat, *r = rows;
+  sal_attr fa = sal_attr_int("axis", axis), sa = sal_attr_int("axis", 1);
+  sal_status st = add_node(L, nd, "Flatten", node_name(nd), &x, 1, &f, 1, &fa, 1);
+  if (!st) st = add_node(L, nd, nd->op_type, node_name(nd), &f, 1, &r, 1, &sa, 1);
+  if (st) return st;
+  int rv = L->g->n_values - 1, ro = L->g->values[gv].shape.ndim;
+  int64_t ic[SAL_MAX_DIMS], ik[SAL_MAX_DIMS], shp[SAL_MAX_DIMS];
+  value_affine(L, gv, ic, ik);
+  if ((st = resolve_shape(L, nd, rv, ic, ik, ro, false, shp))) return st;
+  return emit_reshape(L, T, nd, rv, shp, ro, out);
+}
+
 /* Resize with `sizes` (input 3): the batch and channel entries usually come from Shape(x); the
  * axes whose size does not change are dropped and the rest given through the opset-18 'axes'
  * attribute, so the constant no longer depends on the batch. */
@@ -798,7 +912,7 @@ static sal_status map_node(sal__onnx_loader *L, vtable *T, const Onnx__NodeProto
     if (in[i] && in[i]->kind != LV_CONST) all_const = false;
   bool is_shape = !strcmp(op, "Shape");
   if (!strcmp(op, "Constant") || (sal__onnx_foldable(op) && (all_const || is_shape))) {
-    sal__oconst *ins[MAX_NODE_IO], *outs[1] = {NULL};
+    sal__oconst *ins[MAX_NODE_IO], *outs[MAX_NODE_IO] = {NULL};
     for (int i = 0; i < n_in; i++) ins[i] = in[i] && in[i]->kind == LV_CONST ? in[i]->c : NULL;
     sal_shape s1 = {0}, sp = {0};
     if (is_shape) {
@@ -826,6 +940,31 @@ static sal_status map_node(sal__onnx_loader *L, vtable *T, const Onnx__NodeProto
 
   /* Engine ops. */
   if (n_in < 1 || !in[0]) return sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "input 0 is missing");
+  if (!strcmp(op, "Gather") && in[0]->kind == LV_ACT) {
+    if (n_in < 2 || !in[1] || in[1]->kind != LV_CONST)
+      return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED, "indices must be constant");
+    st = map_gather(L, T, nd, in);
+    if (!st) vt_find(T, nd->output[0])->kind = LV_ACT, vt_find(T, nd->output[0])->gv = L->g->n_values - 1;
+    return st;
+  }
+  if ((!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) && L->opset < 13 && in[0]->kind == LV_ACT) {
+    /* Before opset 13 the op normalises over all dims from `axis` (default 1) on; when every dim
+     * after axis is 1 that is the per-axis form the engine implements. */
+    int gv = in[0]->gv;
+    const sal_shape *s = &L->g->values[gv].shape;
+    int64_t axis;
+    if ((st = sal__onnx_attr_int(L, nd, "axis", 1, &axis))) return st;
+    if (axis < 0) axis += s->ndim;
+    if (axis < 0 || axis >= s->ndim)
+      return sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "axis is out of range for rank %d", s->ndim);
+    bool trailing_ones = true;
+    for (int d = (int)axis + 1; d < s->ndim; d++) trailing_ones = trailing_ones && s->d[d] == 1 && L->probe[gv].d[d] == 1;
+    if (!trailing_ones) {
+      st = map_softmax_2d(L, T, nd, gv, axis);
+      if (!st) vt_find(T, nd->output[0])->kind = LV_ACT, vt_find(T, nd->output[0])->gv = L->g->n_values - 1;
+      return st;
+    }
+  }
   if (!strcmp(op, "Squeeze") || !strcmp(op, "Unsqueeze")) {
     if (in[0]->kind != LV_ACT) return sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED, "axes input must be constant");
     st = map_squeeze(L, T, nd, in, n_in, op[0] == 'U');
@@ -852,23 +991,8 @@ static sal_status map_node(sal__onnx_loader *L, vtable *T, const Onnx__NodeProto
   const char *ins[MAX_NODE_IO];
   int64_t axes_buf[SAL_MAX_DIMS];
   int n_ins = n_in;
-  if (!st && (!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) && L->opset < 13 && in[0]->kind == LV_ACT) {
-    /* Before opset 13 Softmax flattens the input to 2-D at `axis` (default 1) and normalises each
-     * row; that equals the per-axis form only when every dim after axis is 1 or axis is last. */
-    const sal_shape *s = &L->g->values[in[0]->gv].shape;
-    sal_attr *a = attr_find(&ab, "axis");
-    int64_t axis = a && a->type == SAL_ATTR_INT ? a->i : 1;
-    if (axis < 0) axis += s->ndim;
-    bool ok = axis >= 0 && axis < s->ndim;
-    for (int d = (int)axis + 1; ok && d < s->ndim; d++) ok = s->d[d] == 1 && L->probe[in[0]->gv].d[d] == 1;
-    if (!ok)
-      st = sal__onnx_node_error(L, nd, SAL_STATUS_UNSUPPORTED,
-                                "before opset 13 %s normalises over all dims from axis %lld on; only a last-axis "
-                                "softmax is supported",
-                                op, (long long)axis);
-    else if (!a)
-      ab.a[ab.n++] = sal_attr_int("axis", 1);
-  }
+  if (!st && (!strcmp(op, "Softmax") || !strcmp(op, "LogSoftmax")) && L->opset < 13 && !attr_find(&ab, "axis"))
+    ab.a[ab.n++] = sal_attr_int("axis", 1); /* the default before opset 13 (13+: -1) */
   for (int i = 0; !st && i < n_in; i++) {
     if (!in[i]) {
       ins[i] = "";
@@ -914,17 +1038,12 @@ static sal_status map_node(sal__onnx_loader *L, vtable *T, const Onnx__NodeProto
       continue;
     }
     bool clamp = !strcmp(eop, "Slice") && (i == 1 || i == 2);
-    st = input_value(L, T, nd, in[i], weight_slot(eop, i), clamp, &ins[i]);
+    st = input_value(L, nd, in[i], weight_slot(eop, i), clamp, &ins[i]);
   }
-  if (!st && !strcmp(op, "Upsample") && L->opset >= 10)
-    st = sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "Upsample is deprecated from opset 10; use Resize");
-  if (!st && !strcmp(op, "Upsample")) {
-    /* Upsample-9 = Resize-10: (X, scales), asymmetric coordinates, nearest rounds down. */
-    if (n_ins != 2) st = sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "Upsample-9 takes (X, scales)");
-  }
-  if (!st && !strcmp(op, "Dropout") && L->opset < 12) {
-    /* Dropout-7..11 kept the ratio as an attribute; the engine reads it the same way. */
-  }
+  if (!st && !strcmp(op, "Upsample") && n_ins != 2)
+    /* Upsample-9/10 (deprecated from 10, still valid) = Resize-10: (X, scales), asymmetric
+     * coordinates, nearest rounds down. */
+    st = sal__onnx_node_error(L, nd, SAL_STATUS_BAD_INPUT, "Upsample takes (X, scales)");
   const char *outs[MAX_NODE_IO];
   char gen[MAX_NODE_IO][64];
   int n_gen = 0;
