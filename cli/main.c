@@ -10,6 +10,8 @@ static const cli_command commands[] = {
     {"synth", "write a synthetic dataset (shapes, lesions, pairs) with exact masks", cmd_synth},
     {"version", "print the version", cmd_version},
     {"info", "describe a model: inputs, outputs, size, FLOPs, layers, preprocessing", cmd_info},
+    {"train", "train a built-in classifier on a dataset (checkpoints, resume, ONNX export)", cmd_train},
+    {"test", "accuracy, per-class accuracy and confusion matrix of a trained checkpoint", cmd_test},
     {"run", "logits (and input gradients) of a model for an .npy batch", cmd_run},
 };
 

@@ -13,6 +13,23 @@
 extern "C" {
 #endif
 
+/* Training-time augmentation (docs/training.md), applied between decoding and the batch tensor.
+ * Every random choice is drawn with Philox from (seed, epoch, item), so batches do not depend on
+ * the thread count. Boxes and masks go through the same crop and flip as the pixels. */
+typedef struct sal_augment {
+  bool crop;                  /* torchvision RandomResizedCrop to the model frame (replaces the
+                               * preprocessing's resize and centre crop) */
+  float scale_min, scale_max; /* crop area as a fraction of the image's: (0.08, 1) */
+  float ratio_min, ratio_max; /* crop width / height, drawn log-uniformly: (3/4, 4/3) */
+  bool flip;                  /* horizontal flip with probability 1/2 */
+  float brightness, contrast, saturation; /* colour jitter: factor uniform in [max(0, 1 - s), 1 + s]
+                                           * applied in this order (0 = off) */
+} sal_augment;
+
+/* torchvision's defaults: crop off (scale (0.08, 1), ratio (3/4, 4/3) when turned on), no flip,
+ * no jitter. */
+sal_augment sal_augment_default(void);
+
 typedef struct sal_loader_opts {
   int64_t batch;      /* images per batch (>= 1) */
   int threads;        /* background decode threads; 0 = 2 */
@@ -24,10 +41,11 @@ typedef struct sal_loader_opts {
   sal_preprocess pp;  /* how images become tensors (sal_preprocess_default() for ImageNet eval) */
   bool masks;         /* also produce ground-truth masks in the model frame */
   sal_mask_mode mask_mode;
+  sal_augment augment;  /* training augmentation (sal_augment_default(): none) */
 } sal_loader_opts;
 
 /* Defaults: batch 1, 2 threads, prefetch 2, no shuffle, seed 0, one part, keep the last batch,
- * sal_preprocess_default(), no masks. */
+ * sal_preprocess_default(), no masks, no augmentation. */
 sal_loader_opts sal_loader_opts_default(void);
 
 /* One batch. Everything is owned by the loader and valid until the next sal_loader_next,

@@ -6,7 +6,9 @@
 #include "salient/loader.h"
 
 #include "core/internal.h"
+#include "data/augment.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +49,7 @@ struct sal_loader {
   bool stop;
 
   /* The epoch: order[0..n_order) are dataset items; batch b holds order[b·B .. ). */
+  int64_t epoch;
   int64_t *order, n_order, n_batches;
   int64_t next_item;  /* next position to hand to a worker */
   int64_t released;   /* batches the caller is finished with: workers may fill batch < released + P */
@@ -68,6 +71,7 @@ sal_loader_opts sal_loader_opts_default(void) {
   o.batch = 1;
   o.parts = 1;
   o.pp = sal_preprocess_default();
+  o.augment = sal_augment_default();
   return o;
 }
 
@@ -86,16 +90,39 @@ static sal_status load_item(ld_worker *w, int64_t pos) {
   int64_t item = ld->order[pos];
   const sal_item *it = &ld->ds->items[item];
   int64_t plane = ld->H * ld->W;
-  sal_image *img = NULL;
+  float *x = s->images->data + i * ld->C * plane;
+  sal_image *img = NULL, *sub = NULL;
   sal_geom g;
+  sal__aug_draw d;
+  memset(&d, 0, sizeof d);
+  /* With a random crop, the crop rectangle is resized to the model frame exactly. */
+  sal_preprocess pp = ld->o.pp;
+  if (ld->o.augment.crop) {
+    pp.resize = 0;
+    pp.resize_w = ld->W;
+    pp.resize_h = ld->H;
+    pp.crop_w = pp.crop_h = 0;
+  }
   sal_status st = sal_image_read(ctx, it->path, NULL, &img);
   if (!st) {
-    st = sal_preprocess_image(ctx, &ld->o.pp, img, w->ws, s->images->data + i * ld->C * plane, ld->C * plane, &g);
+    sal__aug_draw_item(&ld->o.augment, ld->o.seed, ld->epoch, item, img->width, img->height, &d);
+    if (d.crop) st = sal__aug_crop_image(ctx, img, d.x, d.y, d.w, d.h, &sub);
+    if (!st) st = sal_preprocess_image(ctx, &pp, sub ? sub : img, w->ws, x, ld->C * plane, &g);
     if (st) sal_ctx_error_prefix(ctx, st, "%s: ", it->path);
   }
   int64_t src_w = img ? img->width : 0, src_h = img ? img->height : 0;
+  sal_image_free(sub);
   sal_image_free(img);
   if (st) return st;
+  if (d.crop) {
+    /* The geometry was measured on the crop: shift it to the original image's coordinates. */
+    g.ox -= g.sx * (double)d.x;
+    g.oy -= g.sy * (double)d.y;
+    g.src_w = src_w;
+    g.src_h = src_h;
+  }
+  if (d.flip) sal__aug_flip(x, ld->C, ld->H, ld->W);
+  sal__aug_jitter(&d, x, ld->C, ld->H, ld->W, pp.mean, pp.std);
   s->labels[i] = it->label;
   s->items[i] = item;
   /* Boxes through the same geometry as the pixels. */
@@ -106,6 +133,11 @@ static sal_status load_item(ld_worker *w, int64_t pos) {
     float v[4] = {it->objects[k].box.x0, it->objects[k].box.y0, it->objects[k].box.x1, it->objects[k].box.y1};
     bool inside = false;
     sal_geom_map_boxes(&g, 1, v, &inside);
+    if (d.flip) {
+      float x0 = (float)ld->W - v[2], x1 = (float)ld->W - v[0];
+      v[0] = x0;
+      v[2] = x1;
+    }
     bx->x0 = v[0];
     bx->y0 = v[1];
     bx->x1 = v[2];
@@ -130,13 +162,27 @@ static sal_status load_item(ld_worker *w, int64_t pos) {
     if (mk->width != src_w || mk->height != src_h) {
       st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "%s: mask is %lldx%lld but its image %s is %lldx%lld", mp,
                          (long long)mk->width, (long long)mk->height, it->path, (long long)src_w, (long long)src_h);
+    } else if (d.crop) {
+      uint8_t *cm = sal_alloc(ctx, (size_t)(d.w * d.h));
+      if (!cm) {
+        st = SAL_STATUS_OUT_OF_MEMORY;
+      } else {
+        sal__aug_crop_mask(mk->pixels, mk->width, d.x, d.y, d.w, d.h, cm);
+        st = sal_preprocess_mask(ctx, &pp, cm, d.w, d.h, ld->o.mask_mode, w->ws, w->mask_tmp, plane);
+        sal_free(cm);
+      }
+      if (st) sal_ctx_error_prefix(ctx, st, "%s: ", mp);
     } else {
-      st = sal_preprocess_mask(ctx, &ld->o.pp, mk->pixels, mk->width, mk->height, ld->o.mask_mode, w->ws, w->mask_tmp, plane);
+      st = sal_preprocess_mask(ctx, &pp, mk->pixels, mk->width, mk->height, ld->o.mask_mode, w->ws, w->mask_tmp, plane);
       if (st) sal_ctx_error_prefix(ctx, st, "%s: ", mp);
     }
     sal_image_free(mk);
     if (st) return st;
-    for (int64_t p = 0; p < plane; p++) m[p] = (w->mask_tmp[p] != 0 || m[p] != 0) ? 1.0f : 0.0f;
+    for (int64_t p = 0; p < plane; p++) {
+      /* The flip mirrors each mask row like the image's. */
+      int64_t q = d.flip ? (p / ld->W) * ld->W + (ld->W - 1 - p % ld->W) : p;
+      m[p] = (w->mask_tmp[q] != 0 || m[p] != 0) ? 1.0f : 0.0f;
+    }
   }
   return SAL_STATUS_OK;
 }
@@ -240,6 +286,18 @@ sal_status sal_loader_new(sal_ctx *ctx, const sal_dataset *ds, const sal_loader_
   }
   if (o.pp.channels != 1 && o.pp.channels != 3)
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "loader: %d output channels (1 or 3)", o.pp.channels);
+  const sal_augment *a = &o.augment;
+  bool finite = isfinite(a->scale_min) && isfinite(a->scale_max) && isfinite(a->ratio_min) && isfinite(a->ratio_max);
+  if (a->crop && !(finite && a->scale_min > 0 && a->scale_min <= a->scale_max && a->scale_max <= 1))
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "loader: crop scale (%g, %g) must satisfy 0 < min <= max <= 1",
+                         (double)a->scale_min, (double)a->scale_max);
+  if (a->crop && !(finite && a->ratio_min > 0 && a->ratio_min <= a->ratio_max))
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "loader: crop ratio (%g, %g) must satisfy 0 < min <= max",
+                         (double)a->ratio_min, (double)a->ratio_max);
+  if (!(a->brightness >= 0 && a->brightness <= 10 && a->contrast >= 0 && a->contrast <= 10 && a->saturation >= 0 &&
+        a->saturation <= 10))
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "loader: colour jitter (%g, %g, %g) must be in [0, 10]",
+                         (double)a->brightness, (double)a->contrast, (double)a->saturation);
   sal_geom probe;
   sal_status st = sal_preprocess_geometry(ctx, &o.pp, W, H, &probe);
   if (st) return sal_ctx_error_prefix(ctx, st, "loader: ");
@@ -319,6 +377,7 @@ sal_status sal_loader_epoch(sal_loader *ld, int64_t epoch) {
   while (ld->in_flight > 0) pthread_cond_wait(&ld->cv_done, &ld->mu);
   sal_free(ld->order);
   ld->order = order;
+  ld->epoch = epoch;
   ld->n_order = n;
   ld->n_batches = ld->o.drop_last ? n / ld->o.batch : (n + ld->o.batch - 1) / ld->o.batch;
   if (ld->o.drop_last) ld->n_order = ld->n_batches * ld->o.batch;
