@@ -44,6 +44,12 @@ check "resume other lr" 1 "was trained with lr" -- "$bin" train --data "$tmp/d" 
 check "test runs" 0 "accuracy" -- "$bin" test "$tmp/m.safetensors" --data "$tmp/d" --json "$tmp/t.json"
 check "test json" 0 "\"confusion\"" -- cat "$tmp/t.json"
 check "test json per class" 0 "\"per_class_accuracy\"" -- cat "$tmp/t.json"
+# A zero (1, 3, 32, 32) float32 .npy (format 1.0: magic, version, header length, dict padded to 128).
+hdr="{'descr': '<f4', 'fortran_order': False, 'shape': (1, 3, 32, 32), }"
+{ printf '\x93NUMPY\x01\x00\x76\x00'; printf '%-117s\n' "$hdr"; head -c 12288 /dev/zero; } > "$tmp/x.npy"
+check "info on a checkpoint" 0 "checkpoint" -- "$bin" info "$tmp/m.safetensors"
+check "info checkpoint classes" 0 "circle" -- "$bin" info "$tmp/m.safetensors"
+check "run on a checkpoint" 0 "" -- "$bin" run "$tmp/m.safetensors" --input "$tmp/x.npy" --out "$tmp/logits.npy" --quiet
 check "test not a checkpoint" 1 "opening the model" -- "$bin" test "$tmp/m.onnx" --data "$tmp/d"
 "$bin" synth lesions --out "$tmp/l" --size 32 --train 4 --val 4 --test 4 --quiet >/dev/null 2>&1
 check "test class mismatch" 1 "classes" -- "$bin" test "$tmp/m.safetensors" --data "$tmp/l"

@@ -14,4 +14,5 @@
 #include "salient/loader.h"
 #include "salient/optim.h"
 #include "salient/checkpoint.h"
+#include "salient/train.h"
 #endif

@@ -15,6 +15,7 @@
 #include "salient/meta.h"
 #include "salient/models.h"
 #include "salient/onnx.h"
+#include "salient/train.h"
 
 /* Sidecars are small text files; anything larger is not one. */
 #define MAX_SIDECAR_BYTES ((size_t)64 << 20)
@@ -332,10 +333,25 @@ sal_status sal_model_open_ex(sal_ctx *ctx, const char *spec, const sal_model_ope
   sal_graph *g = NULL;
   sal_status st;
   char source[1024];
-  bool is_file = ends_with(spec, ".onnx");
-  if (ends_with(spec, ".safetensors"))
-    return sal_ctx_error(ctx, SAL_STATUS_UNSUPPORTED, "%s: checkpoints are not supported yet", spec);
-  if (is_file) {
+  bool is_file = ends_with(spec, ".onnx"), is_ckpt = ends_with(spec, ".safetensors");
+  sal_checkpoint_info info;
+  memset(&info, 0, sizeof info);
+  if (is_ckpt) {
+    /* A checkpoint written by salient train: the architecture, preprocessing and class names are
+     * in its metadata; a sidecar is read only when given explicitly. */
+    if (o.image_size)
+      return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "%s: a checkpoint's input size is fixed by its training; the image "
+                           "size option applies to built-in architectures only", spec);
+    char *json = NULL;
+    st = sal_checkpoint_open(ctx, spec, &g, &json);
+    if (!st) st = sal_checkpoint_info_parse(ctx, json, &info);
+    sal_free(json);
+    if (st) {
+      sal_graph_free(g);
+      return sal_ctx_error_prefix(ctx, st, "%s: ", spec);
+    }
+    snprintf(source, sizeof source, "checkpoint %s (%s, %lld epochs)", spec, info.arch, (long long)info.epoch);
+  } else if (is_file) {
     if (o.image_size)
       return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "%s: an ONNX model's input size is fixed by the file; the image size "
                            "option applies to built-in architectures only", spec);
@@ -358,6 +374,19 @@ sal_status sal_model_open_ex(sal_ctx *ctx, const char *spec, const sal_model_ope
   sal_model_meta_defaults(&m);
   int64_t classes;
   meta_from_graph(g, &m, &classes);
+  if (is_ckpt) {
+    for (int c = 0; c < 3; c++) {
+      m.mean[c] = info.pp.mean[c];
+      m.std[c] = info.pp.std[c];
+    }
+    st = sal_model_meta_set_classes(ctx, &m, (const char *const *)info.class_names, info.n_classes);
+    sal_checkpoint_info_free(&info);
+    if (st) {
+      sal_model_meta_clear(&m);
+      sal_graph_free(g);
+      return st;
+    }
+  }
   from_graph = m;
   char sidecar[4096] = "";
   if (o.meta_path) snprintf(sidecar, sizeof sidecar, "%s", o.meta_path);
