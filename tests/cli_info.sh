@@ -47,7 +47,7 @@ seq 0 9 | sed 's/^/class /' > "$tmp/classes.txt"
 check "classes file" 0 "classes    10 names: class 0, class 1" -- "$bin" info resnet_small --classes "$tmp/classes.txt"
 
 check "unknown model" 1 "resnet_small" -- "$bin" info resnet7
-check "checkpoint" 1 "checkpoints are not supported yet" -- "$bin" info model.safetensors
+check "missing checkpoint" 1 "model.safetensors: No such file" -- "$bin" info model.safetensors
 check "missing file" 1 "not found" -- "$bin" info "$tmp/none.onnx"
 check "no model" 2 "missing MODEL" -- "$bin" info
 check "two models" 2 "unexpected argument 'resnet18'" -- "$bin" info resnet_small resnet18

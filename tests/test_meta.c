@@ -172,8 +172,7 @@ static void test_open(void) {
   TH_FAILS(sal_model_open_ex(th_ctx(), "resnet_small", &o, &g, &m), SAL_STATUS_BAD_INPUT,
            "key \"classes\": 2 names for a model with 10 outputs");
 
-  TH_FAILS(sal_model_open(th_ctx(), "ckpt/model.safetensors", &g, &m), SAL_STATUS_UNSUPPORTED,
-           "checkpoints are not supported yet");
+  TH_FAILS(sal_model_open(th_ctx(), "ckpt/model.safetensors", &g, &m), SAL_STATUS_NOT_FOUND, "ckpt/model.safetensors");
   TH_FAILS(sal_model_open(th_ctx(), "resnet7", &g, &m), SAL_STATUS_NOT_FOUND, "resnet18");
   TH_FAILS(sal_model_open(th_ctx(), "/nonexistent/model.onnx", &g, &m), SAL_STATUS_NOT_FOUND, "/nonexistent/model.onnx");
   sal_model_meta_clear(&m);

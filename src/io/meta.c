@@ -344,11 +344,11 @@ sal_status sal_model_open_ex(sal_ctx *ctx, const char *spec, const sal_model_ope
                            "size option applies to built-in architectures only", spec);
     char *json = NULL;
     st = sal_checkpoint_open(ctx, spec, &g, &json);
-    if (!st) st = sal_checkpoint_info_parse(ctx, json, &info);
+    if (!st && (st = sal_checkpoint_info_parse(ctx, json, &info)) != SAL_STATUS_OK) sal_ctx_error_prefix(ctx, st, "%s: ", spec);
     sal_free(json);
     if (st) {
       sal_graph_free(g);
-      return sal_ctx_error_prefix(ctx, st, "%s: ", spec);
+      return st;
     }
     snprintf(source, sizeof source, "checkpoint %s (%s, %lld epochs)", spec, info.arch, (long long)info.epoch);
   } else if (is_file) {
