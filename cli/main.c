@@ -10,6 +10,7 @@ static const cli_command commands[] = {
     {"version", "print the version", cmd_version},
     {"info", "describe a model: inputs, outputs, size, FLOPs, layers, preprocessing", cmd_info},
     {"run", "logits (and input gradients) of a model for an .npy batch", cmd_run},
+    {"explain", "saliency maps (gradient, gradcam, rise, ...) as PNG overlays, .npy and JSON", cmd_explain},
 };
 
 static void usage(FILE *f) {
