@@ -25,6 +25,15 @@ static int64_t item_bytes(const sal_graph *g, bool grads) {
   return total > 1e15 ? (int64_t)1e15 : (int64_t)total;
 }
 
+int64_t sal__runner_batch(const sal_graph *g, int64_t budget, bool grads, int64_t extra_bytes, int64_t max_items) {
+  int64_t per_item = item_bytes(g, grads) + extra_bytes;
+  if (budget <= 0) budget = SAL_EXPLAIN_DEFAULT_MEMORY;
+  int64_t B = per_item > 0 ? budget / per_item : max_items;
+  if (B < 1) B = 1; /* one item must run whatever the budget: the smallest possible pass */
+  if (B > max_items) B = max_items;
+  return B > 65536 ? 65536 : B;
+}
+
 sal_status sal__runner_init(sal__runner *r, const sal__xjob *job, bool grad_input, const char *grad_value,
                             int64_t max_items, int64_t extra_bytes) {
   memset(r, 0, sizeof *r);
@@ -39,13 +48,8 @@ sal_status sal__runner_init(sal__runner *r, const sal__xjob *job, bool grad_inpu
   r->W = job->W;
   r->K = job->K;
   r->per = job->C * job->H * job->W;
-  int64_t per_item = item_bytes(job->g, grad_input || grad_value) + extra_bytes;
-  int64_t budget = job->p->max_memory > 0 ? job->p->max_memory : SAL_EXPLAIN_DEFAULT_MEMORY;
-  int64_t B = per_item > 0 ? budget / per_item : max_items;
-  if (B < 1) B = 1; /* one item must run whatever the budget: the smallest possible pass */
-  if (B > max_items) B = max_items;
-  if (B > 65536) B = 65536;
-  r->B = B;
+  r->B = sal__runner_batch(job->g, job->p->max_memory, grad_input || grad_value, extra_bytes, max_items);
+  const int64_t B = r->B;
   r->seed = sal_alloc(r->ctx, (size_t)(B * r->K) * sizeof(float));
   return r->seed ? SAL_STATUS_OK : SAL_STATUS_OUT_OF_MEMORY;
 }

@@ -40,6 +40,10 @@ typedef struct sal__runner {
   float *seed;              /* (B, K) backward seed */
 } sal__runner;
 
+/* The largest batch a runner uses for g under `budget` bytes (max_items and 65536 permitting):
+ * budget / (activation bytes per item, doubled with gradients, + extra_bytes), at least 1. For
+ * benchmarks that run the same algorithm elsewhere with the same batches. */
+int64_t sal__runner_batch(const sal_graph *g, int64_t budget, bool grads, int64_t extra_bytes, int64_t max_items);
 /* Sets r up for job: batches of at most max_items, and at most what max_memory allows. extra_bytes
  * is the method's own memory per batch item (its input copies, gradient buffers). */
 sal_status sal__runner_init(sal__runner *r, const sal__xjob *job, bool grad_input, const char *grad_value,
