@@ -1,5 +1,6 @@
 /* salient saliency maps: one interface (sal_explain) over a registry of methods — gradient,
- * grad_input, smoothgrad, integrated_gradients, gradcam, occlusion, rise — each producing an
+ * grad_input, smoothgrad, integrated_gradients, gradcam, occlusion, rise, meaningful_perturbation —
+ * each producing an
  * N×1×H×W map for a target class per image; plus the colour maps and overlays that render maps.
  * The equations, defaults and their sources are in docs/methods.md. */
 #ifndef SALIENT_EXPLAIN_H
@@ -54,6 +55,14 @@ typedef struct sal_method_params {
   /* rise */
   int64_t grid;        /* s (7): masks are s × s binary grids, upsampled */
   float p;             /* keep probability (0.5) */
+  /* meaningful_perturbation (baseline defaults to blur for it) */
+  int64_t mask_size;   /* side of the optimised mask; 0 = 28 · H / 224 */
+  float l1;            /* λ1 of λ1 Σ|1 − m| (sum over the mask) (1e-4) */
+  float tv;            /* λ2 of λ2 Σ |∇m|^β (1e-2) */
+  float beta;          /* β (3) */
+  float lr;            /* Adam learning rate (0.1) */
+  int64_t iterations;  /* Adam steps (300) */
+  int64_t jitter;      /* largest random shift of the image per step in pixels; -1 = 4 · H / 224 */
 } sal_method_params;
 
 /* Number of registered methods and their names (registry order), a one-line summary. */

@@ -15,7 +15,7 @@
 /* Parameter keys: bit i of a method's mask says it takes key i. */
 enum {
   P_SEED, P_MAX_MEMORY, P_SAMPLES, P_SIGMA, P_STEPS, P_BASELINE, P_BLUR_SIGMA, P_LAYER, P_PATCH, P_STRIDE,
-  P_SCORE, P_GRID, P_P, P_COUNT
+  P_SCORE, P_GRID, P_P, P_MASK_SIZE, P_L1, P_TV, P_BETA, P_LR, P_ITERATIONS, P_JITTER, P_COUNT
 };
 #define B(k) (1u << (k))
 
@@ -46,6 +46,11 @@ static const method_def methods[] = {
      NULL},
     {"rise", "probability-weighted sum of random masks (Petsiuk et al. 2018)", sal__explain_rise,
      B(P_SEED) | B(P_MAX_MEMORY) | B(P_SAMPLES) | B(P_GRID) | B(P_P), false, 4000, "random masks"},
+    {"meaningful_perturbation", "1 - the smallest blur mask that deletes the class (Fong & Vedaldi 2017)",
+     sal__explain_meaningful_perturbation,
+     B(P_SEED) | B(P_MAX_MEMORY) | B(P_BASELINE) | B(P_BLUR_SIGMA) | B(P_MASK_SIZE) | B(P_L1) | B(P_TV) | B(P_BETA) |
+         B(P_LR) | B(P_ITERATIONS) | B(P_JITTER),
+     false, 0, NULL},
 };
 #define N_METHODS ((int)(sizeof methods / sizeof methods[0]))
 
@@ -68,6 +73,13 @@ static const key_def keys[P_COUNT] = {
     {"score", "logit", "logit (z_c) or prob (softmax_c)"},
     {"grid", "7", "s: masks are s x s binary grids, bilinearly upsampled and shifted"},
     {"p", "0.5", "probability that a grid cell is kept"},
+    {"mask_size", "0", "side of the optimised mask; 0 = 28 * H / 224"},
+    {"l1", "0.0001", "weight of the L1 term sum |1 - m| (sum over the mask's cells)"},
+    {"tv", "0.01", "weight of the total-variation term sum |grad m|^beta"},
+    {"beta", "3", "exponent of the total-variation term"},
+    {"lr", "0.1", "Adam learning rate"},
+    {"iterations", "300", "Adam steps"},
+    {"jitter", "-1", "largest random image shift per step in pixels; -1 = 4 * H / 224"},
 };
 
 int sal_method_count(void) { return N_METHODS; }
@@ -107,6 +119,15 @@ sal_status sal_method_params_default(sal_ctx *ctx, const char *method, sal_metho
   out->score = SAL_SCORE_LOGIT;
   out->grid = 7;
   out->p = 0.5f;
+  out->mask_size = 0;
+  out->l1 = 1e-4f;
+  out->tv = 1e-2f;
+  out->beta = 3.0f;
+  out->lr = 0.1f;
+  out->iterations = 300;
+  out->jitter = -1;
+  /* Fong & Vedaldi perturb with blur (METHODS.md §A) */
+  if (strcmp(out->method, "meaningful_perturbation") == 0) out->baseline = SAL_BASELINE_BLUR;
   return SAL_STATUS_OK;
 }
 
@@ -133,6 +154,7 @@ bool sal_method_param(const char *method, int i, sal_param_info *out) {
   if (k < 0) return false;
   out->key = keys[k].key;
   out->def = keys[k].def;
+  if (k == P_BASELINE && strcmp(methods[m].name, "meaningful_perturbation") == 0) out->def = "blur";
   out->help = keys[k].help;
   if (k == P_SAMPLES) {
     out->def = methods[m].samples == 50 ? "50" : "4000";
@@ -234,6 +256,34 @@ sal_status sal_method_params_set(sal_ctx *ctx, sal_method_params *p, const char 
     ok = parse_f32(value, 1e-6, 1, &p->p) && p->p > 0;
     range = "in (0, 1]";
     break;
+  case P_MASK_SIZE:
+    ok = parse_i64(value, 0, 4096, &p->mask_size);
+    range = "in 0..4096 (0 = scaled default)";
+    break;
+  case P_L1:
+    ok = parse_f32(value, 0, 1e6, &p->l1);
+    range = "in [0, 1e6]";
+    break;
+  case P_TV:
+    ok = parse_f32(value, 0, 1e6, &p->tv);
+    range = "in [0, 1e6]";
+    break;
+  case P_BETA:
+    ok = parse_f32(value, 1, 16, &p->beta);
+    range = "in [1, 16]";
+    break;
+  case P_LR:
+    ok = parse_f32(value, 1e-9, 100, &p->lr);
+    range = "in (0, 100]";
+    break;
+  case P_ITERATIONS:
+    ok = parse_i64(value, 1, 1000000, &p->iterations);
+    range = "in 1..1000000";
+    break;
+  case P_JITTER:
+    ok = parse_i64(value, -1, 4096, &p->jitter);
+    range = "in -1..4096 (-1 = scaled default)";
+    break;
   default:
     break;
   }
@@ -262,6 +312,13 @@ char *sal_method_params_str(const sal_method_params *p, char *buf, size_t n) {
     case P_STRIDE: snprintf(v, sizeof v, "%lld", (long long)p->stride); break;
     case P_SCORE: snprintf(v, sizeof v, "%s", p->score == SAL_SCORE_PROB ? "prob" : "logit"); break;
     case P_GRID: snprintf(v, sizeof v, "%lld", (long long)p->grid); break;
+    case P_MASK_SIZE: snprintf(v, sizeof v, "%lld", (long long)p->mask_size); break;
+    case P_L1: snprintf(v, sizeof v, "%g", (double)p->l1); break;
+    case P_TV: snprintf(v, sizeof v, "%g", (double)p->tv); break;
+    case P_BETA: snprintf(v, sizeof v, "%g", (double)p->beta); break;
+    case P_LR: snprintf(v, sizeof v, "%g", (double)p->lr); break;
+    case P_ITERATIONS: snprintf(v, sizeof v, "%lld", (long long)p->iterations); break;
+    case P_JITTER: snprintf(v, sizeof v, "%lld", (long long)p->jitter); break;
     default: snprintf(v, sizeof v, "%g", (double)p->p); break;
     }
     used += (size_t)snprintf(buf + used, n - used, "%s%s=%s", i ? " " : "", keys[k].key, v);

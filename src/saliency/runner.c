@@ -92,7 +92,7 @@ static sal_status plan_for(sal__runner *r, int64_t b, sal_plan **out) {
   return SAL_STATUS_OK;
 }
 
-sal_status sal__runner_pass(sal__runner *r, const float *x, int64_t b, int64_t *cls, float *logits, float *gx) {
+sal_status sal__runner_forward(sal__runner *r, const float *x, int64_t b, float *logits) {
   if (b < 1 || b > r->B) return sal_ctx_error(r->ctx, SAL_STATUS_INTERNAL, "saliency: pass of %lld items (max %lld)",
                                               (long long)b, (long long)r->B);
   sal_plan *p = NULL;
@@ -105,6 +105,24 @@ sal_status sal__runner_pass(sal__runner *r, const float *x, int64_t b, int64_t *
   if (!st) st = sal_plan_forward(p);
   const sal_tensor *y = NULL;
   if (!st) st = sal_plan_value(p, r->out, &y);
+  if (!st && logits) memcpy(logits, y->data, (size_t)(b * r->K) * sizeof(float)); /* y is (b, K) */
+  return st;
+}
+
+sal_status sal__runner_backward(sal__runner *r, int64_t b, const float *seed, float *gx) {
+  sal_tensor s = {{2, {b, r->K}}, (float *)seed, SAL_LAYOUT_PLAIN, false};
+  sal_status st = sal_plan_backward(r->cur, r->out, &s);
+  if (st || !gx) return st;
+  const sal_tensor *g = NULL;
+  st = sal_plan_grad(r->cur, r->in, &g);
+  if (!st) memcpy(gx, g->data, (size_t)(b * r->per) * sizeof(float));
+  return st;
+}
+
+sal_status sal__runner_pass(sal__runner *r, const float *x, int64_t b, int64_t *cls, float *logits, float *gx) {
+  sal_status st = sal__runner_forward(r, x, b, NULL);
+  const sal_tensor *y = NULL;
+  if (!st) st = sal_plan_value(r->cur, r->out, &y);
   if (st) return st;
   const int64_t K = r->K;
   /* y is (b, K) */
@@ -120,16 +138,7 @@ sal_status sal__runner_pass(sal__runner *r, const float *x, int64_t b, int64_t *
   if (!r->grad_input && !r->grad_value) return SAL_STATUS_OK;
   memset(r->seed, 0, (size_t)(b * K) * sizeof(float));
   for (int64_t i = 0; i < b; i++) r->seed[i * K + cls[i]] = 1.0f;
-  sal_tensor seed = {{2, {b, K}}, r->seed, SAL_LAYOUT_PLAIN, false};
-  st = sal_plan_backward(p, r->out, &seed);
-  if (st) return st;
-  if (gx) {
-    const sal_tensor *g = NULL;
-    st = sal_plan_grad(p, r->in, &g);
-    if (st) return st;
-    memcpy(gx, g->data, (size_t)(b * r->per) * sizeof(float));
-  }
-  return SAL_STATUS_OK;
+  return sal__runner_backward(r, b, r->seed, gx);
 }
 
 float sal__softmax_at(const float *z, int64_t K, int64_t c) {
@@ -191,25 +200,44 @@ sal_status sal__gauss_blur(sal_ctx *ctx, const float *x, int64_t C, int64_t H, i
   return SAL_STATUS_OK;
 }
 
+/* Source index pair and weight of output coordinate o for a resize of n inputs to N outputs
+ * (align_corners = false, clamped at the edges). */
+static void bl_coord(int64_t o, int64_t n, int64_t N, int64_t *i0, int64_t *i1, double *l) {
+  double f = ((double)o + 0.5) * (double)n / (double)N - 0.5;
+  if (f < 0) f = 0;
+  int64_t a = (int64_t)f;
+  if (a > n - 1) a = n - 1;
+  *i0 = a;
+  *i1 = a + 1 < n ? a + 1 : n - 1;
+  *l = f - (double)a;
+}
+
 void sal__bilinear(const float *src, int64_t h, int64_t w, float *dst, int64_t H, int64_t W) {
-  const double sy = (double)h / (double)H, sx = (double)w / (double)W;
   for (int64_t y = 0; y < H; y++) {
-    double fy = ((double)y + 0.5) * sy - 0.5;
-    if (fy < 0) fy = 0;
-    int64_t y0 = (int64_t)fy;
-    if (y0 > h - 1) y0 = h - 1;
-    int64_t y1 = y0 + 1 < h ? y0 + 1 : h - 1;
-    double ly = fy - (double)y0;
+    int64_t y0, y1, x0, x1;
+    double ly, lx;
+    bl_coord(y, h, H, &y0, &y1, &ly);
     for (int64_t x = 0; x < W; x++) {
-      double fx = ((double)x + 0.5) * sx - 0.5;
-      if (fx < 0) fx = 0;
-      int64_t x0 = (int64_t)fx;
-      if (x0 > w - 1) x0 = w - 1;
-      int64_t x1 = x0 + 1 < w ? x0 + 1 : w - 1;
-      double lx = fx - (double)x0;
+      bl_coord(x, w, W, &x0, &x1, &lx);
       double top = (1 - lx) * src[y0 * w + x0] + lx * src[y0 * w + x1];
       double bot = (1 - lx) * src[y1 * w + x0] + lx * src[y1 * w + x1];
       dst[y * W + x] = (float)((1 - ly) * top + ly * bot);
+    }
+  }
+}
+
+void sal__bilinear_adjoint(const float *gdst, int64_t H, int64_t W, float *gsrc, int64_t h, int64_t w) {
+  for (int64_t y = 0; y < H; y++) {
+    int64_t y0, y1, x0, x1;
+    double ly, lx;
+    bl_coord(y, h, H, &y0, &y1, &ly);
+    for (int64_t x = 0; x < W; x++) {
+      bl_coord(x, w, W, &x0, &x1, &lx);
+      double g = gdst[y * W + x];
+      gsrc[y0 * w + x0] += (float)((1 - ly) * (1 - lx) * g);
+      gsrc[y0 * w + x1] += (float)((1 - ly) * lx * g);
+      gsrc[y1 * w + x0] += (float)(ly * (1 - lx) * g);
+      gsrc[y1 * w + x1] += (float)(ly * lx * g);
     }
   }
 }

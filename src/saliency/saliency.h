@@ -54,6 +54,10 @@ void sal__runner_free(sal__runner *r);
  * the input gradient, needs grad_input) are optional outputs. With a gradient runner the backward
  * runs from the one-hot seed on cls; afterwards r->cur holds the plan for reading grad_value. */
 sal_status sal__runner_pass(sal__runner *r, const float *x, int64_t b, int64_t *cls, float *logits, float *gx);
+/* The two halves of a pass, for methods whose backward seed depends on the logits: a forward of b
+ * items (logits (b, K) out), then a backward from seed (b, K) with the input gradient into gx. */
+sal_status sal__runner_forward(sal__runner *r, const float *x, int64_t b, float *logits);
+sal_status sal__runner_backward(sal__runner *r, int64_t b, const float *seed, float *gx);
 
 /* Softmax probability of class c from a row of K logits (max-subtracted, in double). */
 float sal__softmax_at(const float *z, int64_t K, int64_t c);
@@ -64,6 +68,9 @@ sal_status sal__gauss_blur(sal_ctx *ctx, const float *x, int64_t C, int64_t H, i
 /* Bilinear resampling of an (h, w) plane to (H, W), align_corners = false (PyTorch's
  * F.interpolate(mode='bilinear') convention, edges clamped). */
 void sal__bilinear(const float *src, int64_t h, int64_t w, float *dst, int64_t H, int64_t W);
+/* The adjoint of sal__bilinear: accumulates dst-gradients (H, W) into src-gradients (h, w) (which
+ * the caller zeroes) with the same weights. */
+void sal__bilinear_adjoint(const float *gdst, int64_t H, int64_t W, float *gsrc, int64_t h, int64_t w);
 /* Default sizes scaled with the input: round(base · H / 224), at least 1. */
 int64_t sal__scaled(int64_t base, int64_t H);
 /* Philox stream of (method, purpose): keeps random draws of different methods independent. */
@@ -77,6 +84,7 @@ sal_status sal__explain_integrated_gradients(sal__xjob *job);
 sal_status sal__explain_gradcam(sal__xjob *job);
 sal_status sal__explain_occlusion(sal__xjob *job);
 sal_status sal__explain_rise(sal__xjob *job);
+sal_status sal__explain_meaningful_perturbation(sal__xjob *job);
 
 /* Grad-CAM's default layer: the last 4-D activation with more than one spatial position (the input
  * of global pooling in ResNets and VGGs). NULL when the graph has none. */
