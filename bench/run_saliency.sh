@@ -4,20 +4,21 @@
 # method, with the same model, input size, parameters, threads and batch size (the one salient's
 # memory budget chose), and prints per-image medians and the ratio torch/salient.
 # Options: --model resnet50 --size 224 --methods a,b --rounds 1 --reps 3 --warm 1 --threads 2
-#   --samples 50 (smoothgrad) --steps 50 (IG) --rise-samples 4000 (quick runs: shrink these).
+#   --samples 50 (smoothgrad) --steps 50 (IG) --rise-samples 4000 --iterations 300
+#   (meaningful_perturbation, add it to --methods) — quick runs: shrink these.
 set -euo pipefail
 build=${1:-build}
 shift || true
 here=$(cd "$(dirname "$0")" && pwd)
 bin="$build/bench_saliency"
 [[ -x $bin ]] || { echo "run_saliency.sh: $bin not found (build first)" >&2; exit 1; }
-model=resnet50; size=224; rounds=1; reps=3; warm=1; threads=2; samples=50; steps=50; rise=4000
+model=resnet50; size=224; rounds=1; reps=3; warm=1; threads=2; samples=50; steps=50; rise=4000; iterations=300
 methods=gradient,grad_input,smoothgrad,integrated_gradients,gradcam,occlusion,rise
 while [[ $# -gt 0 ]]; do
   case $1 in
     --model) model=$2 ;; --size) size=$2 ;; --methods) methods=$2 ;; --rounds) rounds=$2 ;;
     --reps) reps=$2 ;; --warm) warm=$2 ;; --threads) threads=$2 ;; --samples) samples=$2 ;;
-    --steps) steps=$2 ;; --rise-samples) rise=$2 ;;
+    --steps) steps=$2 ;; --rise-samples) rise=$2 ;; --iterations) iterations=$2 ;;
     *) echo "run_saliency.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift 2
@@ -27,7 +28,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 torch_ok=1
 /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null || { torch_ok=0; echo "PyTorch not installed: torch column skipped"; }
 common=(--size "$size" --reps "$reps" --warm "$warm" --threads "$threads" --samples "$samples" --steps "$steps"
-        --rise-samples "$rise")
+        --rise-samples "$rise" --iterations "$iterations")
 # One process at a time; per method salient then PyTorch, `rounds` times: both sides see the same
 # machine load, and the table keeps each side's best median (noise only ever adds time).
 for ((round = 1; round <= rounds; round++)); do

@@ -8,7 +8,8 @@
  *   RESULT impl=salient method=smoothgrad ms=123.4
  *   INFO impl=salient method=smoothgrad batch=12 params="seed=0 max_memory=... samples=50 sigma=0.15"
  * Options: --model resnet50 --size 224 --methods a,b --images 1 --reps 3 --warm 1 --threads 2
- *   --samples N (smoothgrad) --steps N (IG) --rise-samples N --max-memory BYTES.
+ *   --samples N (smoothgrad) --steps N (IG) --rise-samples N --iterations N (meaningful_perturbation,
+ *   not in the default list) --max-memory BYTES.
  * bench/run_saliency.sh runs both sides alternately and prints one table. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -39,6 +40,8 @@ static int64_t method_batch(const sal_graph *g, const sal_method_params *p, int6
   if (!strcmp(m, "smoothgrad")) return sal__runner_batch(g, p->max_memory, true, 2 * per, n * p->samples);
   if (!strcmp(m, "integrated_gradients")) return sal__runner_batch(g, p->max_memory, true, 2 * per, n * (p->steps + 1));
   if (!strcmp(m, "gradcam")) return sal__runner_batch(g, p->max_memory, true, 0, n);
+  if (!strcmp(m, "meaningful_perturbation"))
+    return sal__runner_batch(g, p->max_memory, true, 2 * per + 2 * hw, n);
   if (!strcmp(m, "rise")) return sal__runner_batch(g, p->max_memory, false, per + hw, n * p->samples);
   /* occlusion: 1 + windows per image */
   int64_t patch = p->patch > 0 ? p->patch : sal__scaled(16, H), stride = p->stride > 0 ? p->stride : sal__scaled(8, H);
@@ -48,7 +51,8 @@ static int64_t method_batch(const sal_graph *g, const sal_method_params *p, int6
 
 int main(int argc, char **argv) {
   const char *model = "resnet50", *methods = "gradient,grad_input,smoothgrad,integrated_gradients,gradcam,occlusion,rise";
-  int64_t size = 224, images = 1, reps = 3, warm = 1, threads = 2, samples = 0, steps = 0, rise_samples = 0;
+  int64_t size = 224, images = 1, reps = 3, warm = 1, threads = 2, samples = 0, steps = 0, rise_samples = 0,
+          iterations = 0;
   int64_t max_memory = SAL_EXPLAIN_DEFAULT_MEMORY;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -66,6 +70,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--samples")) samples = atoll(v);
     else if (!strcmp(a, "--steps")) steps = atoll(v);
     else if (!strcmp(a, "--rise-samples")) rise_samples = atoll(v);
+    else if (!strcmp(a, "--iterations")) iterations = atoll(v);
     else if (!strcmp(a, "--max-memory")) max_memory = atoll(v);
     else {
       fprintf(stderr, "bench_saliency: unknown option %s\n", a);
@@ -97,6 +102,7 @@ int main(int argc, char **argv) {
     if (samples && !strcmp(m, "smoothgrad")) p.samples = samples;
     if (rise_samples && !strcmp(m, "rise")) p.samples = rise_samples;
     if (steps) p.steps = steps;
+    if (iterations) p.iterations = iterations;
     double t[100];
     for (int64_t r = 0; r < warm + reps && !st; r++) {
       sal_explanation e;
