@@ -7,6 +7,7 @@
 
 static const cli_command commands[] = {
     {"demo", "run the engine on a built-in model and report what it did", cmd_demo},
+    {"synth", "write a synthetic dataset (shapes, lesions, pairs) with exact masks", cmd_synth},
     {"version", "print the version", cmd_version},
     {"info", "describe a model: inputs, outputs, size, FLOPs, layers, preprocessing", cmd_info},
     {"run", "logits (and input gradients) of a model for an .npy batch", cmd_run},

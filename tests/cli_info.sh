@@ -53,15 +53,24 @@ check "no model" 2 "missing MODEL" -- "$bin" info
 check "two models" 2 "unexpected argument 'resnet18'" -- "$bin" info resnet_small resnet18
 check "unknown option" 2 "unknown option '--bogus'" -- "$bin" info resnet_small --bogus
 
-# Models exported by PyTorch (tools/export_models.py --small), when the importer is built in.
-fix=tests/fixtures/onnx/models/resnet18_op17
-if [ -f "$fix/model.onnx" ] && ! "$bin" info "$fix/model.onnx" 2>&1 | grep -q "no ONNX importer"; then
-  check "onnx input" 0 "input        input (N, 3," -- "$bin" info "$fix/model.onnx"
+# A model exported by PyTorch (tools/export_models.py --small), and its sidecar next to it.
+fix=tests/fixtures/onnx/models/mobilenet_v2_op17
+if [ -f "$fix/model.onnx" ]; then
+  check "onnx input" 0 "input        input (N, 3, 32, 32)" -- "$bin" info "$fix/model.onnx"
+  check "onnx output" 0 "output       logits (N, 10)" -- "$bin" info "$fix/model.onnx"
+  check "onnx defaults" 0 "ImageNet mean/std (no sidecar)" -- "$bin" info "$fix/model.onnx"
   check "onnx source" 0 "ONNX file $fix/model.onnx" -- "$bin" info "$fix/model.onnx"
   check "onnx conv" 0 "Conv" -- "$bin" info "$fix/model.onnx" --json
   check "onnx size option" 1 "applies to built-in architectures only" -- "$bin" info "$fix/model.onnx" --size 64
+  cp "$fix/model.onnx" "$tmp/net.onnx"
+  printf '{"input_size": [3, 32, 32], "classes": ["a","b","c","d","e","f","g","h","i","j"], "description": "toy"}' > "$tmp/net.json"
+  check "onnx sidecar" 0 "preprocessing from $tmp/net.json (toy)" -- "$bin" info "$tmp/net.onnx"
+  check "onnx sidecar classes" 0 "classes    10 names: a, b, c, d, e, ..." -- "$bin" info "$tmp/net.onnx"
+  printf '{"input_size": [3, 64, 64]}' > "$tmp/net.json"
+  check "onnx sidecar mismatch" 1 "$tmp/net.json: key \"input_size\": (3, 64, 64) does not match the model's input (3, 32, 32)" -- \
+    "$bin" info "$tmp/net.onnx"
 else
-  echo "cli_info: ONNX fixture checks skipped (no fixture or no importer in this build)"
+  echo "cli_info: ONNX fixture checks skipped ($fix is missing)"
 fi
 echo "cli_info: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -534,6 +534,138 @@ done:
   sal_graph_free(g);
 }
 
+/* Residual Add fusion (saliency plans: inference, input gradients only). Three joins, each folded
+ * into the conv (+ batch-norm) written last before it, as a binary post-op before the ReLU:
+ *   identity block: relu(bn2(c2(.)) + a), a read earlier by c1 (its gradient: written by the
+ *     fused c2, then accumulated by c1's backward-data);
+ *   downsample block (20 channels: blocked channel padding): relu(bn4(c4(.)) + bn5(cs(s1))), fused
+ *     into cs with d2 = bn4(c4(.)) as the operand;
+ *   relu(c5(s2) + d1) with d1 read again after it by the final Add, so the fused backward adds
+ *     into a gradient already written.
+ * Forward values and the input gradient must match the reference plan at batch 1 and 3, in a plan
+ * without gradients (liveness: the operand must outlive its last graph consumer), and with the
+ * first join's sum kept (keep_values: the Add is still fused, its ReLU is not). */
+static void residual_add_fusion(void) {
+  sal_ctx *ctx = th_ctx();
+  th_input nf = {.fill = TH_FILL_NORMAL}, pf = {.fill = TH_FILL_POSITIVE};
+  float buf[20 * 20 * 9];
+  for (int64_t batch = 1; batch <= 3; batch += 2) {
+    sal_graph *g = NULL;
+    TH_OK(sal_graph_new(ctx, &g));
+    if (!g) return;
+    TH_OK(sal_graph_add_input(g, "x", 4, (int64_t[]){batch, 16, 8, 8}));
+    struct { const char *name; int64_t m, c, k; } convs[] = {
+        {"c0", 16, 16, 3}, {"c1", 16, 16, 3}, {"c2", 16, 16, 3}, {"c3", 20, 16, 3},
+        {"c4", 20, 20, 3}, {"cs", 20, 16, 1}, {"c5", 20, 20, 1}};
+    for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++) {
+      char nm[16];
+      int64_t wd[4] = {convs[i].m, convs[i].c, convs[i].k, convs[i].k}, n = wd[0] * wd[1] * wd[2] * wd[3];
+      th_fill_buf(&nf, buf, n, 200 + i);
+      /* 1/sqrt(fan-in) keeps activations at unit scale */
+      for (int64_t e = 0; e < n; e++) buf[e] /= sqrtf((float)(wd[1] * wd[2] * wd[3]));
+      snprintf(nm, sizeof nm, "w%s", convs[i].name);
+      TH_OK(sal_graph_add_param(g, nm, 4, wd, buf, true));
+      if (i == 6) continue; /* c5 has no batch-norm */
+      const char *bn_p[4] = {"s", "B", "m", "v"};
+      for (int j = 0; j < 4; j++) {
+        th_fill_buf(j == 0 || j == 3 ? &pf : &nf, buf, convs[i].m, 300 + 10 * i + j);
+        snprintf(nm, sizeof nm, "%s%s", bn_p[j], convs[i].name);
+        TH_OK(sal_graph_add_param(g, nm, 1, (int64_t[]){convs[i].m}, buf, true));
+      }
+    }
+    sal_attr p1 = sal_attr_ints("pads", 4, P1), s2 = sal_attr_ints("strides", 2, S2), c3a[2] = {p1, s2};
+#define CONV_BN(c, in, attrs, na, out)                                                                        \
+  add_node(g, "Conv", c, (const char *[]){in, "w" c}, 2, c "o", attrs, na);                                  \
+  add_node(g, "BatchNormalization", "bn" c, (const char *[]){c "o", "s" c, "B" c, "m" c, "v" c}, 5, out, NULL, 0)
+    CONV_BN("c0", "x", &p1, 1, "c0n");
+    add_node(g, "Relu", "r0", (const char *[]){"c0n"}, 1, "a", NULL, 0);
+    CONV_BN("c1", "a", &p1, 1, "c1n");
+    add_node(g, "Relu", "r1", (const char *[]){"c1n"}, 1, "b1", NULL, 0);
+    CONV_BN("c2", "b1", &p1, 1, "b2");
+    add_node(g, "Add", "add1", (const char *[]){"b2", "a"}, 2, "add1", NULL, 0);
+    add_node(g, "Relu", "ra1", (const char *[]){"add1"}, 1, "s1", NULL, 0);
+    CONV_BN("c3", "s1", c3a, 2, "c3n");
+    add_node(g, "Relu", "r3", (const char *[]){"c3n"}, 1, "d1", NULL, 0);
+    CONV_BN("c4", "d1", &p1, 1, "d2");
+    CONV_BN("cs", "s1", &s2, 1, "e");
+    add_node(g, "Add", "add2", (const char *[]){"d2", "e"}, 2, "add2", NULL, 0);
+    add_node(g, "Relu", "ra2", (const char *[]){"add2"}, 1, "s2", NULL, 0);
+    add_node(g, "Conv", "c5", (const char *[]){"s2", "wc5"}, 2, "t", NULL, 0);
+    add_node(g, "Add", "add3", (const char *[]){"t", "d1"}, 2, "add3", NULL, 0);
+    add_node(g, "Relu", "ra3", (const char *[]){"add3"}, 1, "r5", NULL, 0);
+    add_node(g, "Add", "add4", (const char *[]){"r5", "d1"}, 2, "u", NULL, 0);
+    add_node(g, "GlobalAveragePool", "gap", (const char *[]){"u"}, 1, "y", NULL, 0);
+#undef CONV_BN
+    TH_OK(sal_graph_add_output(g, "y"));
+    int64_t xn = batch * 16 * 64, yn = batch * 20;
+    float *x = malloc((size_t)xn * sizeof(float));
+    th_fill_buf(&nf, x, xn, 400 + (uint64_t)batch);
+    static const char *const keep[] = {"add1"};
+    /* variants: 0 input gradients, 1 forward only, 2 input gradients with add1 kept */
+    for (int var = 0; var < 3; var++) {
+      sal_plan *p[2] = {NULL, NULL};
+      sal_tensor *xt = NULL;
+      TH_OK(sal_tensor_wrap(ctx, 4, (int64_t[]){batch, 16, 8, 8}, x, &xt));
+      for (int r = 0; r < 2; r++) {
+        sal_plan_opts o = sal_plan_opts_default();
+        o.batch = batch;
+        o.grad_inputs = var != 1;
+        o.kernels = r ? SAL_KERNELS_AUTO : SAL_KERNELS_REF;
+        if (var == 2) {
+          o.keep_values = keep;
+          o.n_keep_values = 1;
+        }
+        TH_OK(sal_plan_new(ctx, g, &o, &p[r]));
+      }
+      if (!p[0] || !p[1] || !xt) goto next;
+      /* The joins really were fused (else this test proves nothing). Nodes in the order built:
+       * c2 6, its bn 7, add1 8, ra1 9; cs 15, its bn 16, add2 17, ra2 18; c5 19, add3 20, ra3 21,
+       * add4 22 (not fused: r5 is the end of c5's chain). */
+      struct { int node; const char *want; } names[] = {
+          {6, var == 2 ? "+bn+add" : "+bn+add+relu"}, {7, "fused"}, {8, "fused"}, {9, var == 2 ? "dnnl:" : "fused"},
+          {13, "+bn"}, {15, "+bn+add+relu"}, {16, "fused"}, {17, "fused"}, {18, "fused"},
+          {19, "+add+relu"}, {20, "fused"}, {21, "fused"}, {22, "dnnl:"}};
+      for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *nm = sal_plan_node_kernel(p[1], names[i].node);
+        size_t ln = nm ? strlen(nm) : 0, lw = strlen(names[i].want);
+        bool ok = nm && (strcmp(names[i].want, "fused") == 0 ? strcmp(nm, "fused") == 0
+                         : strcmp(names[i].want, "dnnl:") == 0 ? strncmp(nm, "dnnl:", 5) == 0
+                         : ln > lw && strcmp(nm + ln - lw, names[i].want) == 0);
+        TH_CHECK(ok, "residual fusion (batch %lld, variant %d): node %d (%s) runs '%s', want '%s'", (long long)batch,
+                 var, names[i].node, sal_plan_node_name(p[1], names[i].node), nm ? nm : "?", names[i].want);
+      }
+      const sal_tensor *ya = NULL, *yb = NULL, *ga = NULL, *gb = NULL;
+      for (int r = 0; r < 2; r++) {
+        TH_OK(sal_plan_set_input(p[r], "x", xt));
+        TH_OK(sal_plan_forward(p[r]));
+        if (var != 1) TH_OK(sal_plan_backward(p[r], "y", NULL));
+      }
+      char lbl[96];
+      /* seven convs (K <= 180) with folded batch-norms in sequence: 1e-4 relative, with 1e-5 of
+       * the largest magnitude as absolute slack, as for the fusion test above */
+      if (!sal_plan_value(p[0], "y", &ya) && !sal_plan_value(p[1], "y", &yb)) {
+        snprintf(lbl, sizeof lbl, "residual fusion y (batch %lld, variant %d)", (long long)batch, var);
+        th_allclose(lbl, yb->data, ya->data, yn, 1e-4, 1e-5 * maxabs(ya->data, yn));
+      }
+      if (var == 2 && !sal_plan_value(p[0], "add1", &ya) && !sal_plan_value(p[1], "add1", &yb)) {
+        int64_t n = batch * 16 * 64;
+        snprintf(lbl, sizeof lbl, "residual fusion kept add1 (batch %lld)", (long long)batch);
+        th_allclose(lbl, yb->data, ya->data, n, 1e-4, 1e-5 * maxabs(ya->data, n));
+      }
+      if (var != 1 && !sal_plan_grad(p[0], "x", &ga) && !sal_plan_grad(p[1], "x", &gb)) {
+        snprintf(lbl, sizeof lbl, "residual fusion d(x) (batch %lld, variant %d)", (long long)batch, var);
+        th_allclose(lbl, gb->data, ga->data, xn, 1e-4, 1e-5 * maxabs(ga->data, xn));
+      }
+    next:
+      sal_tensor_free(xt);
+      sal_plan_free(p[0]);
+      sal_plan_free(p[1]);
+    }
+    free(x);
+    sal_graph_free(g);
+  }
+}
+
 /* Training-mode BN updates the running statistics the same way in both kernels (oneDNN's f32
  * batch variance vs the reference's double one: 1e-5 relative). */
 static void bn_running_stats(void) {
@@ -1055,6 +1187,7 @@ int main(void) {
   duplicate_inputs();
   resnet_block();
   fusion();
+  residual_add_fusion();
   bn_running_stats();
   weight_cache();
   impl_names();

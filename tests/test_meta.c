@@ -116,6 +116,29 @@ static void test_read_errors(void) {
   sal_model_meta_clear(&m);
 }
 
+/* Fault injection: every allocation of a sidecar read fails in turn; each failure is reported,
+ * leaves the metadata as it was and leaks nothing (ASan). */
+static void test_alloc_failures(void) {
+  char path[600];
+  th_tmp_path(path, sizeof path, "oom.json");
+  write_text(path, "{\"input_size\": [3, 8, 8], \"classes\": [\"a\", \"b\", \"c\"], \"description\": \"d\"}");
+  int n = 1;
+  for (; n < 1000; n++) {
+    sal_model_meta m;
+    sal_model_meta_defaults(&m);
+    sal_ctx_fail_alloc_after(th_ctx(), n);
+    sal_status st = sal_model_meta_read(th_ctx(), path, &m);
+    sal_ctx_fail_alloc_after(th_ctx(), 0);
+    bool ok = st == SAL_STATUS_OK;
+    if (!ok)
+      TH_CHECK(st == SAL_STATUS_OUT_OF_MEMORY && m.n_classes == 0 && !m.source && m.height == 224,
+               "allocation %d failing: %s, metadata changed", n, sal_status_name(st));
+    sal_model_meta_clear(&m);
+    if (ok) break;
+  }
+  TH_CHECK(n > 3 && n < 1000, "the read never succeeded or allocated almost nothing (n = %d)", n);
+}
+
 static void test_open(void) {
   sal_graph *g = NULL;
   sal_model_meta m;
@@ -161,6 +184,7 @@ int main(void) {
   test_sidecar_path();
   test_read();
   test_read_errors();
+  test_alloc_failures();
   test_open();
   return th_finish("test_meta");
 }

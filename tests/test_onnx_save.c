@@ -2,7 +2,8 @@
  * forms: Clip/Slice/Pad/Split/Dropout attributes, Resize-10, ReduceMean with an axes input) are
  * written with sal_onnx_save, read back with protobuf-c (IR 8, opset 17, symbolic batch, int64
  * shape constants, f32 raw weights), checked by onnx.checker (full_check) when python3-onnx is
- * installed, and re-imported with sal_onnx_load: same outputs and input gradients. */
+ * installed, and re-imported with sal_onnx_load: bit-identical outputs and input gradients. Models
+ * exported by PyTorch (tests/fixtures/onnx/models) are imported, re-exported and re-imported too. */
 #define _POSIX_C_SOURCE 200809L
 
 #include <math.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "graph/internal.h"
 #include "harness.h"
 #include "io/atomic.h"
 #include "onnx.pb-c.h"
@@ -282,6 +284,114 @@ static void check_many_ops_file(const Onnx__ModelProto *m) {
   TH_CHECK(!find_init(gp, "rm.axes"), "rm.axes (now an attribute) is still written");
 }
 
+/* ---- round trips ---- */
+
+typedef struct run_result {
+  int n_out;
+  sal_tensor *out[4]; /* copies of the graph outputs */
+  sal_tensor *gx;     /* gradient of the first input */
+} run_result;
+
+static void result_free(run_result *r) {
+  for (int i = 0; i < r->n_out; i++) sal_tensor_free(r->out[i]);
+  sal_tensor_free(r->gx);
+  memset(r, 0, sizeof *r);
+}
+
+/* Forward at batch `batch` on a fixed N(0,1) input, then backward from the first output seeded
+ * with fixed N(0,1) values (so every logit contributes to the input gradient). */
+static bool run_graph(sal_graph *g, int64_t batch, run_result *r) {
+  memset(r, 0, sizeof *r);
+  sal_ctx *ctx = th_ctx();
+  sal_plan_opts o = sal_plan_opts_default();
+  o.batch = batch;
+  o.grad_inputs = true;
+  sal_plan *p = NULL;
+  sal_tensor *x = NULL, *seed = NULL;
+  const char *in = sal_graph_input_name(g, 0), *out0 = sal_graph_output_name(g, 0);
+  sal_shape xs, ys;
+  bool ok = false;
+  TH_OK(sal_plan_new(ctx, g, &o, &p));
+  if (!p || sal_plan_shape(p, in, &xs) || sal_plan_shape(p, out0, &ys)) goto done;
+  TH_OK(sal_tensor_new(ctx, xs.ndim, xs.d, &x));
+  TH_OK(sal_tensor_new(ctx, ys.ndim, ys.d, &seed));
+  if (!x || !seed) goto done;
+  sal_rng_normal(5, 1, 0, x->data, (size_t)sal_tensor_numel(x));
+  sal_rng_normal(5, 2, 0, seed->data, (size_t)sal_tensor_numel(seed));
+  TH_OK(sal_plan_set_input(p, in, x));
+  TH_OK(sal_plan_forward(p));
+  r->n_out = sal_graph_num_outputs(g) < 4 ? sal_graph_num_outputs(g) : 4;
+  for (int i = 0; i < r->n_out; i++) {
+    const sal_tensor *y = NULL;
+    TH_OK(sal_plan_value(p, sal_graph_output_name(g, i), &y));
+    if (!y) goto done;
+    TH_OK(sal_tensor_clone(ctx, y, &r->out[i]));
+  }
+  TH_OK(sal_plan_backward(p, out0, seed));
+  const sal_tensor *gx = NULL;
+  TH_OK(sal_plan_grad(p, in, &gx));
+  if (gx) TH_OK(sal_tensor_clone(ctx, gx, &r->gx));
+  ok = r->gx != NULL;
+done:
+  sal_tensor_free(x);
+  sal_tensor_free(seed);
+  sal_plan_free(p);
+  return ok;
+}
+
+/* The re-imported graph runs the same nodes with the same parameter bytes and attribute values
+ * (the opset-17 rewrites only move arguments between attributes and constant inputs), so the plans
+ * pick the same kernels in the same order: outputs and input gradients must be bit-identical. */
+static void check_same(const run_result *a, const run_result *b, const char *label) {
+  TH_CHECK(a->n_out == b->n_out && a->gx && b->gx, "%s: runs differ in outputs", label);
+  if (a->n_out != b->n_out || !a->gx || !b->gx) return;
+  for (int i = 0; i < a->n_out; i++) {
+    bool same = a->out[i] && b->out[i] && sal_shape_equal(&a->out[i]->shape, &b->out[i]->shape) &&
+                memcmp(a->out[i]->data, b->out[i]->data, (size_t)sal_tensor_numel(a->out[i]) * sizeof(float)) == 0;
+    TH_CHECK(same, "%s: output %d differs after the round trip", label, i);
+  }
+  bool same = sal_shape_equal(&a->gx->shape, &b->gx->shape) &&
+              memcmp(a->gx->data, b->gx->data, (size_t)sal_tensor_numel(a->gx) * sizeof(float)) == 0;
+  TH_CHECK(same, "%s: input gradient differs after the round trip", label);
+  double gmax = 0;
+  for (int64_t i = 0; i < sal_tensor_numel(a->gx); i++) gmax = fmax(gmax, fabs(a->gx->data[i]));
+  TH_CHECK(gmax > 0, "%s: the input gradient is all zeros (the comparison would be vacuous)", label);
+}
+
+/* Saves g, re-imports it, and compares the two graphs' names, shapes and runs (batch 2, and 1 under
+ * sanitisers). */
+static void round_trip(sal_graph *g, const char *path, const char *label) {
+  sal_graph *h = NULL;
+  TH_OK(sal_onnx_load(th_ctx(), path, NULL, &h));
+  if (!h) return;
+  TH_CHECK(sal_graph_num_nodes(h) == sal_graph_num_nodes(g), "%s: %d nodes re-imported, %d saved", label,
+           sal_graph_num_nodes(h), sal_graph_num_nodes(g));
+  /* ONNX has no notion of trainable: the importer decides that. Every trainable parameter comes
+   * back under its name with the same bytes. */
+  for (int v = 0; v < g->n_values; v++) {
+    const sal_value *val = &g->values[v];
+    if (val->kind != SAL_VALUE_PARAM || !val->trainable) continue;
+    sal_tensor t;
+    bool same = sal_graph_param(h, val->name, &t) == SAL_STATUS_OK && sal_shape_equal(&t.shape, &val->shape) &&
+                memcmp(t.data, val->data, (size_t)sal_shape_numel(&val->shape) * sizeof(float)) == 0;
+    TH_CHECK(same, "%s: parameter '%s' not re-imported with the same values", label, val->name);
+    if (!same) break;
+  }
+  for (int i = 0; i < sal_graph_num_outputs(g); i++) {
+    const char *name = sal_graph_output_name(g, i);
+    sal_shape a, b;
+    TH_CHECK(i < sal_graph_num_outputs(h) && strcmp(sal_graph_output_name(h, i), name) == 0 &&
+                 !sal_graph_value_shape(g, name, &a) && !sal_graph_value_shape(h, name, &b) && sal_shape_equal(&a, &b),
+             "%s: output '%s' not kept", label, name);
+  }
+  run_result ra, rb;
+  int64_t batch = th_quick() ? 1 : 2;
+  if (run_graph(g, batch, &ra) && run_graph(h, batch, &rb)) check_same(&ra, &rb, label);
+  result_free(&ra);
+  result_free(&rb);
+  sal_graph_free(h);
+}
+
 static void save_and_check(sal_graph *g, const char *file, const char *const *weights, int *checked) {
   char path[600];
   th_tmp_path(path, sizeof path, file);
@@ -297,6 +407,72 @@ static void save_and_check(sal_graph *g, const char *file, const char *const *we
   int c = onnx_check(path);
   if (c >= 0) TH_CHECK(c == 1, "onnx.checker rejects %s", path);
   if (c == 1) (*checked)++;
+  round_trip(g, path, file);
+}
+
+/* A model exported by PyTorch, imported (its shape arithmetic folded into constants), exported by
+ * salient and imported again: the graph salient writes is the graph it read. */
+static void reexport(const char *fixture, int *checked) {
+  char src[600], file[128];
+  snprintf(src, sizeof src, "tests/fixtures/onnx/models/%s/model.onnx", fixture);
+  snprintf(file, sizeof file, "%s.onnx", fixture);
+  sal_graph *g = NULL;
+  TH_OK(sal_onnx_load(th_ctx(), src, NULL, &g));
+  if (g) save_and_check(g, file, NULL, checked);
+  sal_graph_free(g);
+}
+
+/* salient's own losses go to the "ai.salient" domain, declared in opset_import. */
+static void test_loss_domain(void) {
+  sal_graph *g = NULL;
+  TH_OK(sal_graph_new(th_ctx(), &g));
+  if (!g) return;
+  TH_OK(sal_graph_add_input(g, "x", 2, (int64_t[]){1, 4}));
+  TH_OK(sal_graph_add_param(g, "target", 2, (int64_t[]){1, 4}, (float[]){1, 2, 3, 4}, false));
+  TH_OK(sal_graph_add_node(g, "MSELoss", "loss", (const char *[]){"x", "target"}, 2, (const char *[]){"loss"}, 1, NULL, 0));
+  TH_OK(sal_graph_add_output(g, "loss"));
+  char path[600];
+  th_tmp_path(path, sizeof path, "loss.onnx");
+  TH_OK(sal_onnx_save(th_ctx(), g, path));
+  Onnx__ModelProto *m = read_model(path);
+  TH_CHECK(m && m->n_opset_import == 2 && strcmp(m->opset_import[1]->domain, "ai.salient") == 0 &&
+               m->opset_import[1]->version == 1 && m->graph->n_node == 1 &&
+               strcmp(m->graph->node[0]->domain, "ai.salient") == 0,
+           "MSELoss not written in the ai.salient domain");
+  /* No batch dimension: the input is written fixed. */
+  TH_CHECK(m && m->graph->input[0]->type->tensor_type->shape->dim[0]->value_case ==
+                    ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE,
+           "a fixed first dimension was written symbolic");
+  if (m) onnx__model_proto__free_unpacked(m, NULL);
+  int c = onnx_check(path);
+  if (c >= 0) TH_CHECK(c == 1, "onnx.checker rejects the ai.salient domain file %s", path);
+  sal_graph_free(g);
+}
+
+/* SQLite-style fault injection: the n-th allocation of an export fails, for every n until the
+ * export succeeds; each failure is OUT_OF_MEMORY, leaves no file and leaks nothing (ASan). */
+static void test_alloc_failures(void) {
+  sal_graph *g = many_ops();
+  if (!g) return;
+  char path[600];
+  th_tmp_path(path, sizeof path, "oom.onnx");
+  int n = 1, failures = 0;
+  for (; n < 100000; n++) {
+    sal_ctx_fail_alloc_after(th_ctx(), n);
+    sal_status st = sal_onnx_save(th_ctx(), g, path);
+    sal_ctx_fail_alloc_after(th_ctx(), 0);
+    if (st == SAL_STATUS_OK) break;
+    struct stat sb;
+    if (st != SAL_STATUS_OUT_OF_MEMORY || stat(path, &sb) == 0) {
+      TH_CHECK(0, "allocation %d failing: %s (%s), file left: %d", n, sal_status_name(st), sal_ctx_last_error(th_ctx()),
+               stat(path, &sb) == 0);
+      failures++;
+      if (failures > 3) break;
+    }
+  }
+  TH_CHECK(n > 10 && n < 100000, "the export never succeeded or made almost no allocations (n = %d)", n);
+  printf("fault injection: the export of many_ops makes %d allocations; each failure was clean\n", n - 1);
+  sal_graph_free(g);
 }
 
 static void test_errors(void) {
@@ -325,6 +501,7 @@ static void test_errors(void) {
 
 int main(void) {
   int checked = 0;
+  sal_ctx_set_log_level(th_ctx(), SAL_LOG_ERROR); /* oneDNN's "reference implementation" warnings */
   sal_graph *g = builtin("resnet_small", 32);
   static const char *const rs_weights[] = {"conv1.weight", "bn1.running_var", "layer3.1.conv2.weight", "fc.bias", NULL};
   if (g) save_and_check(g, "resnet_small.onnx", rs_weights, &checked);
@@ -337,6 +514,10 @@ int main(void) {
   static const char *const mo_weights[] = {"conv.w", "bn.v", "fc2.w", "mul.s", NULL};
   if (g) save_and_check(g, "many_ops.onnx", mo_weights, &checked);
   sal_graph_free(g);
+  reexport("shufflenet_v2_x1_0_op13", &checked);
+  reexport("mobilenet_v3_small_op13", &checked);
+  test_loss_domain();
+  test_alloc_failures();
   test_errors();
   printf("onnx.checker passed on %d exported models\n", checked);
   return th_finish("test_onnx_save");

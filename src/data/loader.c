@@ -52,7 +52,8 @@ struct sal_loader {
   int64_t released;   /* batches the caller is finished with: workers may fill batch < released + P */
   int64_t returned;   /* batches handed to the caller */
   int64_t in_flight;  /* items being processed outside the lock */
-  sal_status err;     /* first worker error of the epoch */
+  sal_status err;     /* the epoch's error at the lowest item position, reported with its batch */
+  int64_t err_pos;
   char err_msg[1024];
 
   ld_slot *slots;
@@ -158,8 +159,11 @@ static void *worker_main(void *arg) {
     sal_status st = load_item(w, pos);
     pthread_mutex_lock(&ld->mu);
     ld->in_flight--;
-    if (st != SAL_STATUS_OK && ld->err == SAL_STATUS_OK) {
+    /* Items are taken in position order, so every position below a failing one is already taken
+     * and will complete: batches before the failing item's batch are still delivered. */
+    if (st != SAL_STATUS_OK && (ld->err == SAL_STATUS_OK || pos < ld->err_pos)) {
       ld->err = st;
+      ld->err_pos = pos;
       snprintf(ld->err_msg, sizeof ld->err_msg, "%s", sal_ctx_last_error(w->ctx));
     }
     ld->slots[(pos / ld->o.batch) % ld->n_slots].done++;
@@ -350,8 +354,9 @@ sal_status sal_loader_next(sal_loader *ld, const sal_batch **out) {
   }
   ld_slot *s = &ld->slots[b % ld->n_slots];
   int64_t want = batch_size(ld, b);
-  while (s->done < want && ld->err == SAL_STATUS_OK) pthread_cond_wait(&ld->cv_done, &ld->mu);
-  if (ld->err != SAL_STATUS_OK) {
+  while (s->done < want && !(ld->err != SAL_STATUS_OK && b >= ld->err_pos / ld->o.batch))
+    pthread_cond_wait(&ld->cv_done, &ld->mu);
+  if (ld->err != SAL_STATUS_OK && b >= ld->err_pos / ld->o.batch) {
     sal_status st = ld->err;
     /* The epoch ends here: nothing more is handed out. */
     ld->returned = ld->n_batches;

@@ -39,6 +39,8 @@ struct sal_plan {
                          * fused into); -1 for inputs, params and values fused away */
   bool *elided;         /* per node: fused into an earlier node, not run */
   int *out0;            /* per node: the value its output 0 really is (end of a fused chain) */
+  int *add_in;          /* per node: the other operand of an Add fused into it (k->fuse.add), or -1;
+                         * the node reads it in forward and writes its gradient in backward */
   sal_kctx *k;          /* per node */
   const sal_kernel **kern;
   bool *prepared;
@@ -74,6 +76,7 @@ void sal_plan_free(sal_plan *p) {
   sal_free(p->writer);
   sal_free(p->elided);
   sal_free(p->out0);
+  sal_free(p->add_in);
   sal_free(p->kern);
   sal_free(p->prepared);
   sal_free(p->t_fwd);
@@ -183,8 +186,8 @@ static sal_status layout_memory(sal_plan *p) {
     const sal_node *n = &g->nodes[i];
     if (p->elided[i]) continue;
     int bstep = nn + (nn - 1 - i);
-    for (int j = 0; j < n->n_in; j++) {
-      int v = n->in[j];
+    for (int j = 0; j <= n->n_in; j++) {
+      int v = j < n->n_in ? n->in[j] : p->add_in[i]; /* a fused Add's operand is read here too */
       if (v < 0) continue;
       if (fw[v].bytes && fw[v].end < i) fw[v].end = i;
       if (bw[v].bytes && bw[v].start > bstep) bw[v].start = bstep;
@@ -245,6 +248,18 @@ static void choose_layouts(sal_plan *p) {
       if (n->in[j] >= 0) ok[n->in[j]] = false;
   }
   for (int o = 0; o < g->n_outputs; o++) ok[g->outputs[o]] = false;
+  /* A fused Add's operand and the node's output share one layout (the kernel adds them
+   * elementwise); a plain one makes the other plain, which may in turn unpair another. */
+  for (bool changed = true; changed;) {
+    changed = false;
+    for (int i = 0; i < g->n_nodes; i++) {
+      int a = p->add_in[i], b = p->out0[i];
+      if (a >= 0 && ok[a] != ok[b]) {
+        ok[a] = ok[b] = false;
+        changed = true;
+      }
+    }
+  }
   for (int v = 0; v < g->n_values; v++) {
     p->vals[v].layout = ok[v] ? SAL_LAYOUT_BLOCKED16 : SAL_LAYOUT_PLAIN;
     p->grads[v].layout = p->vals[v].layout;
@@ -285,9 +300,27 @@ static void fuse_into(sal_plan *p, int c, int f) {
   p->k[c].out[0] = &p->vals[end];
 }
 
-/* Folds inference batch-norm and ReLU into the convolution before them when its kernel can
- * (PERF-NOTES: separate batch-norm and ReLU passes are where PyTorch loses time). Only in
- * inference plans without parameter gradients; never fuses away a value the caller may read. */
+/* For Add node a consuming v (node c's output), the Add's other operand when it can be fused into
+ * c: no broadcasting, the operand exists before c runs (a graph input, a parameter, or written by
+ * an earlier node) and is not also an input of c (its gradient would then have two writers in one
+ * backward step). Else -1. */
+static int add_operand(const sal_plan *p, int c, int a, int v) {
+  const sal_node *n = &p->g->nodes[a];
+  if (n->op != SAL_OP_ADD || n->n_in != 2 || n->in[0] < 0 || n->in[1] < 0 || n->in[0] == n->in[1]) return -1;
+  int w = n->in[0] == v ? n->in[1] : n->in[0];
+  if (!sal_shape_equal(&p->shapes[w], &p->shapes[v]) || !sal_shape_equal(&p->shapes[n->out[0]], &p->shapes[v]))
+    return -1;
+  if (p->g->values[w].kind == SAL_VALUE_ACT && (p->writer[w] < 0 || p->writer[w] >= c)) return -1;
+  const sal_node *cn = &p->g->nodes[c];
+  for (int j = 0; j < cn->n_in; j++)
+    if (cn->in[j] == w) return -1;
+  return w;
+}
+
+/* Folds inference batch-norm, a residual Add and ReLU into the convolution before them when its
+ * kernel can (PERF-NOTES: separate batch-norm, ReLU and Add passes are where PyTorch loses time),
+ * in that order: y = relu(bn(conv(x)) + r). Only in inference plans without parameter gradients;
+ * never fuses away a value the caller may read. */
 static void fuse_nodes(sal_plan *p) {
   const sal_graph *g = p->g;
   if (p->opts.training || p->opts.grad_params) return;
@@ -313,6 +346,15 @@ static void fuse_nodes(sal_plan *p) {
         k->fuse.bn_eps = eps;
         fuse_into(p, c, b);
       }
+    }
+    v = p->out0[c];
+    int a = p->readable[v] ? -1 : sole_consumer(p, v), w = -1;
+    if ((fl & SAL_KERNEL_FUSE_ADD) && a >= 0 && (w = add_operand(p, c, a, v)) >= 0) {
+      k->fuse.add = true;
+      k->fuse.add_in = &p->vals[w];
+      k->fuse.add_din_wanted = p->needs_grad[w];
+      p->add_in[c] = w;
+      fuse_into(p, c, a);
     }
     v = p->out0[c];
     int r = p->readable[v] ? -1 : sole_consumer(p, v);
@@ -441,11 +483,12 @@ sal_status sal_plan_new(sal_ctx *ctx, sal_graph *g, const sal_plan_opts *opts, s
   p->writer = sal_calloc(ctx, (size_t)nv, sizeof(int));
   p->elided = sal_calloc(ctx, (size_t)nn, sizeof(bool));
   p->out0 = sal_calloc(ctx, (size_t)nn, sizeof(int));
+  p->add_in = sal_calloc(ctx, (size_t)nn, sizeof(int));
   p->t_fwd = sal_calloc(ctx, (size_t)nn, sizeof(double));
   p->t_bwd = sal_calloc(ctx, (size_t)nn, sizeof(double));
   if (!p->shapes || !p->vals || !p->grads || !p->needs_grad || !p->want_grad || !p->readable ||
       !p->grad_written || !p->k || !p->kern || !p->prepared || !p->shadow || !p->gshadow ||
-      !p->writer || !p->elided || !p->out0 || !p->t_fwd || !p->t_bwd)
+      !p->writer || !p->elided || !p->out0 || !p->add_in || !p->t_fwd || !p->t_bwd)
     goto fail;
 
   /* Shapes at the bound batch size. */
@@ -470,6 +513,7 @@ sal_status sal_plan_new(sal_ctx *ctx, sal_graph *g, const sal_plan_opts *opts, s
   for (int i = 0; i < g->n_outputs; i++) p->readable[g->outputs[i]] = true;
   for (int v = 0; v < nv; v++) p->writer[v] = g->values[v].producer;
   for (int i = 0; i < nn; i++) p->out0[i] = g->nodes[i].n_out > 0 ? g->nodes[i].out[0] : -1;
+  for (int i = 0; i < nn; i++) p->add_in[i] = -1;
   st = choose_kernels(p);
   if (st) goto fail;
   fuse_nodes(p);
@@ -591,6 +635,13 @@ sal_status sal_plan_backward(sal_plan *p, const char *name, const sal_tensor *se
       for (int q = 0; q < j && want; q++)
         if (n->in[q] == v && k->din[q]) dup = true;
     }
+    int av = p->add_in[i]; /* a fused Add's operand: its gradient is written here too */
+    if (av >= 0) {
+      bool want = p->needs_grad[av];
+      k->fuse.add_din = want ? &p->grads[av] : NULL;
+      k->fuse.add_din_accum = want && p->grad_written[av];
+      any_din |= want;
+    }
     if (!any_din) continue;
     if (dup) {
       /* The same value feeds two inputs: both must add into one zeroed buffer. */
@@ -609,6 +660,7 @@ sal_status sal_plan_backward(sal_plan *p, const char *name, const sal_tensor *se
     if (st) return sal_ctx_error_prefix(ctx, st, "backward: ");
     for (int j = 0; j < n->n_in; j++)
       if (k->din[j]) p->grad_written[n->in[j]] = true;
+    if (av >= 0 && k->fuse.add_din) p->grad_written[av] = true;
   }
   /* Results no path reached are zero. */
   for (int v = 0; v < g->n_values; v++)

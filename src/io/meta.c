@@ -283,10 +283,6 @@ sal_status sal_model_meta_write(sal_ctx *ctx, const char *path, const sal_model_
 
 /* ---- opening a model ---- */
 
-/* Interim: the importer is being written on its own branch. */
-extern sal_status sal_onnx_load(sal_ctx *ctx, const char *path, const sal_onnx_load_opts *opts, sal_graph **out)
-    __attribute__((weak));
-
 static bool ends_with(const char *s, const char *suffix) {
   size_t a = strlen(s), b = strlen(suffix);
   return a >= b && strcmp(s + a - b, suffix) == 0;
@@ -343,8 +339,6 @@ sal_status sal_model_open_ex(sal_ctx *ctx, const char *spec, const sal_model_ope
     if (o.image_size)
       return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "%s: an ONNX model's input size is fixed by the file; the image size "
                            "option applies to built-in architectures only", spec);
-    if (!file_exists(spec)) return sal_ctx_error(ctx, SAL_STATUS_NOT_FOUND, "model file %s does not exist", spec);
-    if (!sal_onnx_load) return sal_ctx_error(ctx, SAL_STATUS_UNSUPPORTED, "%s: this build has no ONNX importer", spec);
     st = sal_onnx_load(ctx, spec, NULL, &g);
     if (st) return st;
     snprintf(source, sizeof source, "ONNX file %s", spec);

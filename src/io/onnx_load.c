@@ -51,6 +51,19 @@ static sal_status rewrap_error(const sal__onnx_loader *L, const Onnx__NodeProto 
     const char *p = strstr(old, "): ");
     if (p) rest = p + 3;
   }
+  /* The ops' attribute readers say "attribute 'x' is float, expected ints"; say it in ONNX's
+   * AttributeType names, as the rest of the importer does. */
+  static const char *const lower[] = {"int", "float", "ints", "floats", "string"};
+  static const char *const upper[] = {"INT", "FLOAT", "INTS", "FLOATS", "STRING"};
+  char an[256], ta[16], tb[16];
+  if (sscanf(rest, "attribute '%255[^']' is %15[a-z], expected %15[a-z]", an, ta, tb) == 3) {
+    const char *ua = NULL, *ub = NULL;
+    for (int i = 0; i < 5; i++) {
+      if (!strcmp(ta, lower[i])) ua = upper[i];
+      if (!strcmp(tb, lower[i])) ub = upper[i];
+    }
+    if (ua && ub) return sal__onnx_node_error(L, nd, st, "%sattribute '%s' has type %s, expected %s", extra, an, ua, ub);
+  }
   return sal__onnx_node_error(L, nd, st, "%s%s", extra, rest);
 }
 

@@ -24,7 +24,7 @@
 #define SALIENT_DOMAIN "ai.salient"
 /* protobuf messages cannot exceed 2 GiB; larger models would need external data. */
 #define MAX_MODEL_BYTES ((size_t)INT32_MAX)
-/* Most inputs an exported node has (Concat is variadic: bounded by the graph node's arity). */
+/* Most attributes one exported node carries (its own plus those the rewrites add). */
 #define MAX_ATTRS 32
 
 /* An input slot that opset 17 types as int64 and that holds a salient parameter: the parameter is
@@ -99,8 +99,10 @@ static bool name_taken(const ex *e, const char *name) {
   return false;
 }
 
-/* A value name not used by the graph nor by an earlier made-up name: base, else base_1, base_2... */
+/* A value name not used by the graph nor by an earlier made-up name: base, else base_1, base_2...
+ * NULL when out of memory (also for a NULL base: a failed role_name). */
 static char *fresh_name(ex *e, const char *base) {
+  if (!base) return NULL;
   size_t cap = strlen(base) + 24;
   char *buf = ex_alloc(e, cap, 1);
   if (!buf) return NULL;
@@ -714,7 +716,9 @@ static sal_status build_and_write(ex *e, const char *path) {
   if ((st = infer_at(e, 1, s1))) return st;
   /* A dimension that changes between batch 1 and batch 2 is the batch: written symbolic. When the
    * graph cannot run at batch 2 (a shape constant fixes it), every dimension is fixed. */
-  bool dynamic = infer_at(e, 2, s2) == SAL_STATUS_OK;
+  st = infer_at(e, 2, s2);
+  if (st == SAL_STATUS_OUT_OF_MEMORY) return st;
+  bool dynamic = st == SAL_STATUS_OK;
   sal_ctx_clear_error(e->ctx);
 
   for (int k = 0; k < g->n_nodes; k++)

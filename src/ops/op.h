@@ -42,14 +42,23 @@ typedef enum sal_op_type {
  * inference plans without parameter gradients, and never fuses away a value the caller reads. */
 #define SAL_KERNEL_FUSE_BN 2u
 #define SAL_KERNEL_FUSE_RELU 4u
+/* SAL_KERNEL_FUSE_ADD: a Conv kernel that can add a following residual Add's other operand to its
+ * result (after the batch-norm, before the ReLU: k->fuse.add), writing that operand's gradient in
+ * backward (k->fuse.add_din). */
+#define SAL_KERNEL_FUSE_ADD 8u
 
 /* What a plan fused into a node (see SAL_KERNEL_FUSE_*). When set, out[0]/dout[0] are the value
- * and gradient at the end of the fused chain (the BN or ReLU output). */
+ * and gradient at the end of the fused chain (the BN, Add or ReLU output). */
 typedef struct sal_fusion {
   bool bn;
   const sal_tensor *bn_scale, *bn_bias, *bn_mean, *bn_var; /* each (C), plain */
   float bn_eps;
   bool relu;
+  bool add;                 /* y = relu?(bn?(conv) + add_in) */
+  sal_tensor *add_in;       /* the Add's other operand: the output's shape and layout */
+  bool add_din_wanted;      /* set before prepare: backward may ask for add_din */
+  sal_tensor *add_din;      /* set per backward: add_in's gradient, NULL when not wanted */
+  bool add_din_accum;       /* add into add_din instead of overwriting it */
 } sal_fusion;
 
 /* Per-node execution context: what a kernel sees. It lives in the plan; tensors point into the

@@ -1,6 +1,7 @@
 /* Backward-data of small-channel convolutions as matmul + col2im (see conv_gemm.h). On ResNet's
- * first layer (3 → 64, 7x7/2, 224², batch 1) this replaces oneDNN's ~4 ms backward-data. Columns are
- * made one image at a time (7.4 MB for that layer) so they stay in cache. */
+ * first layer (3 → 64, 7x7/2, 224², batch 1) this replaces oneDNN's ~4 ms backward-data. Each
+ * image's dy is made plain (and masked by a fused ReLU) in one pass into a buffer of one image
+ * (3.2 MB for that layer), then its columns (7.4 MB), so both stay in cache. */
 #include "kernels/dnnl/conv_gemm.h"
 
 bool sal__conv_gemm_wanted(const sal_conv_geom *g) { return g->group == 1 && g->win.c < 16; }
@@ -20,29 +21,25 @@ static void taps(int64_t n, int64_t on, int64_t k, int64_t s, int64_t d, int64_t
   }
 }
 
-sal_status sal__conv_gemm_prepare(sal_dnnl_res *r, sal_conv_gemm *cg, const sal_conv_geom *g,
-                                  const dnnl_memory_desc_t *dst_user) {
+sal_status sal__conv_gemm_prepare(sal_dnnl_res *r, sal_conv_gemm *cg, const sal_conv_geom *g, sal_layout dy_layout) {
   const sal_window *w = &g->win;
   cg->g = *g;
+  cg->dy_layout = dy_layout;
   int64_t P = w->oh * w->ow, K = w->c * w->k[0] * w->k[1], M = g->m;
-  dnnl_memory_desc_t nchw, wt_md, b_md, c_md;
-  dnnl_dims_t dd = {w->n, M, w->oh, w->ow};
-  /* W is (M, K) row-major; its transpose (1, K, M) is a strided view broadcast over the batch. */
+  dnnl_memory_desc_t wt_md, b_md, c_md;
+  /* W is (M, K) row-major; its transpose (1, K, M) is a strided view. */
   dnnl_dims_t wtd = {1, K, M}, wts = {K * M, 1, K}, bd = {1, M, P}, cd = {1, K, P};
   dnnl_matmul_desc_t mmd;
   dnnl_primitive_desc_t pd;
-  sal_status st = sal__dnnl_check(r->ctx, dnnl_memory_desc_init_by_tag(&nchw, 4, dd, dnnl_f32, dnnl_nchw), "nchw md");
-  if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_desc_init_by_strides(&wt_md, 3, wtd, dnnl_f32, wts), "matmul md");
+  sal_status st = sal__dnnl_check(r->ctx, dnnl_memory_desc_init_by_strides(&wt_md, 3, wtd, dnnl_f32, wts), "matmul md");
   if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_desc_init_by_tag(&b_md, 3, bd, dnnl_f32, dnnl_abc), "matmul md");
   if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_desc_init_by_tag(&c_md, 3, cd, dnnl_f32, dnnl_abc), "matmul md");
-  if (!st) st = sal__dnnl_port_in(r, &cg->dy, dst_user, &nchw);
   if (!st) st = sal__dnnl_check(r->ctx, dnnl_matmul_desc_init(&mmd, &wt_md, &b_md, NULL, &c_md), "matmul descriptor");
   if (!st) st = sal__dnnl_pd(r, &mmd, NULL, "conv backward-data matmul", &pd);
   if (!st) st = sal__dnnl_prim(r, pd, "conv backward-data matmul", &cg->mm);
   if (!st) st = sal__dnnl_mem(r, &wt_md, false, &cg->wt);
-  if (!st) st = sal__dnnl_mem(r, &b_md, false, &cg->b);
-  if (!st) st = sal__dnnl_mem(r, &c_md, true, &cg->cols);
-  if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_get_data_handle(cg->cols, (void **)&cg->cols_buf), "columns");
+  if (!st) st = sal__dnnl_mem_buf(r, &b_md, &cg->b_buf, &cg->b);
+  if (!st) st = sal__dnnl_mem_buf(r, &c_md, &cg->cols_buf, &cg->cols);
   if (st) return st;
   cg->htap = sal__dnnl_buf(r, (size_t)(w->h * w->k[0] * 2) * sizeof(int32_t));
   cg->hn = sal__dnnl_buf(r, (size_t)w->h * sizeof(int32_t));
@@ -82,19 +79,46 @@ static void col2im(const sal_conv_gemm *cg, float *dx, bool accumulate) {
     }
 }
 
-sal_status sal__conv_gemm_run(sal_dnnl_res *r, sal_conv_gemm *cg, float *dy, const float *w, float *dx,
-                              bool accumulate) {
+/* b (M, P) plain = one image of dy, times (y > 0) when y is given. dy and y hold that image in
+ * the layout `l`: plain (M, P), or nChw16c, (ceil(M/16), P, 16). */
+static void plain_image(float *b, const float *dy, const float *y, int64_t M, int64_t P, sal_layout l) {
+  if (l != SAL_LAYOUT_BLOCKED16) {
+    #pragma omp parallel for schedule(static)
+    for (int64_t m = 0; m < M; m++)
+      for (int64_t q = 0; q < P; q++) {
+        int64_t i = m * P + q;
+        b[i] = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+      }
+    return;
+  }
+  /* Tiles of 16 channels x 64 positions: reads stay contiguous, each channel's row is written
+   * in runs of 64. */
+  const int64_t T = 64, nt = (P + T - 1) / T, CB = (M + 15) / 16;
+  #pragma omp parallel for collapse(2) schedule(static)
+  for (int64_t cb = 0; cb < CB; cb++)
+    for (int64_t t = 0; t < nt; t++) {
+      int64_t q0 = t * T, q1 = q0 + T < P ? q0 + T : P, cn = M - cb * 16 < 16 ? M - cb * 16 : 16;
+      const float *s = dy + cb * P * 16, *ys = y ? y + cb * P * 16 : NULL;
+      for (int64_t c = 0; c < cn; c++) {
+        float *row = b + (cb * 16 + c) * P;
+        if (ys)
+          for (int64_t q = q0; q < q1; q++) row[q] = ys[q * 16 + c] > 0.0f ? s[q * 16 + c] : 0.0f;
+        else
+          for (int64_t q = q0; q < q1; q++) row[q] = s[q * 16 + c];
+      }
+    }
+}
+
+sal_status sal__conv_gemm_run(sal_dnnl_res *r, sal_conv_gemm *cg, const float *dy, const float *y, const float *w,
+                              float *dx, bool accumulate) {
   const sal_window *g = &cg->g.win;
-  sal_status st = sal__dnnl_port_load(r, &cg->dy, dy, true);
-  void *b_buf = NULL;
-  if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_get_data_handle(cg->dy.prim, &b_buf), "dy handle");
-  if (!st) st = sal__dnnl_check(r->ctx, dnnl_memory_set_data_handle(cg->wt, (void *)w), "matmul src handle");
+  sal_status st = sal__dnnl_check(r->ctx, dnnl_memory_set_data_handle(cg->wt, (void *)w), "matmul src handle");
   if (st) return st;
-  const int64_t per_image = cg->g.m * g->oh * g->ow, image = g->c * g->h * g->w;
+  const int64_t M = cg->g.m, P = g->oh * g->ow, image = g->c * g->h * g->w;
+  /* floats of one image of dy in its layout (channels padded to 16 when blocked) */
+  const int64_t dy_image = (cg->dy_layout == SAL_LAYOUT_BLOCKED16 ? (M + 15) / 16 * 16 : M) * P;
   for (int64_t n = 0; n < g->n; n++) {
-    st = sal__dnnl_check(r->ctx, dnnl_memory_set_data_handle(cg->b, (float *)b_buf + n * per_image),
-                         "matmul weights handle");
-    if (st) return st;
+    plain_image(cg->b_buf, dy + n * dy_image, y ? y + n * dy_image : NULL, M, P, cg->dy_layout);
     dnnl_exec_arg_t args[3] = {{DNNL_ARG_SRC, cg->wt}, {DNNL_ARG_WEIGHTS, cg->b}, {DNNL_ARG_DST, cg->cols}};
     st = sal__dnnl_run(r, &cg->mm, 3, args);
     if (!st) st = sal__dnnl_wait(r);

@@ -9,10 +9,11 @@
 
 typedef struct sal_conv_gemm {
   sal_conv_geom g;
-  sal_dnnl_port dy;   /* dy (N,M,OH,OW) in its tensor's layout → plain NCHW, i.e. (N, M, OH*OW) */
+  sal_layout dy_layout; /* dy (N,M,OH,OW): plain or nChw16c */
   dnnl_memory_t wt, b, cols; /* matmul per image: W^T (C*kH*kW, M) · dy_n (M, OH*OW) → cols, one
-                             * image at a time so the columns stay in cache */
+                             * image at a time so dy_n and the columns stay in cache */
   sal_dnnl_prim mm;
+  float *b_buf;       /* dy_n plain (M, OH*OW), masked by y > 0 when asked */
   float *cols_buf;
   /* Taps per input row h: hn[h] pairs (kh, oh) with h + pad_top - kh*dil = oh*stride, 0 <= oh < OH,
    * at htap[(h*kH + i)*2 + {0,1}]. */
@@ -21,12 +22,12 @@ typedef struct sal_conv_gemm {
 
 /* True when this path applies: one group and fewer than 16 input channels. */
 bool sal__conv_gemm_wanted(const sal_conv_geom *g);
-/* Creates the reorder and matmul primitives and the column buffer (resources owned by r).
- * dst_user: the memory descriptor of dy in its tensor's layout. */
-sal_status sal__conv_gemm_prepare(sal_dnnl_res *r, sal_conv_gemm *cg, const sal_conv_geom *g,
-                                  const dnnl_memory_desc_t *dst_user);
-/* dx (N,C,H,W) plain (+)= the input gradient for dy (in its tensor layout) and weights w
- * (M, C, kH, kW) plain. */
-sal_status sal__conv_gemm_run(sal_dnnl_res *r, sal_conv_gemm *cg, float *dy, const float *w, float *dx,
-                              bool accumulate);
+/* Creates the matmul primitive and the per-image buffers (resources owned by r). dy_layout: the
+ * layout of dy (and of y, for the mask). */
+sal_status sal__conv_gemm_prepare(sal_dnnl_res *r, sal_conv_gemm *cg, const sal_conv_geom *g, sal_layout dy_layout);
+/* dx (N,C,H,W) plain (+)= the input gradient for dy and weights w (M, C, kH, kW) plain. With y
+ * (the conv's output, dy's layout), dy is first masked by y > 0 (a fused ReLU), in the same pass
+ * that makes each image's dy plain. */
+sal_status sal__conv_gemm_run(sal_dnnl_res *r, sal_conv_gemm *cg, const float *dy, const float *y, const float *w,
+                              float *dx, bool accumulate);
 #endif

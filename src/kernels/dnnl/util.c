@@ -81,12 +81,14 @@ sal_status sal__dnnl_pd(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_p
   return sal__dnnl_pd_attr(r, desc, r->attr, hint, what, out);
 }
 
-sal_status sal__dnnl_attr_relu(sal_dnnl_res *r, dnnl_primitive_attr_t *out) {
+sal_status sal__dnnl_attr_fused(sal_dnnl_res *r, const dnnl_memory_desc_t *add_md, bool relu, dnnl_primitive_attr_t *out) {
   *out = NULL;
   dnnl_post_ops_t po = NULL;
   sal_status st = sal__dnnl_check(r->ctx, dnnl_primitive_attr_clone(out, r->attr), "attribute clone");
   if (!st) st = sal__dnnl_check(r->ctx, dnnl_post_ops_create(&po), "post-ops create");
-  if (!st) st = sal__dnnl_check(r->ctx, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f), "ReLU post-op");
+  if (!st && add_md) st = sal__dnnl_check(r->ctx, dnnl_post_ops_append_binary(po, dnnl_binary_add, add_md), "add post-op");
+  if (!st && relu)
+    st = sal__dnnl_check(r->ctx, dnnl_post_ops_append_eltwise(po, 1.0f, dnnl_eltwise_relu, 0.0f, 0.0f), "ReLU post-op");
   if (!st) st = sal__dnnl_check(r->ctx, dnnl_primitive_attr_set_post_ops(*out, po), "post-ops");
   if (po) dnnl_post_ops_destroy(po);
   if (st && *out) {

@@ -75,8 +75,9 @@ sal_status sal__dnnl_pd(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_p
  * sal__dnnl_attr and sal__dnnl_attr_relu); attr NULL = r's. */
 sal_status sal__dnnl_pd_attr(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_primitive_attr_t attr,
                              const_dnnl_primitive_desc_t hint, const char *what, dnnl_primitive_desc_t *out);
-/* r's attributes plus a ReLU post-op; the caller destroys *out. */
-sal_status sal__dnnl_attr_relu(sal_dnnl_res *r, dnnl_primitive_attr_t *out);
+/* r's attributes plus post-ops for a fused chain: a binary add of a tensor described by add_md (the
+ * destination's shape; skipped when NULL), then a ReLU (when relu). The caller destroys *out. */
+sal_status sal__dnnl_attr_fused(sal_dnnl_res *r, const dnnl_memory_desc_t *add_md, bool relu, dnnl_primitive_attr_t *out);
 /* The primitive for pd, with its scratchpad memory; logs a warning naming the node when oneDNN
  * picked an implementation whose name starts with "ref" (slow fallback, PERF-NOTES). */
 sal_status sal__dnnl_prim(sal_dnnl_res *r, const_dnnl_primitive_desc_t pd, const char *what, sal_dnnl_prim *out);
