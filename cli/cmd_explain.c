@@ -17,12 +17,6 @@
 #include "salient/explain.h"
 #include "src/io/atomic.h"
 
-/* sal_model_open refers to the ONNX importer weakly (a library without it still links), so nothing
- * pulls src/io/onnx_load.c out of the static library unless some object names it: this strong
- * reference links the importer into the salient binary, since explain's models are ONNX files. */
-sal_status (*const cmd_explain_onnx_importer)(sal_ctx *, const char *, const sal_onnx_load_opts *,
-                                              sal_graph **) = sal_onnx_load;
-
 #define MAX_METHODS 16
 #define MAX_SETS 64
 
