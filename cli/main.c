@@ -13,6 +13,7 @@ static const cli_command commands[] = {
     {"train", "train a built-in classifier on a dataset (checkpoints, resume, ONNX export)", cmd_train},
     {"test", "accuracy, per-class accuracy and confusion matrix of a trained checkpoint", cmd_test},
     {"run", "logits (and input gradients) of a model for an .npy batch", cmd_run},
+    {"explain", "saliency maps (gradient, gradcam, rise, ...) as PNG overlays, .npy and JSON", cmd_explain},
 };
 
 static void usage(FILE *f) {

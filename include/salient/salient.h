@@ -15,4 +15,5 @@
 #include "salient/optim.h"
 #include "salient/checkpoint.h"
 #include "salient/train.h"
+#include "salient/explain.h"
 #endif

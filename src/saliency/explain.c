@@ -1,0 +1,493 @@
+/* The saliency interface: the method registry, parameters (defaults, parsing from text), targets
+ * and the dispatcher sal_explain_run that validates a batch and hands it to src/saliency/<method>.c. */
+#define _POSIX_C_SOURCE 200809L
+#include "saliency/saliency.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "graph/internal.h"
+
+/* Parameter keys: bit i of a method's mask says it takes key i. */
+enum {
+  P_SEED, P_MAX_MEMORY, P_SAMPLES, P_SIGMA, P_STEPS, P_BASELINE, P_BLUR_SIGMA, P_LAYER, P_PATCH, P_STRIDE,
+  P_SCORE, P_GRID, P_P, P_MASK_SIZE, P_L1, P_TV, P_BETA, P_LR, P_ITERATIONS, P_JITTER, P_COUNT
+};
+#define B(k) (1u << (k))
+
+typedef struct method_def {
+  const char *name, *summary;
+  sal__method_fn fn;
+  unsigned params;       /* bit mask of P_* */
+  bool resolves_targets; /* its own passes find top-1 and z_c: no pre-pass */
+  int64_t samples;       /* default of `samples` when it takes it */
+  const char *samples_help;
+} method_def;
+
+static const method_def methods[] = {
+    {"gradient", "|dz_c/dx|, max over channels (Simonyan et al. 2014)", sal__explain_gradient,
+     B(P_SEED) | B(P_MAX_MEMORY), true, 0, NULL},
+    {"grad_input", "sum over channels of x * dz_c/dx (Shrikumar et al. 2016)", sal__explain_grad_input,
+     B(P_SEED) | B(P_MAX_MEMORY), true, 0, NULL},
+    {"smoothgrad", "mean gradient map over noisy copies (Smilkov et al. 2017)", sal__explain_smoothgrad,
+     B(P_SEED) | B(P_MAX_MEMORY) | B(P_SAMPLES) | B(P_SIGMA), false, 50, "noisy copies averaged"},
+    {"integrated_gradients", "path integral of gradients from a baseline (Sundararajan et al. 2017)",
+     sal__explain_integrated_gradients, B(P_SEED) | B(P_MAX_MEMORY) | B(P_STEPS) | B(P_BASELINE) | B(P_BLUR_SIGMA),
+     false, 0, NULL},
+    {"gradcam", "ReLU of gradient-weighted activations of a layer (Selvaraju et al. 2017)", sal__explain_gradcam,
+     B(P_SEED) | B(P_MAX_MEMORY) | B(P_LAYER), true, 0, NULL},
+    {"occlusion", "score drop when a sliding patch is replaced by a baseline (Zeiler & Fergus 2014)",
+     sal__explain_occlusion,
+     B(P_SEED) | B(P_MAX_MEMORY) | B(P_PATCH) | B(P_STRIDE) | B(P_BASELINE) | B(P_BLUR_SIGMA) | B(P_SCORE), false, 0,
+     NULL},
+    {"rise", "probability-weighted sum of random masks (Petsiuk et al. 2018)", sal__explain_rise,
+     B(P_SEED) | B(P_MAX_MEMORY) | B(P_SAMPLES) | B(P_GRID) | B(P_P), false, 4000, "random masks"},
+    {"meaningful_perturbation", "1 - the smallest blur mask that deletes the class (Fong & Vedaldi 2017)",
+     sal__explain_meaningful_perturbation,
+     B(P_SEED) | B(P_MAX_MEMORY) | B(P_BASELINE) | B(P_BLUR_SIGMA) | B(P_MASK_SIZE) | B(P_L1) | B(P_TV) | B(P_BETA) |
+         B(P_LR) | B(P_ITERATIONS) | B(P_JITTER),
+     false, 0, NULL},
+};
+#define N_METHODS ((int)(sizeof methods / sizeof methods[0]))
+
+typedef struct key_def {
+  const char *key, *def, *help;
+} key_def;
+
+/* Defaults as text, in P_* order (samples varies per method: see method_def). */
+static const key_def keys[P_COUNT] = {
+    {"seed", "0", "keys every random draw (Philox): same seed, same map"},
+    {"max_memory", "2147483648", "bytes of activations per pass; batches are sized to it"},
+    {"samples", "", ""},
+    {"sigma", "0.15", "noise std as a fraction of the image's max - min"},
+    {"steps", "50", "m: the path has m + 1 points, trapezoid rule"},
+    {"baseline", "zero", "zero (0 in input space) or blur"},
+    {"blur_sigma", "0", "Gaussian blur std in pixels for baseline=blur; 0 = 10 * H / 224"},
+    {"layer", "auto", "activation name; auto = the last 4-D activation before global pooling"},
+    {"patch", "0", "occluding square side in pixels; 0 = 16 * H / 224"},
+    {"stride", "0", "patch step in pixels; 0 = 8 * H / 224"},
+    {"score", "logit", "logit (z_c) or prob (softmax_c)"},
+    {"grid", "7", "s: masks are s x s binary grids, bilinearly upsampled and shifted"},
+    {"p", "0.5", "probability that a grid cell is kept"},
+    {"mask_size", "0", "side of the optimised mask; 0 = 28 * H / 224"},
+    {"l1", "0.0001", "weight of the L1 term sum |1 - m| (sum over the mask's cells)"},
+    {"tv", "0.01", "weight of the total-variation term sum |grad m|^beta"},
+    {"beta", "3", "exponent of the total-variation term"},
+    {"lr", "0.1", "Adam learning rate"},
+    {"iterations", "300", "Adam steps"},
+    {"jitter", "-1", "largest random image shift per step in pixels; -1 = 4 * H / 224"},
+};
+
+int sal_method_count(void) { return N_METHODS; }
+const char *sal_method_name(int i) { return i >= 0 && i < N_METHODS ? methods[i].name : NULL; }
+const char *sal_method_summary(int i) { return i >= 0 && i < N_METHODS ? methods[i].summary : NULL; }
+
+int sal_method_find(const char *name) {
+  for (int i = 0; name && i < N_METHODS; i++)
+    if (strcmp(methods[i].name, name) == 0) return i;
+  return -1;
+}
+
+static sal_status unknown_method(sal_ctx *ctx, const char *name) {
+  char list[256];
+  size_t used = 0;
+  list[0] = '\0';
+  for (int i = 0; i < N_METHODS && used < sizeof list; i++)
+    used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", methods[i].name);
+  return sal_ctx_error(ctx, SAL_STATUS_NOT_FOUND, "unknown method '%s' (methods: %s)", name ? name : "(null)", list);
+}
+
+sal_status sal_method_params_default(sal_ctx *ctx, const char *method, sal_method_params *out) {
+  memset(out, 0, sizeof *out);
+  int m = sal_method_find(method);
+  if (m < 0) return unknown_method(ctx, method);
+  out->method = methods[m].name;
+  out->seed = 0;
+  out->max_memory = SAL_EXPLAIN_DEFAULT_MEMORY;
+  out->samples = methods[m].samples;
+  out->sigma = 0.15f;
+  out->steps = 50;
+  out->baseline = SAL_BASELINE_ZERO;
+  out->blur_sigma = 0;
+  out->layer = NULL;
+  out->patch = 0;
+  out->stride = 0;
+  out->score = SAL_SCORE_LOGIT;
+  out->grid = 7;
+  out->p = 0.5f;
+  out->mask_size = 0;
+  out->l1 = 1e-4f;
+  out->tv = 1e-2f;
+  out->beta = 3.0f;
+  out->lr = 0.1f;
+  out->iterations = 300;
+  out->jitter = -1;
+  /* Fong & Vedaldi perturb with blur (METHODS.md §A) */
+  if (strcmp(out->method, "meaningful_perturbation") == 0) out->baseline = SAL_BASELINE_BLUR;
+  return SAL_STATUS_OK;
+}
+
+/* The i-th key a method takes, as P_* index; -1 past the end. */
+static int nth_key(int m, int i) {
+  for (int k = 0; k < P_COUNT; k++)
+    if (methods[m].params & B(k)) {
+      if (i == 0) return k;
+      i--;
+    }
+  return -1;
+}
+
+int sal_method_param_count(const char *method) {
+  int m = sal_method_find(method), n = 0;
+  if (m < 0) return 0;
+  for (int k = 0; k < P_COUNT; k++) n += (methods[m].params & B(k)) != 0;
+  return n;
+}
+
+bool sal_method_param(const char *method, int i, sal_param_info *out) {
+  int m = sal_method_find(method);
+  int k = m < 0 || i < 0 ? -1 : nth_key(m, i);
+  if (k < 0) return false;
+  out->key = keys[k].key;
+  out->def = keys[k].def;
+  if (k == P_BASELINE && strcmp(methods[m].name, "meaningful_perturbation") == 0) out->def = "blur";
+  out->help = keys[k].help;
+  if (k == P_SAMPLES) {
+    out->def = methods[m].samples == 50 ? "50" : "4000";
+    out->help = methods[m].samples_help;
+  }
+  return true;
+}
+
+static bool parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (errno || end == s || *end || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+static bool parse_f32(const char *s, double lo, double hi, float *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return false;
+  *out = (float)v;
+  return true;
+}
+
+sal_status sal_method_params_set(sal_ctx *ctx, sal_method_params *p, const char *key, const char *value) {
+  int m = sal_method_find(p->method);
+  if (m < 0) return unknown_method(ctx, p->method);
+  int k = -1;
+  for (int i = 0; i < P_COUNT; i++)
+    if (strcmp(keys[i].key, key) == 0 && (methods[m].params & B(i))) k = i;
+  if (k < 0) {
+    char list[256];
+    size_t used = 0;
+    list[0] = '\0';
+    for (int i = 0, j; (j = nth_key(m, i)) >= 0 && used < sizeof list; i++)
+      used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", keys[j].key);
+    return sal_ctx_error(ctx, SAL_STATUS_NOT_FOUND, "method %s has no parameter '%s' (parameters: %s)", p->method,
+                         key, list);
+  }
+  bool ok = true;
+  int64_t v = 0;
+  const char *range = "";
+  switch (k) {
+  case P_SEED:
+    ok = parse_i64(value, 0, INT64_MAX, &v);
+    p->seed = (uint64_t)v;
+    range = "an integer >= 0";
+    break;
+  case P_MAX_MEMORY:
+    ok = parse_i64(value, 1, INT64_MAX, &p->max_memory);
+    range = "a byte count >= 1";
+    break;
+  case P_SAMPLES:
+    ok = parse_i64(value, 1, 1000000, &p->samples);
+    range = "in 1..1000000";
+    break;
+  case P_SIGMA:
+    ok = parse_f32(value, 0, 100, &p->sigma);
+    range = "in [0, 100]";
+    break;
+  case P_STEPS:
+    ok = parse_i64(value, 1, 100000, &p->steps);
+    range = "in 1..100000";
+    break;
+  case P_BASELINE:
+    if (strcmp(value, "zero") == 0) p->baseline = SAL_BASELINE_ZERO;
+    else if (strcmp(value, "blur") == 0) p->baseline = SAL_BASELINE_BLUR;
+    else ok = false;
+    range = "zero or blur";
+    break;
+  case P_BLUR_SIGMA:
+    ok = parse_f32(value, 0, 1000, &p->blur_sigma);
+    range = "in [0, 1000] pixels";
+    break;
+  case P_LAYER:
+    p->layer = strcmp(value, "auto") == 0 ? NULL : value;
+    break;
+  case P_PATCH:
+    ok = parse_i64(value, 0, 65536, &p->patch);
+    range = "in 0..65536 (0 = scaled default)";
+    break;
+  case P_STRIDE:
+    ok = parse_i64(value, 0, 65536, &p->stride);
+    range = "in 0..65536 (0 = scaled default)";
+    break;
+  case P_SCORE:
+    if (strcmp(value, "logit") == 0) p->score = SAL_SCORE_LOGIT;
+    else if (strcmp(value, "prob") == 0) p->score = SAL_SCORE_PROB;
+    else ok = false;
+    range = "logit or prob";
+    break;
+  case P_GRID:
+    ok = parse_i64(value, 1, 4096, &p->grid);
+    range = "in 1..4096";
+    break;
+  case P_P:
+    ok = parse_f32(value, 1e-6, 1, &p->p) && p->p > 0;
+    range = "in (0, 1]";
+    break;
+  case P_MASK_SIZE:
+    ok = parse_i64(value, 0, 4096, &p->mask_size);
+    range = "in 0..4096 (0 = scaled default)";
+    break;
+  case P_L1:
+    ok = parse_f32(value, 0, 1e6, &p->l1);
+    range = "in [0, 1e6]";
+    break;
+  case P_TV:
+    ok = parse_f32(value, 0, 1e6, &p->tv);
+    range = "in [0, 1e6]";
+    break;
+  case P_BETA:
+    ok = parse_f32(value, 1, 16, &p->beta);
+    range = "in [1, 16]";
+    break;
+  case P_LR:
+    ok = parse_f32(value, 1e-9, 100, &p->lr);
+    range = "in (0, 100]";
+    break;
+  case P_ITERATIONS:
+    ok = parse_i64(value, 1, 1000000, &p->iterations);
+    range = "in 1..1000000";
+    break;
+  case P_JITTER:
+    ok = parse_i64(value, -1, 4096, &p->jitter);
+    range = "in -1..4096 (-1 = scaled default)";
+    break;
+  default:
+    break;
+  }
+  if (!ok)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "method %s: parameter %s='%s' must be %s", p->method, key, value,
+                         range);
+  return SAL_STATUS_OK;
+}
+
+char *sal_method_params_str(const sal_method_params *p, char *buf, size_t n) {
+  int m = sal_method_find(p->method);
+  size_t used = 0;
+  if (n) buf[0] = '\0';
+  for (int i = 0, k; m >= 0 && (k = nth_key(m, i)) >= 0 && used < n; i++) {
+    char v[64];
+    switch (k) {
+    case P_SEED: snprintf(v, sizeof v, "%llu", (unsigned long long)p->seed); break;
+    case P_MAX_MEMORY: snprintf(v, sizeof v, "%lld", (long long)p->max_memory); break;
+    case P_SAMPLES: snprintf(v, sizeof v, "%lld", (long long)p->samples); break;
+    case P_SIGMA: snprintf(v, sizeof v, "%g", (double)p->sigma); break;
+    case P_STEPS: snprintf(v, sizeof v, "%lld", (long long)p->steps); break;
+    case P_BASELINE: snprintf(v, sizeof v, "%s", p->baseline == SAL_BASELINE_BLUR ? "blur" : "zero"); break;
+    case P_BLUR_SIGMA: snprintf(v, sizeof v, "%g", (double)p->blur_sigma); break;
+    case P_LAYER: snprintf(v, sizeof v, "%.60s", p->layer ? p->layer : "auto"); break;
+    case P_PATCH: snprintf(v, sizeof v, "%lld", (long long)p->patch); break;
+    case P_STRIDE: snprintf(v, sizeof v, "%lld", (long long)p->stride); break;
+    case P_SCORE: snprintf(v, sizeof v, "%s", p->score == SAL_SCORE_PROB ? "prob" : "logit"); break;
+    case P_GRID: snprintf(v, sizeof v, "%lld", (long long)p->grid); break;
+    case P_MASK_SIZE: snprintf(v, sizeof v, "%lld", (long long)p->mask_size); break;
+    case P_L1: snprintf(v, sizeof v, "%g", (double)p->l1); break;
+    case P_TV: snprintf(v, sizeof v, "%g", (double)p->tv); break;
+    case P_BETA: snprintf(v, sizeof v, "%g", (double)p->beta); break;
+    case P_LR: snprintf(v, sizeof v, "%g", (double)p->lr); break;
+    case P_ITERATIONS: snprintf(v, sizeof v, "%lld", (long long)p->iterations); break;
+    case P_JITTER: snprintf(v, sizeof v, "%lld", (long long)p->jitter); break;
+    default: snprintf(v, sizeof v, "%g", (double)p->p); break;
+    }
+    used += (size_t)snprintf(buf + used, n - used, "%s%s=%s", i ? " " : "", keys[k].key, v);
+  }
+  return buf;
+}
+
+sal_status sal_target_parse(sal_ctx *ctx, const char *s, const char *const *names, int64_t n_classes, int64_t *out) {
+  if (!s || !*s) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "empty target (top1, a class index or a class name)");
+  if (strcmp(s, "top1") == 0) {
+    *out = SAL_TARGET_TOP1;
+    return SAL_STATUS_OK;
+  }
+  char *end;
+  errno = 0;
+  long long v = strtoll(s, &end, 10);
+  if (!errno && end != s && !*end) {
+    if (v < 0 || v >= n_classes)
+      return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "target %lld is out of range: the model has %lld classes (0..%lld)",
+                           v, (long long)n_classes, (long long)n_classes - 1);
+    *out = v;
+    return SAL_STATUS_OK;
+  }
+  for (int64_t i = 0; names && i < n_classes; i++)
+    if (names[i] && strcmp(names[i], s) == 0) {
+      *out = i;
+      return SAL_STATUS_OK;
+    }
+  if (!names)
+    return sal_ctx_error(ctx, SAL_STATUS_NOT_FOUND,
+                         "unknown target '%s': the model has no class names, use top1 or an index 0..%lld", s,
+                         (long long)n_classes - 1);
+  char list[1024];
+  size_t used = 0;
+  list[0] = '\0';
+  for (int64_t i = 0; i < n_classes && i < 20 && used < sizeof list; i++)
+    used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", i ? ", " : "", names[i]);
+  if (n_classes > 20 && used < sizeof list)
+    snprintf(list + used, sizeof list - used, ", ... (%lld in all)", (long long)n_classes);
+  return sal_ctx_error(ctx, SAL_STATUS_NOT_FOUND, "unknown class name '%s' (top1, an index, or one of: %s)", s, list);
+}
+
+void sal_map_normalize(const float *map, int64_t n, float *out) {
+  float lo = INFINITY, hi = -INFINITY;
+  for (int64_t i = 0; i < n; i++) {
+    if (map[i] < lo) lo = map[i];
+    if (map[i] > hi) hi = map[i];
+  }
+  double span = (double)hi - (double)lo;
+  for (int64_t i = 0; i < n; i++) out[i] = span > 0 ? (float)(((double)map[i] - lo) / span) : 0.0f;
+}
+
+void sal_explanation_clear(sal_explanation *e) {
+  if (!e) return;
+  sal_tensor_free(e->raw);
+  sal_tensor_free(e->norm);
+  sal_free(e->targets);
+  sal_free(e->scores);
+  memset(e, 0, sizeof *e);
+}
+
+static double now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+}
+
+/* Forward pre-pass over the images: resolves top-1 targets and records z_c. */
+static sal_status prepass(sal__xjob *job) {
+  sal__runner r;
+  int64_t per = job->C * job->H * job->W;
+  sal_status st = sal__runner_init(&r, job, false, NULL, job->N, per * (int64_t)sizeof(float));
+  float *logits = st ? NULL : sal_alloc(job->ctx, (size_t)(r.B * job->K) * sizeof(float));
+  if (!st && !logits) st = SAL_STATUS_OUT_OF_MEMORY;
+  for (int64_t i = 0; !st && i < job->N; i += r.B) {
+    int64_t b = job->N - i < r.B ? job->N - i : r.B;
+    st = sal__runner_pass(&r, job->images + i * per, b, job->targets + i, logits, NULL);
+    for (int64_t j = 0; !st && j < b; j++) job->scores[i + j] = logits[j * job->K + job->targets[i + j]];
+  }
+  sal_free(logits);
+  sal__runner_free(&r);
+  return st;
+}
+
+sal_status sal_explain_run(sal_ctx *ctx, sal_graph *g, const sal_tensor *images, const int64_t *targets,
+                           const sal_method_params *params, sal_explanation *out) {
+  memset(out, 0, sizeof *out);
+  double t0 = now_ms();
+  if (!params) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "explain: no method parameters");
+  int m = sal_method_find(params->method);
+  if (m < 0) return unknown_method(ctx, params->method);
+  if (sal_graph_num_inputs(g) < 1 || sal_graph_num_outputs(g) < 1)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "explain: the model needs an input and an output");
+  sal__xjob job = {0};
+  job.ctx = ctx;
+  job.g = g;
+  job.p = params;
+  job.in = sal_graph_input_name(g, 0);
+  job.out = sal_graph_output_name(g, 0);
+  sal_shape xs, ys;
+  sal_status st = sal_graph_value_shape(g, job.in, &xs);
+  if (!st) st = sal_graph_value_shape(g, job.out, &ys);
+  if (st) return st;
+  char a[96], b[96];
+  if (ys.ndim != 2 || xs.ndim != 4)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "explain: the model maps %s to %s; (N, C, H, W) images to (N, K) "
+                         "logits are needed", sal_shape_str(&xs, a, sizeof a), sal_shape_str(&ys, b, sizeof b));
+  const sal_shape *is = &images->shape;
+  if (is->ndim != 4 || is->d[0] < 1 || is->d[1] != xs.d[1] || is->d[2] != xs.d[2] || is->d[3] != xs.d[3])
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "explain: images have shape %s, the model's input '%s' is %s "
+                         "(N >= 1)", sal_shape_str(is, a, sizeof a), job.in, sal_shape_str(&xs, b, sizeof b));
+  job.N = is->d[0];
+  job.C = is->d[1];
+  job.H = is->d[2];
+  job.W = is->d[3];
+  job.K = ys.d[1];
+  job.images = images->data;
+  int64_t n = sal_tensor_numel(images), per = job.C * job.H * job.W;
+  for (int64_t i = 0; i < n; i++)
+    if (!isfinite(images->data[i]))
+      return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "explain: image %lld holds %s (flat index %lld)",
+                           (long long)(i / per), isnan(images->data[i]) ? "NaN" : "an infinity", (long long)i);
+  for (int64_t i = 0; targets && i < job.N; i++)
+    if (targets[i] != SAL_TARGET_TOP1 && (targets[i] < 0 || targets[i] >= job.K))
+      return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT,
+                           "explain: target %lld of image %lld is out of range: the model has %lld classes (0..%lld)",
+                           (long long)targets[i], (long long)i, (long long)job.K, (long long)job.K - 1);
+  if (params->layer && m == sal_method_find("gradcam")) {
+    st = sal__check_layer(ctx, g, params->layer);
+    if (st) return st;
+  }
+  int64_t dims[4] = {job.N, 1, job.H, job.W};
+  st = sal_tensor_new(ctx, 4, dims, &out->raw);
+  if (!st) st = sal_tensor_new(ctx, 4, dims, &out->norm);
+  if (st) goto fail;
+  out->targets = sal_alloc(ctx, (size_t)job.N * sizeof(int64_t));
+  out->scores = sal_calloc(ctx, (size_t)job.N, sizeof(float));
+  if (!out->targets || !out->scores) {
+    st = SAL_STATUS_OUT_OF_MEMORY;
+    goto fail;
+  }
+  for (int64_t i = 0; i < job.N; i++) out->targets[i] = targets ? targets[i] : SAL_TARGET_TOP1;
+  job.targets = out->targets;
+  job.scores = out->scores;
+  job.raw = out->raw->data;
+  if (!methods[m].resolves_targets) {
+    st = prepass(&job);
+    if (st) goto fail;
+  }
+  st = methods[m].fn(&job);
+  if (st) goto fail;
+  for (int64_t i = 0; i < job.N; i++)
+    sal_map_normalize(out->raw->data + i * job.H * job.W, job.H * job.W, out->norm->data + i * job.H * job.W);
+  out->ms = now_ms() - t0;
+  return SAL_STATUS_OK;
+fail:
+  sal_ctx_error_prefix(ctx, st, "%s: ", methods[m].name);
+  sal_explanation_clear(out);
+  return st;
+}
+
+sal_status sal_explain(sal_ctx *ctx, sal_graph *g, const sal_tensor *images, const int64_t *targets,
+                       const sal_method_params *params, sal_tensor **maps_out) {
+  *maps_out = NULL;
+  sal_explanation e;
+  sal_status st = sal_explain_run(ctx, g, images, targets, params, &e);
+  if (st) return st;
+  *maps_out = e.raw;
+  e.raw = NULL;
+  sal_explanation_clear(&e);
+  return SAL_STATUS_OK;
+}
