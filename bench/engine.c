@@ -10,7 +10,11 @@
  * conv's data gradient costs as many multiply-adds as its forward. Output lines:
  *   RESULT impl=salient model=resnet18 batch=1 pass=fwd ms=12.345 gflops=297.1
  *   INFO impl=salient model=resnet18 batch=1 ...   (kernels used, reference-kernel nodes)
- * Options: --quick (fewer repetitions), --profile (slowest nodes), --model a,b (repeatable), --batch 1,8, --threads N (2).
+ * Options: --quick (fewer repetitions), --profile (slowest nodes), --model a,b (repeatable), --batch 1,8, --threads N (2),
+ * --clock wall|cpu (wall: elapsed time, the default; cpu: the process's CPU time, which other work
+ * on a busy machine inflates far less — with --threads 1, where no thread spins waiting for
+ * another, it compares two salient builds; PyTorch's CPU time is not comparable, as it allocates
+ * and page-faults its activations every pass).
  * bench/run_engine.sh runs it beside the PyTorch script and prints one table. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +28,7 @@
 
 typedef struct bench_opts {
   bool quick;
+  bool cpu_clock; /* --clock cpu: process CPU time instead of elapsed time */
   bool profile; /* per-node times of the slowest nodes */
   int threads;
   const char *models[MAX_LIST];
@@ -31,6 +36,12 @@ typedef struct bench_opts {
   int64_t batches[MAX_LIST];
   int n_batches;
 } bench_opts;
+
+static double cpu_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
+}
 
 static double now_ms(void) {
   struct timespec t;
@@ -171,9 +182,9 @@ static int bench_model(sal_ctx *ctx, const bench_opts *o, const char *model) {
       reps(o, model, batch, &warm, &timed);
       double ms[MAX_REPS];
       for (int r = 0; r < warm + timed; r++) {
-        double t = now_ms();
+        double t = o->cpu_clock ? cpu_ms() : now_ms();
         if (run_pass(p, pass == 1, seed)) goto fail;
-        if (r >= warm) ms[r - warm] = now_ms() - t;
+        if (r >= warm) ms[r - warm] = (o->cpu_clock ? cpu_ms() : now_ms()) - t;
       }
       qsort(ms, (size_t)timed, sizeof ms[0], cmp_double);
       double med = timed % 2 ? ms[timed / 2] : 0.5 * (ms[timed / 2 - 1] + ms[timed / 2]);
@@ -206,7 +217,8 @@ static int split(char *s, const char **out, int n, int cap) {
 }
 
 static int usage(void) {
-  fprintf(stderr, "usage: bench_engine [--quick] [--profile] [--model resnet18,resnet50,vgg16] [--batch 1,8] [--threads N]\n");
+  fprintf(stderr, "usage: bench_engine [--quick] [--profile] [--model resnet18,resnet50,vgg16] [--batch 1,8] [--threads N] "
+                  "[--clock wall|cpu]\n");
   return 2;
 }
 
@@ -217,6 +229,10 @@ int main(int argc, char **argv) {
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--profile") == 0) {
       o.profile = true;
+    } else if (strcmp(argv[i], "--clock") == 0 && i + 1 < argc) {
+      const char *c = argv[++i];
+      if (strcmp(c, "cpu") && strcmp(c, "wall")) return usage();
+      o.cpu_clock = strcmp(c, "cpu") == 0;
     } else if (strcmp(argv[i], "--quick") == 0) {
       o.quick = true;
     } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Engine benchmark driver (called by `make bench` as `bench/run_engine.sh <build dir> [args]`):
-# runs bench_engine (salient) and bench/engine_torch.py (PyTorch) with 2 threads each and prints
-# one table. Options: --model a,b --batch 1,8 --rounds N (default 3); others (--quick) go to both.
+# runs bench_engine (salient) and bench/engine_torch.py (PyTorch) with 2 threads each (--threads) and prints
+# one table. Options: --model a,b --batch 1,8 --rounds N (default 3) --threads N (default 2); others
+# (--quick) go to both.
 set -euo pipefail
 
 build=${1:-build}
@@ -31,6 +32,8 @@ while [[ $# -gt 0 ]]; do
     --batch=*) batches=${1#--batch=}; shift ;;
     --rounds) rounds=$2; shift 2 ;;
     --rounds=*) rounds=${1#--rounds=}; shift ;;
+    --threads) threads=$2; shift 2 ;;
+    --threads=*) threads=${1#--threads=}; shift ;;
     *) pass_args+=("$1"); shift ;;
   esac
 done

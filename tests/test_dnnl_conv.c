@@ -666,6 +666,76 @@ static void residual_add_fusion(void) {
   }
 }
 
+/* A residual Add whose operand is a graph input (plain, so the conv's output is kept plain too):
+ * the add is a post-op in plain layout (oneDNN 2.6 then picks an implementation writing nchw, for
+ * the 1x1 and the 3x3 conv alike; the add in C after the conv, "+add(c)", is the kernel's fallback
+ * when none fits and is accepted here too). Against the reference plan: y and the gradients of
+ * both inputs (the operand's written by the fused conv). */
+static void residual_add_plain(void) {
+  sal_ctx *ctx = th_ctx();
+  th_input nf = {.fill = TH_FILL_NORMAL};
+  for (int k = 1; k <= 3; k += 2) {
+    sal_graph *g = NULL;
+    TH_OK(sal_graph_new(ctx, &g));
+    if (!g) return;
+    float w[16 * 16 * 9], x[2][2 * 16 * 256];
+    th_fill_buf(&nf, w, 16 * 16 * k * k, 500 + k);
+    for (int i = 0; i < 16 * 16 * k * k; i++) w[i] /= sqrtf((float)(16 * k * k)); /* unit-scale outputs */
+    th_fill_buf(&nf, x[0], 2 * 16 * 256, 510);
+    th_fill_buf(&nf, x[1], 2 * 16 * 256, 511);
+    TH_OK(sal_graph_add_input(g, "x1", 4, (int64_t[]){2, 16, 16, 16}));
+    TH_OK(sal_graph_add_input(g, "x2", 4, (int64_t[]){2, 16, 16, 16}));
+    TH_OK(sal_graph_add_param(g, "w", 4, (int64_t[]){16, 16, k, k}, w, true));
+    sal_attr pa = sal_attr_ints("pads", 4, k == 3 ? P1 : (int64_t[]){0, 0, 0, 0});
+    add_node(g, "Conv", "c", (const char *[]){"x1", "w"}, 2, "a", &pa, 1);
+    add_node(g, "Add", "add", (const char *[]){"a", "x2"}, 2, "s", NULL, 0);
+    add_node(g, "Relu", "r", (const char *[]){"s"}, 1, "y", NULL, 0);
+    TH_OK(sal_graph_add_output(g, "y"));
+    float *res[2][3] = {{NULL}};
+    for (int kk = 0; kk < 2; kk++) {
+      sal_plan_opts o = sal_plan_opts_default();
+      o.batch = 2;
+      o.grad_inputs = true;
+      o.kernels = kk ? SAL_KERNELS_AUTO : SAL_KERNELS_REF;
+      sal_plan *p = NULL;
+      sal_tensor *xt[2] = {NULL, NULL};
+      TH_OK(sal_plan_new(ctx, g, &o, &p));
+      for (int i = 0; i < 2; i++) TH_OK(sal_tensor_wrap(ctx, 4, (int64_t[]){2, 16, 16, 16}, x[i], &xt[i]));
+      if (p && xt[0] && xt[1]) {
+        if (kk) {
+          const char *nm = sal_plan_node_kernel(p, 0);
+          TH_CHECK(strstr(nm, "+add+relu") || strstr(nm, "+add(c)+relu"), "residual add (%dx%d): conv runs '%s'", k, k, nm);
+          TH_CHECK(strcmp(sal_plan_node_kernel(p, 1), "fused") == 0 && strcmp(sal_plan_node_kernel(p, 2), "fused") == 0,
+                   "residual add (%dx%d): Add and Relu fused", k, k);
+        }
+        const sal_tensor *t[3] = {NULL, NULL, NULL};
+        if (!sal_plan_set_input(p, "x1", xt[0]) && !sal_plan_set_input(p, "x2", xt[1]) && !sal_plan_forward(p) &&
+            !sal_plan_backward(p, "y", NULL) && !sal_plan_value(p, "y", &t[0]) && !sal_plan_grad(p, "x1", &t[1]) &&
+            !sal_plan_grad(p, "x2", &t[2])) {
+          for (int j = 0; j < 3; j++) {
+            res[kk][j] = malloc(sizeof x[0]);
+            memcpy(res[kk][j], t[j]->data, sizeof x[0]);
+          }
+        } else {
+          TH_CHECK(0, "residual add (%dx%d): %s", k, k, sal_ctx_last_error(ctx));
+        }
+      }
+      for (int i = 0; i < 2; i++) sal_tensor_free(xt[i]);
+      sal_plan_free(p);
+    }
+    static const char *const what[3] = {"y", "d(x1)", "d(x2)"};
+    for (int j = 0; j < 3 && res[0][j] && res[1][j]; j++) {
+      char lbl[64];
+      snprintf(lbl, sizeof lbl, "residual add (%dx%d): %s", k, k, what[j]);
+      /* one conv (K <= 144): 1e-5 relative, 1e-6 of the largest as absolute slack */
+      th_allclose(lbl, res[1][j], res[0][j], 2 * 16 * 256, 1e-5, 1e-6 * maxabs(res[0][j], 2 * 16 * 256));
+    }
+    for (int kk = 0; kk < 2; kk++)
+      for (int j = 0; j < 3; j++) free(res[kk][j]);
+    sal_graph_free(g);
+  }
+}
+
 /* Training-mode BN updates the running statistics the same way in both kernels (oneDNN's f32
  * batch variance vs the reference's double one: 1e-5 relative). */
 static void bn_running_stats(void) {
@@ -1188,6 +1258,7 @@ int main(void) {
   resnet_block();
   fusion();
   residual_add_fusion();
+  residual_add_plain();
   bn_running_stats();
   weight_cache();
   impl_names();

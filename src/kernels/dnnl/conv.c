@@ -53,12 +53,6 @@ typedef struct dnnl_conv {
   bool w_bd_own;
   dnnl_memory_t bias;         /* plain (M): the parameter itself */
   sal_dnnl_port ddst, dsrc;   /* backward-data: dy in, dx out */
-  /* Backward-data that adds into d(x) at batch > 1 runs one image at a time (a batch-1 primitive,
-   * same weights layout): each image's result is added to d(x) while it is in cache, instead of
-   * a whole-batch result written to memory and read back for the add. */
-  sal_dnnl_prim bwd_data1;
-  sal_dnnl_port ddst1, dsrc1;
-  int64_t dy_image, dx_image; /* floats of one image of dy and of dx in their tensors' layouts */
   sal_dnnl_port src_bw, ddst_bw; /* backward-weights inputs, when they cannot reuse src / ddst */
   bool src_bw_own, ddst_bw_own;
   sal_dnnl_port dw;           /* diff weights: primitive layout → plain gradient */
@@ -176,32 +170,6 @@ static bool post_ops_fit(sal_dnnl_res *r, const dnnl_convolution_desc_t *d, cons
   return ok;
 }
 
-/* The batch-1 backward-data for accumulating one image at a time (see dnnl_conv), when oneDNN's
- * choice for it reads the weights in the layout of the whole-batch one (bw_md); else nothing. */
-static sal_status per_image_bwd_data(sal_kctx *k, dnnl_conv *s, bool bias, const dnnl_memory_desc_t *bw_md) {
-  sal_dnnl_res *r = &s->r;
-  sal_conv_geom g1 = s->g;
-  g1.win.n = 1;
-  conv_mds m;
-  dnnl_convolution_desc_t fd, bd;
-  dnnl_primitive_desc_t fpd = NULL, bpd = NULL;
-  if (conv_make_mds(k, &g1, &m) || conv_fwd_desc(&m, bias, &fd) || conv_bwd_data_desc(&m, &bd)) return SAL_STATUS_OK;
-  if (dnnl_primitive_desc_create(&fpd, &fd, r->attr, r->env->engine, NULL) != dnnl_success) return SAL_STATUS_OK;
-  sal_status st = SAL_STATUS_OK;
-  if (dnnl_primitive_desc_create(&bpd, &bd, r->attr, r->env->engine, fpd) == dnnl_success &&
-      dnnl_memory_desc_equal(sal__dnnl_qmd(bpd, dnnl_query_weights_md), bw_md)) {
-    st = sal__dnnl_prim_adopt(r, bpd, "conv backward data (one image)", &s->bwd_data1);
-    bpd = NULL;
-    if (!st) st = sal__dnnl_port_in(r, &s->ddst1, &m.dst_user, sal__dnnl_qmd(s->bwd_data1.pd, dnnl_query_diff_dst_md));
-    if (!st) st = sal__dnnl_port_out(r, &s->dsrc1, &m.src_user, sal__dnnl_qmd(s->bwd_data1.pd, dnnl_query_diff_src_md), true);
-    s->dy_image = (int64_t)(dnnl_memory_desc_get_size(&m.dst_user) / sizeof(float));
-    s->dx_image = (int64_t)(dnnl_memory_desc_get_size(&m.src_user) / sizeof(float));
-  }
-  if (bpd) dnnl_primitive_desc_destroy(bpd);
-  dnnl_primitive_desc_destroy(fpd);
-  return st;
-}
-
 static void conv_release(sal_kctx *k) {
   dnnl_conv *s = k->state;
   if (!s) return;
@@ -285,7 +253,6 @@ static sal_status conv_prepare(sal_kctx *k) {
     const dnnl_memory_desc_t *bw_md = sal__dnnl_qmd(bdpd, dnnl_query_weights_md);
     s->w_bd_own = !dnnl_memory_desc_equal(bw_md, fw_md);
     if (s->w_bd_own && (st = sal__dnnl_port_in(r, &s->w_bd, &m.w_user, bw_md))) goto fail;
-    if (s->g.win.n > 1 && sal__dnnl_input_shared(k, 0) && (st = per_image_bwd_data(k, s, bias, bw_md))) goto fail;
   }
 
   /* Backward weights (and bias), only when backward can ask for their gradients. */
@@ -435,21 +402,9 @@ static sal_status conv_backward(sal_kctx *k) {
   if (!dy) return sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "backward in a plan prepared without it");
   /* dy into backward-data's layout: needed by backward-data, and by backward-weights when it
    * reuses that buffer. */
-  bool per_image = want_dx && k->din_accum[0] && s->bwd_data1.p && !want_w;
-  if ((want_dx && !s->bwd_gemm && !per_image) || (want_w && !s->ddst_bw_own)) st = sal__dnnl_port_load(r, &s->ddst, dy, true);
+  if ((want_dx && !s->bwd_gemm) || (want_w && !s->ddst_bw_own)) st = sal__dnnl_port_load(r, &s->ddst, dy, true);
   if (st) return st;
-  if (per_image) {
-    dnnl_memory_t wm = s->w_bd_own ? s->w_bd.prim : s->w.prim;
-    for (int64_t n = 0; n < s->g.win.n && !st; n++) {
-      st = sal__dnnl_port_load(r, &s->ddst1, dy + n * s->dy_image, true);
-      dnnl_memory_t dsrc = st ? NULL : sal__dnnl_port_target(r, &s->dsrc1, k->din[0]->data + n * s->dx_image, true);
-      if (!dsrc) return st ? st : SAL_STATUS_INTERNAL;
-      dnnl_exec_arg_t a[3] = {{DNNL_ARG_DIFF_DST, s->ddst1.prim}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, dsrc}};
-      st = sal__dnnl_run(r, &s->bwd_data1, 3, a);
-      if (!st) st = sal__dnnl_port_store(r, &s->dsrc1, true);
-    }
-    if (st) return st;
-  } else if (want_dx && s->bwd_gemm) {
+  if (want_dx && s->bwd_gemm) {
     const float *w = s->fuse_bn ? s->wfold : k->in[1]->data;
     st = sal__conv_gemm_run(r, &s->gemm, dy, gemm_mask ? k->out[0]->data : NULL, w, k->din[0]->data, k->din_accum[0]);
     if (st) return st;

@@ -87,24 +87,31 @@ static void plain_image(float *b, const float *dy, const float *y, int64_t M, in
     for (int64_t m = 0; m < M; m++)
       for (int64_t q = 0; q < P; q++) {
         int64_t i = m * P + q;
-        b[i] = y && !(y[i] > 0.0f) ? 0.0f : dy[i];
+        float d = dy[i], k = y ? y[i] : 1.0f;
+        b[i] = k > 0.0f ? d : 0.0f;
       }
     return;
   }
-  /* Tiles of 16 channels x 64 positions: reads stay contiguous, each channel's row is written
-   * in runs of 64. */
-  const int64_t T = 64, nt = (P + T - 1) / T, CB = (M + 15) / 16;
+  /* Per position, the 16 channels of a block are one contiguous read; each goes to its channel's
+   * row. The mask is a select over values loaded unconditionally (a branch on the sign of y
+   * mispredicts half the time: 5 ms against 0.8 ms per image of ResNet's first layer). */
+  const int64_t T = 256, nt = (P + T - 1) / T, CB = (M + 15) / 16;
   #pragma omp parallel for collapse(2) schedule(static)
   for (int64_t cb = 0; cb < CB; cb++)
     for (int64_t t = 0; t < nt; t++) {
       int64_t q0 = t * T, q1 = q0 + T < P ? q0 + T : P, cn = M - cb * 16 < 16 ? M - cb * 16 : 16;
       const float *s = dy + cb * P * 16, *ys = y ? y + cb * P * 16 : NULL;
-      for (int64_t c = 0; c < cn; c++) {
-        float *row = b + (cb * 16 + c) * P;
+      float *rows = b + cb * 16 * P;
+      for (int64_t q = q0; q < q1; q++) {
+        float v[16];
         if (ys)
-          for (int64_t q = q0; q < q1; q++) row[q] = ys[q * 16 + c] > 0.0f ? s[q * 16 + c] : 0.0f;
+          for (int c = 0; c < 16; c++) {
+            float d = s[q * 16 + c], m = ys[q * 16 + c];
+            v[c] = m > 0.0f ? d : 0.0f;
+          }
         else
-          for (int64_t q = q0; q < q1; q++) row[q] = s[q * 16 + c];
+          for (int c = 0; c < 16; c++) v[c] = s[q * 16 + c];
+        for (int64_t c = 0; c < cn; c++) rows[c * P + q] = v[c];
       }
     }
 }
