@@ -16,4 +16,5 @@
 #include "salient/checkpoint.h"
 #include "salient/train.h"
 #include "salient/explain.h"
+#include "salient/synth.h"
 #endif
