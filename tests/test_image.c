@@ -113,6 +113,15 @@ static void test_png_round_trip(void) {
        * big-endian encoder read exactly), this also shows the writer stores big-endian samples. */
       TH_CHECK(same_pixels(im, back), "PNG round trip, %d bits, %d channels", depth, c);
       sal_image_free(back);
+      back = NULL;
+      /* The bulk-writer settings (zlib level 1, Sub filter, no fsync) are lossless too. */
+      const sal_image_write_opts fast = {.png_level = 1, .png_fast = true, .no_sync = true};
+      TH_OK(sal_image_write_ex(ctx, path, im, &fast));
+      TH_OK(sal_image_read(ctx, path, NULL, &back));
+      TH_CHECK(same_pixels(im, back), "fast PNG round trip, %d bits, %d channels", depth, c);
+      sal_image_free(back);
+      const sal_image_write_opts bad = {.png_level = 10};
+      TH_FAILS(sal_image_write_ex(ctx, path, im, &bad), SAL_STATUS_BAD_INPUT, "PNG level 10");
       sal_image_free(im);
     }
 }

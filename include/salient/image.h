@@ -62,6 +62,10 @@ sal_status sal_image_write(sal_ctx *ctx, const char *path, const sal_image *img)
 /* How to encode. A zero-initialised struct (or NULL) gives sal_image_write's behaviour. */
 typedef struct sal_image_write_opts {
   int jpeg_quality; /* 1..100; 0 = 95. libjpeg's scale, 4:2:0 chroma subsampling (its default) */
+  int png_level;    /* zlib level 1..9; 0 = libpng's default (6) */
+  bool png_fast;    /* PNG: the Sub filter on every row instead of libpng's per-row filter search */
+  bool no_sync;     /* skip the fsync before the rename: the file is still never seen half-written,
+                     * but a power loss may lose it; for bulk writers that sync once at the end */
 } sal_image_write_opts;
 
 /* sal_image_write with options. PNG keeps every sample exactly (16-bit samples big-endian in the

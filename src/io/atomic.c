@@ -29,11 +29,13 @@ sal_status sal__atomic_open(sal_ctx *ctx, const char *path, sal__atomic_file *af
   return SAL_STATUS_OK;
 }
 
-sal_status sal__atomic_commit(sal_ctx *ctx, sal__atomic_file *af, bool ok) {
+sal_status sal__atomic_commit(sal_ctx *ctx, sal__atomic_file *af, bool ok) { return sal__atomic_commit_ex(ctx, af, ok, true); }
+
+sal_status sal__atomic_commit_ex(sal_ctx *ctx, sal__atomic_file *af, bool ok, bool sync) {
   if (!af->f) return sal_ctx_error(ctx, SAL_STATUS_INTERNAL, "%s: write was not opened", af->path);
   int e = ok ? 0 : errno;
   /* Flush to the disk before the rename so that a crash leaves either the old or the new file. */
-  if (ok && (fflush(af->f) != 0 || fsync(fileno(af->f)) != 0)) {
+  if (ok && (fflush(af->f) != 0 || (sync && fsync(fileno(af->f)) != 0))) {
     ok = false;
     e = errno;
   }

@@ -21,6 +21,9 @@ sal_status sal__atomic_open(sal_ctx *ctx, const char *path, sal__atomic_file *af
  * Returns OK or an IO error naming the path (a caller-side failure, ok == false, is reported as
  * "write failed" with errno). Always releases af. */
 sal_status sal__atomic_commit(sal_ctx *ctx, sal__atomic_file *af, bool ok);
+/* sal__atomic_commit with the fsync optional (sync false: readers still never see a partial file,
+ * but it is durable only after the caller's own sync). */
+sal_status sal__atomic_commit_ex(sal_ctx *ctx, sal__atomic_file *af, bool ok, bool sync);
 
 /* Reads a whole regular file into a new buffer (sal_alloc; one extra NUL byte after the data so
  * text parsers may treat it as a string). Files larger than max_bytes are refused before reading.

@@ -26,7 +26,8 @@ sal_status sal__jpeg_decode(sal_ctx *ctx, const sal__img_src *src, int64_t max_p
                             sal_image **out);
 
 /* Encoders into an open stream (the atomic writer's temporary); `name` is the target path. */
-sal_status sal__png_encode(sal_ctx *ctx, const char *name, FILE *f, const sal_image *img);
+/* level: zlib level 1..9 (0 = libpng's default); fast: Sub filter only. */
+sal_status sal__png_encode(sal_ctx *ctx, const char *name, FILE *f, const sal_image *img, int level, bool fast);
 sal_status sal__jpeg_encode(sal_ctx *ctx, const char *name, FILE *f, const sal_image *img, int quality);
 
 /* The orientation (1..8) from the payload of a JPEG APP1 segment (starting at "Exif\0\0"), or 0

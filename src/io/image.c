@@ -200,6 +200,9 @@ sal_status sal_image_write_ex(sal_ctx *ctx, const char *path, const sal_image *i
       img->width < 1 || img->height < 1)
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "%s: not a valid image", path);
   int quality = opts && opts->jpeg_quality ? opts->jpeg_quality : 95;
+  int level = opts ? opts->png_level : 0;
+  if (level < 0 || level > 9) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "%s: PNG level %d is not in 0..9", path, level);
+  bool sync = !(opts && opts->no_sync);
   const char *dot = strrchr(path, '.');
   bool png = dot && strcasecmp(dot, ".png") == 0;
   bool jpg = dot && (strcasecmp(dot, ".jpg") == 0 || strcasecmp(dot, ".jpeg") == 0);
@@ -212,7 +215,8 @@ sal_status sal_image_write_ex(sal_ctx *ctx, const char *path, const sal_image *i
   sal__atomic_file af;
   sal_status st = sal__atomic_open(ctx, path, &af);
   if (st != SAL_STATUS_OK) return st;
-  st = png ? sal__png_encode(ctx, path, af.f, img) : sal__jpeg_encode(ctx, path, af.f, img, quality);
+  st = png ? sal__png_encode(ctx, path, af.f, img, level, opts && opts->png_fast)
+           : sal__jpeg_encode(ctx, path, af.f, img, quality);
   if (st != SAL_STATUS_OK) {
     /* Keep the encoder's message: abandon the temporary without recording a second error. */
     char msg[512];
@@ -220,7 +224,7 @@ sal_status sal_image_write_ex(sal_ctx *ctx, const char *path, const sal_image *i
     sal__atomic_commit(ctx, &af, false);
     return sal_ctx_error(ctx, st, "%s", msg);
   }
-  return sal__atomic_commit(ctx, &af, true);
+  return sal__atomic_commit_ex(ctx, &af, true, sync);
 }
 
 sal_status sal_image_write(sal_ctx *ctx, const char *path, const sal_image *img) {

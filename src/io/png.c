@@ -126,8 +126,10 @@ sal_status sal__png_decode(sal_ctx *ctx, const sal__img_src *src, int64_t max_pi
   return SAL_STATUS_OK;
 }
 
-static sal_status encode_inner(png_job *j, FILE *f, const sal_image *img) {
+static sal_status encode_inner(png_job *j, FILE *f, const sal_image *img, int level, bool fast) {
   if (setjmp(png_jmpbuf(j->png))) return SAL_STATUS_IO;
+  if (level > 0) png_set_compression_level(j->png, level);
+  if (fast) png_set_filter(j->png, PNG_FILTER_TYPE_BASE, PNG_FILTER_SUB);
   static const int color[5] = {0, PNG_COLOR_TYPE_GRAY, PNG_COLOR_TYPE_GRAY_ALPHA, PNG_COLOR_TYPE_RGB,
                                PNG_COLOR_TYPE_RGB_ALPHA};
   png_init_io(j->png, f);
@@ -142,7 +144,7 @@ static sal_status encode_inner(png_job *j, FILE *f, const sal_image *img) {
   return SAL_STATUS_OK;
 }
 
-sal_status sal__png_encode(sal_ctx *ctx, const char *name, FILE *f, const sal_image *img) {
+sal_status sal__png_encode(sal_ctx *ctx, const char *name, FILE *f, const sal_image *img, int level, bool fast) {
   if (img->width > PNG_UINT_31_MAX || img->height > PNG_UINT_31_MAX)
     return sal_ctx_error(ctx, SAL_STATUS_UNSUPPORTED, "%s: image too large for PNG", name);
   png_job j;
@@ -154,7 +156,7 @@ sal_status sal__png_encode(sal_ctx *ctx, const char *name, FILE *f, const sal_im
     png_destroy_write_struct(j.png ? &j.png : NULL, NULL);
     return sal_ctx_error(ctx, SAL_STATUS_OUT_OF_MEMORY, "%s: cannot create the PNG encoder", name);
   }
-  sal_status st = encode_inner(&j, f, img);
+  sal_status st = encode_inner(&j, f, img, level, fast);
   png_destroy_write_struct(&j.png, &j.info);
   if (st != SAL_STATUS_OK) return sal_ctx_error(ctx, st, "%s: PNG encoding failed: %s", name, j.msg);
   return SAL_STATUS_OK;
