@@ -3,15 +3,7 @@
 # Usage: tests/cli_basic.sh path/to/salient
 set -u
 bin="$1"
-fail=0; pass=0
-check() { # check "label" expected_exit "needle" -- command...
-  local label="$1" want="$2" needle="$3"; shift 4
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" -ne "$want" ] || ! grep -qF -- "$needle" <<<"$out"; then
-    echo "FAIL $label: exit $rc (want $want), output: $out" >&2; fail=$((fail+1))
-  else pass=$((pass+1)); fi
-}
+source "$(dirname "$0")/lib_cli.sh"
 check "version" 0 "salient 0." -- "$bin" --version
 check "help" 0 "commands:" -- "$bin" --help
 check "no args" 2 "usage: salient" -- "$bin"

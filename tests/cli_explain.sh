@@ -6,18 +6,10 @@
 # Usage: tests/cli_explain.sh path/to/salient
 set -u
 bin="$1"
-fail=0; pass=0
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fix=tests/fixtures/saliency
 model=$fix/model.onnx
-check() { # check "label" expected_exit "needle" -- command...
-  local label="$1" want="$2" needle="$3"; shift 4
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" -ne "$want" ] || ! grep -qF -- "$needle" <<<"$out"; then
-    echo "FAIL $label: exit $rc (want $want, needle '$needle'), output: $out" >&2; fail=$((fail+1))
-  else pass=$((pass+1)); fi
-}
+source "$(dirname "$0")/lib_cli.sh"
 exists() { # exists "label" file...
   local label="$1"; shift
   for f in "$@"; do

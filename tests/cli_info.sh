@@ -4,16 +4,8 @@
 # Usage: tests/cli_info.sh path/to/salient
 set -u
 bin="$1"
-fail=0; pass=0
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-check() { # check "label" expected_exit "needle" -- command...
-  local label="$1" want="$2" needle="$3"; shift 4
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" -ne "$want" ] || ! grep -qF -- "$needle" <<<"$out"; then
-    echo "FAIL $label: exit $rc (want $want, needle '$needle'), output: $out" >&2; fail=$((fail+1))
-  else pass=$((pass+1)); fi
-}
+source "$(dirname "$0")/lib_cli.sh"
 check "help" 0 "usage: salient info MODEL" -- "$bin" info --help
 check "input" 0 "input        input (N, 3, 64, 64)" -- "$bin" info resnet_small
 check "output" 0 "output       logits (N, 10)" -- "$bin" info resnet_small

@@ -4,17 +4,9 @@
 # Usage: tests/cli_synth.sh path/to/salient
 set -u
 bin="$1"
-fail=0; pass=0
 tmp=$(mktemp -d /tmp/sal_cli_synth.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
-check() { # check "label" expected_exit "needle" -- command...
-  local label="$1" want="$2" needle="$3"; shift 4
-  local out rc
-  out=$("$@" 2>&1); rc=$?
-  if [ "$rc" -ne "$want" ] || ! grep -qF -- "$needle" <<<"$out"; then
-    echo "FAIL $label: exit $rc (want $want), output: $out" >&2; fail=$((fail+1))
-  else pass=$((pass+1)); fi
-}
+source "$(dirname "$0")/lib_cli.sh"
 ok() { # ok "label" command...: the command must succeed
   local label="$1"; shift
   if "$@"; then pass=$((pass+1)); else echo "FAIL $label" >&2; fail=$((fail+1)); fi
