@@ -253,3 +253,25 @@ uint64_t sal__stream(const char *method, uint64_t purpose) {
   for (const char *c = method; *c; c++) h = (h ^ (uint8_t)*c) * 0x100000001b3ull;
   return h ^ (purpose * 0x9E3779B97F4A7C15ull);
 }
+
+sal_status sal__explain_input_gradient(sal__xjob *job, sal__grad_reduce_fn reduce) {
+  sal__runner r;
+  const int64_t per = job->C * job->H * job->W, HW = job->H * job->W;
+  /* extra per item: the gradient copy (per floats) */
+  sal_status st = sal__runner_init(&r, job, true, NULL, job->N, per * (int64_t)sizeof(float));
+  float *gx = st ? NULL : sal_alloc(job->ctx, (size_t)(r.B * per) * sizeof(float));
+  float *z = st ? NULL : sal_alloc(job->ctx, (size_t)(r.B * job->K) * sizeof(float));
+  if (!st && (!gx || !z)) st = SAL_STATUS_OUT_OF_MEMORY;
+  for (int64_t i0 = 0; !st && i0 < job->N; i0 += r.B) {
+    int64_t b = job->N - i0 < r.B ? job->N - i0 : r.B;
+    st = sal__runner_pass(&r, job->images + i0 * per, b, job->targets + i0, z, gx);
+    for (int64_t j = 0; !st && j < b; j++) {
+      job->scores[i0 + j] = z[j * job->K + job->targets[i0 + j]];
+      reduce(job, gx + j * per, job->images + (i0 + j) * per, job->raw + (i0 + j) * HW);
+    }
+  }
+  sal_free(gx);
+  sal_free(z);
+  sal__runner_free(&r);
+  return st;
+}

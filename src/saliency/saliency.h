@@ -57,6 +57,10 @@ sal_status sal__runner_pass(sal__runner *r, const float *x, int64_t b, int64_t *
 /* The two halves of a pass, for methods whose backward seed depends on the logits: a forward of b
  * items (logits (b, K) out), then a backward from seed (b, K) with the input gradient into gx. */
 sal_status sal__runner_forward(sal__runner *r, const float *x, int64_t b, float *logits);
+/* One input-gradient pass per budgeted batch of all job images, recording scores; reduce turns
+ * each image's gradient g and input x (both (C, H, W)) into its raw map (H, W). */
+typedef void (*sal__grad_reduce_fn)(const sal__xjob *job, const float *g, const float *x, float *map);
+sal_status sal__explain_input_gradient(sal__xjob *job, sal__grad_reduce_fn reduce);
 sal_status sal__runner_backward(sal__runner *r, int64_t b, const float *seed, float *gx);
 
 /* Softmax probability of class c from a row of K logits (max-subtracted, in double). */
