@@ -15,6 +15,7 @@ typedef struct opt_param {
   float lr_scale;
   float weight_decay;
   float *buf1, *buf2; /* SGD: momentum buffer; Adam: exp_avg, exp_avg_sq (NULL when unused) */
+  const float *grad;  /* this step's gradient (the plan's buffer), found in pass 1 */
   int64_t numel;
 } opt_param;
 
@@ -154,9 +155,8 @@ sal_status sal_optim_step(sal_optim *o, sal_plan *p, float lr) {
   double total = 0;
   for (int i = 0; i < o->n_params; i++) {
     if (o->params[i].frozen) continue;
-    const float *gr;
-    double s;
-    sal_status st = param_grad(o, p, &o->params[i], &gr, &s);
+    double s = 0;
+    sal_status st = param_grad(o, p, &o->params[i], &o->params[i].grad, &s);
     if (st) return st;
     total += s;
   }
@@ -173,10 +173,7 @@ sal_status sal_optim_step(sal_optim *o, sal_plan *p, float lr) {
   for (int i = 0; i < o->n_params; i++) {
     opt_param *q = &o->params[i];
     if (q->frozen) continue;
-    const float *gr;
-    double s;
-    sal_status st = param_grad(o, p, q, &gr, &s);
-    if (st) return st;
+    const float *gr = q->grad;
     float *w = o->g->values[q->value].data;
     float plr = lr * q->lr_scale, wd = q->weight_decay;
     if (op->kind == SAL_OPTIM_SGD) {
