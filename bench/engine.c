@@ -16,6 +16,7 @@
  * another, it compares two salient builds; PyTorch's CPU time is not comparable, as it allocates
  * and page-faults its activations every pass).
  * bench/run_engine.sh runs it beside the PyTorch script and prints one table. */
+#include "bench_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,23 +37,6 @@ typedef struct bench_opts {
   int64_t batches[MAX_LIST];
   int n_batches;
 } bench_opts;
-
-static double cpu_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* (warm-up, timed) repetitions; the same table as bench/engine_torch.py. */
 static void reps(const bench_opts *o, const char *model, int64_t batch, int *warm, int *timed) {
@@ -159,10 +143,10 @@ static int bench_model(sal_ctx *ctx, const bench_opts *o, const char *model) {
   sal_plan *p = NULL;
   sal_tensor *x = NULL, *seed = NULL;
   int rc = 1;
-  double t0 = now_ms();
+  double t0 = bench_now_ms();
   if (sal_model_build(ctx, &spec, &g)) goto fail;
   printf("INFO impl=salient model=%s params=%lld build_ms=%.1f threads=%d\n", model,
-         (long long)sal_graph_param_count(g, true), now_ms() - t0, sal_ctx_threads(ctx));
+         (long long)sal_graph_param_count(g, true), bench_now_ms() - t0, sal_ctx_threads(ctx));
   fflush(stdout);
   for (int b = 0; b < o->n_batches; b++) {
     int64_t batch = o->batches[b];
@@ -182,11 +166,11 @@ static int bench_model(sal_ctx *ctx, const bench_opts *o, const char *model) {
       reps(o, model, batch, &warm, &timed);
       double ms[MAX_REPS];
       for (int r = 0; r < warm + timed; r++) {
-        double t = o->cpu_clock ? cpu_ms() : now_ms();
+        double t = o->cpu_clock ? bench_cpu_ms() : bench_now_ms();
         if (run_pass(p, pass == 1, seed)) goto fail;
-        if (r >= warm) ms[r - warm] = (o->cpu_clock ? cpu_ms() : now_ms()) - t;
+        if (r >= warm) ms[r - warm] = (o->cpu_clock ? bench_cpu_ms() : bench_now_ms()) - t;
       }
-      qsort(ms, (size_t)timed, sizeof ms[0], cmp_double);
+      qsort(ms, (size_t)timed, sizeof ms[0], bench_cmp_double);
       double med = timed % 2 ? ms[timed / 2] : 0.5 * (ms[timed / 2 - 1] + ms[timed / 2]);
       double flops = 2.0 * (double)sal_plan_forward_macs(p) * (pass ? 2.0 : 1.0);
       printf("RESULT impl=salient model=%s batch=%lld pass=%s ms=%.3f gflops=%.1f\n", model,

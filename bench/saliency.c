@@ -12,6 +12,7 @@
  *   not in the default list) --max-memory BYTES.
  * bench/run_saliency.sh runs both sides alternately and prints one table. */
 #define _POSIX_C_SOURCE 200809L
+#include "bench_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,17 +21,6 @@
 #include "salient/explain.h"
 #include "salient/salient.h"
 #include "saliency/saliency.h"
-
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 /* The batch the method's runner uses (mirrors the extra bytes each method declares). */
 static int64_t method_batch(const sal_graph *g, const sal_method_params *p, int64_t n, int64_t C, int64_t H, int64_t W) {
@@ -106,15 +96,15 @@ int main(int argc, char **argv) {
     double t[100];
     for (int64_t r = 0; r < warm + reps && !st; r++) {
       sal_explanation e;
-      double t0 = now_ms();
+      double t0 = bench_now_ms();
       st = sal_explain_run(ctx, g, x, NULL, &p, &e);
-      double dt = now_ms() - t0;
+      double dt = bench_now_ms() - t0;
       sal_explanation_clear(&e);
       if (r >= warm) t[r - warm] = dt / (double)images;
       fprintf(stderr, "  salient %s rep %lld: %.1f ms/image\n", m, (long long)r, dt / (double)images);
     }
     if (st) break;
-    qsort(t, (size_t)reps, sizeof t[0], cmp_double);
+    qsort(t, (size_t)reps, sizeof t[0], bench_cmp_double);
     char pb[512];
     printf("RESULT impl=salient method=%s ms=%.3f\n", m, reps % 2 ? t[reps / 2] : 0.5 * (t[reps / 2 - 1] + t[reps / 2]));
     printf("INFO impl=salient method=%s batch=%lld size=%lld params=\"%s\"\n", m,

@@ -4,6 +4,7 @@
  * Usage: bench_synth [dir-parent (default $TMPDIR or /tmp)] [images per run (default 2000)] */
 #define _POSIX_C_SOURCE 200809L
 
+#include "bench_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +28,6 @@ static double cpu_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
 }
 
 /* Removes the dataset directory written by one run (a fresh directory named by this process). */
@@ -89,9 +85,9 @@ int main(int argc, char **argv) {
       }
     }
     if (rc) break;
-    qsort(render, RUNS, sizeof(double), cmp_double);
-    qsort(write, RUNS, sizeof(double), cmp_double);
-    qsort(cpu, RUNS, sizeof(double), cmp_double);
+    qsort(render, RUNS, sizeof(double), bench_cmp_double);
+    qsort(write, RUNS, sizeof(double), bench_cmp_double);
+    qsort(cpu, RUNS, sizeof(double), bench_cmp_double);
     printf("synth %-8s render %6.0f images/s   write dataset %6.0f images/s   (%.3f CPU ms per written image: "
            "%.0f images/s on %d idle cores)\n",
            sal_synth_family_name(p.family), render[RUNS / 2], write[RUNS / 2], cpu[RUNS / 2],

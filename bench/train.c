@@ -8,6 +8,7 @@
  *   RESULT impl=salient model=resnet_small size=64 batch=64 ms=123.4 img_s=518.6
  * Options: --model a,b  --size 64  --batch 64  --width 16 (resnet_small)  --steps N (timed, 10)
  *          --threads N (2)  --quick (3 timed steps)  --profile (slowest nodes). bench/run_train.sh runs it beside PyTorch. */
+#include "bench_util.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,17 +17,6 @@
 #include "salient/salient.h"
 
 #define MAX_STEPS 200
-
-static double now_ms(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
-}
 
 static int fail(sal_ctx *ctx, sal_status st, const char *what) {
   fprintf(stderr, "bench_train: %s: %s: %s\n", what, sal_status_name(st), sal_ctx_last_error(ctx));
@@ -89,7 +79,7 @@ static int bench_model(sal_ctx *ctx, const char *arch, int64_t size, int64_t bat
   double ms[MAX_STEPS];
   int warm = 2;
   for (int k = 0; k < warm + steps; k++) {
-    double t0 = now_ms();
+    double t0 = bench_now_ms();
     st = sal_plan_set_input(p, "input", x);
     if (!st) st = sal_plan_set_input(p, "target", t);
     if (!st) st = sal_plan_forward(p);
@@ -99,9 +89,9 @@ static int bench_model(sal_ctx *ctx, const char *arch, int64_t size, int64_t bat
       rc = fail(ctx, st, arch);
       goto done;
     }
-    if (k >= warm) ms[k - warm] = now_ms() - t0;
+    if (k >= warm) ms[k - warm] = bench_now_ms() - t0;
   }
-  qsort(ms, (size_t)steps, sizeof ms[0], cmp_double);
+  qsort(ms, (size_t)steps, sizeof ms[0], bench_cmp_double);
   double med = ms[steps / 2];
   printf("RESULT impl=salient model=%s size=%lld batch=%lld ms=%.2f img_s=%.1f\n", arch, (long long)size,
          (long long)batch, med, 1e3 * (double)batch / med);
