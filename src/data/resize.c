@@ -156,26 +156,36 @@ static inline uint8_t clip8(int64_t v) {
 /* Sizes in bytes for n items of s bytes, failing on overflow. */
 static bool nbytes(int64_t n, size_t s, size_t *out) { return n >= 0 && sal_mul_size((size_t)n, s, out); }
 
+/* PIL's NEAREST for either sample type: the window [x0, x0+nx) × [y0, y0+ny) of the dw × dh
+ * output copies whole source pixels (c samples of esz bytes; source pixel stride ps samples). */
+static sal_status nearest_window(sal_ctx *ctx, sal_workspace *ws, const unsigned char *src, size_t esz, int64_t sw,
+                                 int64_t sh, int ps, int c, int64_t dw, int64_t dh, int64_t x0, int64_t nx, int64_t y0,
+                                 int64_t ny, unsigned char *dst) {
+  size_t b1, b2;
+  int64_t *xi = NULL, *yi = NULL;
+  if (nbytes(nx, sizeof *xi, &b1) && nbytes(ny, sizeof *yi, &b2)) {
+    xi = sal__ws_get(ctx, ws, SAL__WS_HBOUND, b1);
+    yi = sal__ws_get(ctx, ws, SAL__WS_VBOUND, b2);
+  }
+  if (!xi || !yi) return SAL_STATUS_OUT_OF_MEMORY;
+  nearest_index(sw, dw, x0, nx, xi);
+  nearest_index(sh, dh, y0, ny, yi);
+  const size_t px = (size_t)c * esz, stride = (size_t)ps * esz;
+  for (int64_t j = 0; j < ny; j++) {
+    const unsigned char *row = src + (size_t)yi[j] * (size_t)sw * stride;
+    for (int64_t i = 0; i < nx; i++) memcpy(dst + (size_t)(j * nx + i) * px, row + (size_t)xi[i] * stride, px);
+  }
+  return SAL_STATUS_OK;
+}
+
 sal_status sal__resize_u8_window(sal_ctx *ctx, sal_workspace *ws, const uint8_t *src, int64_t sw, int64_t sh, int ps,
                                  int c, int64_t dw, int64_t dh, sal_interp interp, int64_t x0, int64_t nx, int64_t y0,
                                  int64_t ny, uint8_t *dst) {
   if (nx <= 0 || ny <= 0) return SAL_STATUS_OK;
   size_t b1, b2;
-  if (interp == SAL_INTERP_NEAREST) {
-    int64_t *xi = NULL, *yi = NULL;
-    if (nbytes(nx, sizeof *xi, &b1) && nbytes(ny, sizeof *yi, &b2)) {
-      xi = sal__ws_get(ctx, ws, SAL__WS_HBOUND, b1);
-      yi = sal__ws_get(ctx, ws, SAL__WS_VBOUND, b2);
-    }
-    if (!xi || !yi) return SAL_STATUS_OUT_OF_MEMORY;
-    nearest_index(sw, dw, x0, nx, xi);
-    nearest_index(sh, dh, y0, ny, yi);
-    for (int64_t j = 0; j < ny; j++) {
-      const uint8_t *row = src + (size_t)yi[j] * (size_t)sw * (size_t)ps;
-      for (int64_t i = 0; i < nx; i++) memcpy(dst + ((size_t)(j * nx + i)) * (size_t)c, row + (size_t)xi[i] * (size_t)ps, (size_t)c);
-    }
-    return SAL_STATUS_OK;
-  }
+  if (interp == SAL_INTERP_NEAREST)
+    return nearest_window(ctx, ws, (const unsigned char *)src, sizeof *src, sw, sh, ps, c, dw, dh, x0, nx, y0, ny,
+                          (unsigned char *)dst);
   int64_t hk = pil_ksize(sw, dw, interp), vk = pil_ksize(sh, dh, interp);
   size_t hc_b, vc_b;
   int64_t *hb = NULL, *vb = NULL;
@@ -238,22 +248,9 @@ sal_status sal__resize_f32_window(sal_ctx *ctx, sal_workspace *ws, const float *
                                   int64_t ny, float *dst) {
   if (nx <= 0 || ny <= 0) return SAL_STATUS_OK;
   size_t b1, b2;
-  if (interp == SAL_INTERP_NEAREST) {
-    int64_t *xi = NULL, *yi = NULL;
-    if (nbytes(nx, sizeof *xi, &b1) && nbytes(ny, sizeof *yi, &b2)) {
-      xi = sal__ws_get(ctx, ws, SAL__WS_HBOUND, b1);
-      yi = sal__ws_get(ctx, ws, SAL__WS_VBOUND, b2);
-    }
-    if (!xi || !yi) return SAL_STATUS_OUT_OF_MEMORY;
-    nearest_index(sw, dw, x0, nx, xi);
-    nearest_index(sh, dh, y0, ny, yi);
-    for (int64_t j = 0; j < ny; j++) {
-      const float *row = src + (size_t)yi[j] * (size_t)sw * (size_t)ps;
-      for (int64_t i = 0; i < nx; i++)
-        memcpy(dst + ((size_t)(j * nx + i)) * (size_t)c, row + (size_t)xi[i] * (size_t)ps, (size_t)c * sizeof(float));
-    }
-    return SAL_STATUS_OK;
-  }
+  if (interp == SAL_INTERP_NEAREST)
+    return nearest_window(ctx, ws, (const unsigned char *)src, sizeof *src, sw, sh, ps, c, dw, dh, x0, nx, y0, ny,
+                          (unsigned char *)dst);
   int64_t hk = torch_ksize(sw, dw, interp), vk = torch_ksize(sh, dh, interp);
   size_t hc_b, vc_b;
   int64_t *hb = NULL, *vb = NULL;
