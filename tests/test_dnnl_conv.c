@@ -134,6 +134,8 @@ static void bn_pool_cases(void) {
                  sal_attr_int("count_include_pad", 1)},
        .n_attrs = 4},
       {.label = "gap", .op = "GlobalAveragePool", .n_in = 1, .in = {{"x", 4, {2, 16, 5, 7}}}, .n_out = 1},
+      {.label = "gmp", .op = "GlobalMaxPool", .n_in = 1, .in = {{"x", 4, {2, 16, 5, 7}, .fill = TH_FILL_DISTINCT}},
+       .n_out = 1},
   };
   for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++) th_compare_kernels(&pools[i], 1e-6, 1e-6);
 }

@@ -135,6 +135,10 @@ static void gradchecks(void) {
        .attrs = {sal_attr_ints("kernel_shape", 2, K2), sal_attr_string("auto_pad", "SAME_UPPER")}, .n_attrs = 2},
       {.label = "gap", .op = "GlobalAveragePool", .n_in = 1, .in = {{"x", 4, {2, 3, 5, 7}}}, .n_out = 1},
       {.label = "gap 3-D", .op = "GlobalAveragePool", .n_in = 1, .in = {{"x", 3, {2, 3, 5}}}, .n_out = 1},
+      {.label = "gmp", .op = "GlobalMaxPool", .n_in = 1, .in = {{"x", 4, {2, 3, 5, 7}, .fill = TH_FILL_DISTINCT}},
+       .n_out = 1},
+      {.label = "gmp 3-D", .op = "GlobalMaxPool", .n_in = 1, .in = {{"x", 3, {2, 3, 5}, .fill = TH_FILL_DISTINCT}},
+       .n_out = 1},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) th_gradcheck(&cases[i], SAL_KERNELS_REF);
 }
@@ -210,6 +214,11 @@ static void forward_values(void) {
                      .in = {{"x", 4, {1, 2, 2, 2}, .fill = TH_FILL_DATA, .data = (const float[]){1, 2, 3, 4, 5, 6, 7, 8}}},
                      .n_out = 1};
     check_forward(&g1, kd, (const float[]){2.5f, 6.5f}, 2, tol);
+    th_op_case g2 = g1;
+    g2.label = "gmp";
+    g2.op = "GlobalMaxPool";
+    g2.in[0].data = (const float[]){1, 7, 3, 4, -5, -6, -2, -8};
+    check_forward(&g2, kd, (const float[]){7, -2}, 2, tol);
     /* BN inference: y = 2*(x - 1)/sqrt(3 + 1e-5) + 1. */
     th_op_case b1 = {.label = "bn inference", .op = "BatchNormalization", .n_in = 5,
                      .in = {{"x", 4, {2, 1, 1, 1}, .fill = TH_FILL_DATA, .data = (const float[]){1, 3}},

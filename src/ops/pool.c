@@ -1,5 +1,5 @@
-/* Pooling ops (ONNX opset 11–19, 2-D): MaxPool, AveragePool and GlobalAveragePool — shape rules
- * and definitions. Kernels: src/kernels/ref/pool.c and src/kernels/dnnl/pool.c. */
+/* Pooling ops (ONNX opset 11–19, 2-D): MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool —
+ * shape rules and definitions. Kernels: src/kernels/ref/pool.c and src/kernels/dnnl/pool.c. */
 #include "graph/internal.h"
 #include "ops/conv.h"
 
@@ -14,7 +14,7 @@ static bool window_hits(int64_t start, int64_t k, int64_t d, int64_t in) {
 sal_status sal__pool_geom(sal_ctx *ctx, const sal_node *n, const sal_shape *x, sal_pool_geom *g) {
   memset(g, 0, sizeof *g);
   char a[96];
-  if (n->op == SAL_OP_GLOBALAVGPOOL) {
+  if (n->op == SAL_OP_GLOBALAVGPOOL || n->op == SAL_OP_GLOBALMAXPOOL) {
     if (x->ndim < 3)
       return sal__op_error(ctx, n, SAL_STATUS_SHAPE, "input %s must be (N, C, spatial...)", sal_shape_str(x, a, sizeof a));
     sal_window *w = &g->win;
@@ -28,6 +28,7 @@ sal_status sal__pool_geom(sal_ctx *ctx, const sal_node *n, const sal_shape *x, s
     w->s[0] = w->s[1] = w->d[0] = w->d[1] = 1;
     w->oh = w->ow = 1;
     g->global = true;
+    g->max = n->op == SAL_OP_GLOBALMAXPOOL;
     return SAL_STATUS_OK;
   }
   if (x->ndim != 4)
@@ -108,4 +109,6 @@ const sal_op_def sal__op_maxpool = {.name = "MaxPool", .min_in = 1, .max_in = 1,
 const sal_op_def sal__op_avgpool = {.name = "AveragePool", .min_in = 1, .max_in = 1, .min_out = 1, .max_out = 1,
                                     .infer = pool_infer, .macs = pool_macs};
 const sal_op_def sal__op_globalavgpool = {.name = "GlobalAveragePool", .min_in = 1, .max_in = 1, .min_out = 1,
+                                          .max_out = 1, .infer = pool_infer, .macs = gap_macs};
+const sal_op_def sal__op_globalmaxpool = {.name = "GlobalMaxPool", .min_in = 1, .max_in = 1, .min_out = 1,
                                           .max_out = 1, .infer = pool_infer, .macs = gap_macs};

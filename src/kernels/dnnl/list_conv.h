@@ -5,4 +5,5 @@
   X(BATCHNORM, batchnorm)             \
   X(MAXPOOL, maxpool)                 \
   X(AVGPOOL, avgpool)                 \
-  X(GLOBALAVGPOOL, globalavgpool)
+  X(GLOBALAVGPOOL, globalavgpool)      \
+  X(GLOBALMAXPOOL, globalmaxpool)

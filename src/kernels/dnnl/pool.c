@@ -1,4 +1,4 @@
-/* oneDNN MaxPool, AveragePool and GlobalAveragePool kernels (4-D, pooling_v2 forward + backward
+/* oneDNN MaxPool, AveragePool, GlobalAveragePool and GlobalMaxPool kernels (4-D, pooling_v2 forward + backward
  * created once in prepare), chosen by plans over src/kernels/ref/pool.c where supported. */
 #include "kernels/dnnl/util.h"
 #include "ops/conv.h"
@@ -35,7 +35,7 @@ static bool pool_params(const sal_pool_geom *g, const sal_shape *x, dnnl_alg_kin
   }
   *alg = g->max ? dnnl_pooling_max : g->count_include_pad ? dnnl_pooling_avg_include_padding : dnnl_pooling_avg_exclude_padding;
   for (int i = 0; i < 2; i++) {
-    ker[i] = g->global ? x->d[2 + i] : w->k[i]; /* GlobalAveragePool's window flattens H*W */
+    ker[i] = g->global ? x->d[2 + i] : w->k[i]; /* global pooling's window is the whole (H, W) plane */
     str[i] = w->s[i];
     dil[i] = w->d[i] - 1; /* oneDNN counts dilation from 0 */
     pl[i] = w->pad[i];
@@ -148,3 +148,4 @@ static const char *pool_impl_name(const sal_kctx *k) {
 SAL__DNNL_POOL(maxpool)
 SAL__DNNL_POOL(avgpool)
 SAL__DNNL_POOL(globalavgpool)
+SAL__DNNL_POOL(globalmaxpool)
