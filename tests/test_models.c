@@ -242,8 +242,9 @@ int main(void) {
   const char *const *list = sal_model_list();
   int nlist = 0;
   while (list[nlist]) nlist++;
-  TH_CHECK(nlist == 4 && strcmp(list[0], "resnet18") == 0 && strcmp(list[3], "resnet_small") == 0,
-           "model list has 4 entries, got %d", nlist);
+  TH_CHECK(nlist == 5 && strcmp(list[0], "resnet18") == 0 && strcmp(list[3], "resnet_small") == 0 &&
+               strcmp(list[4], "simple_cnn") == 0,
+           "model list has 5 entries, got %d", nlist);
 
   /* torchvision's counts: resnet18 11,689,512; resnet50 25,557,032; vgg16 138,357,544. */
   check_imagenet("resnet18", 11689512, 11699112, 102, 62);
@@ -276,6 +277,28 @@ int main(void) {
              "resnet_small w8: %lld parameters", (long long)sal_graph_param_count(g, true));
     SHAPE(g, "conv1.weight", 8, 1, 3, 3);
     SHAPE(g, "layer3", 1, 32, 8, 8);
+    SHAPE(g, "logits", 1, 5);
+    sal_graph_free(g);
+  }
+
+  /* simple_cnn: the count of the same network in PyTorch (tools/synth_accuracy.py's: 4 blocks of
+   * conv 3x3 without bias, BN, ReLU, max-pool; widths w..8w; global max pool; Linear), 98,970
+   * trainable + 480 running statistics at width 16; blocks halve the side. */
+  g = build("simple_cnn", 0, 0, 0, 0);
+  if (g) {
+    TH_CHECK(sal_graph_param_count(g, true) == 98970 && sal_graph_param_count(g, false) == 99450,
+             "simple_cnn: %lld parameters", (long long)sal_graph_param_count(g, true));
+    SHAPE(g, "block1.relu", 1, 16, 64, 64);
+    SHAPE(g, "block1", 1, 16, 32, 32);
+    SHAPE(g, "block4", 1, 128, 4, 4);
+    SHAPE(g, "pool", 1, 128, 1, 1);
+    SHAPE(g, "logits", 1, 10);
+    sal_graph_free(g);
+  }
+  g = build("simple_cnn", 16, 5, 1, 8);
+  if (g) {
+    SHAPE(g, "block1.conv.weight", 8, 1, 3, 3);
+    SHAPE(g, "block4", 1, 64, 1, 1);
     SHAPE(g, "logits", 1, 5);
     sal_graph_free(g);
   }
@@ -323,7 +346,7 @@ int main(void) {
   sal_model_spec s = sal_model_spec_default("resnet34");
   sal_graph *bad = (sal_graph *)&s; /* must be reset to NULL on failure */
   TH_FAILS(sal_model_build(ctx, &s, &bad), SAL_STATUS_NOT_FOUND,
-           "unknown architecture 'resnet34' (known: resnet18, resnet50, vgg16, resnet_small)");
+           "unknown architecture 'resnet34' (known: resnet18, resnet50, vgg16, resnet_small, simple_cnn)");
   TH_CHECK(bad == NULL, "failed build leaves *out NULL");
   s.arch = NULL;
   TH_FAILS(sal_model_build(ctx, &s, &bad), SAL_STATUS_NOT_FOUND, "known: resnet18");

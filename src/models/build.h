@@ -60,5 +60,6 @@ sal_status sal__model_resnet18(sal__mb *b, const sal_model_spec *spec);
 sal_status sal__model_resnet50(sal__mb *b, const sal_model_spec *spec);
 sal_status sal__model_resnet_small(sal__mb *b, const sal_model_spec *spec);
 sal_status sal__model_vgg16(sal__mb *b, const sal_model_spec *spec);
+sal_status sal__model_simple_cnn(sal__mb *b, const sal_model_spec *spec);
 
 #endif

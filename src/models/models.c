@@ -15,16 +15,17 @@ typedef struct arch {
 
 /* Minimum sizes: the ImageNet ResNets downsample by 32, so below 32 px the last stage sees less
  * than one input-stride of image; resnet_small downsamples by 4 and needs its last stage at least
- * 2x2; VGG-16 needs its 7x7 classifier input (see vgg.c). */
+ * 2x2; VGG-16 needs its 7x7 classifier input (see vgg.c); simple_cnn halves the side four times. */
 static const arch archs[] = {
     {"resnet18", sal__model_resnet18, 32, 1000, 224},
     {"resnet50", sal__model_resnet50, 32, 1000, 224},
     {"vgg16", sal__model_vgg16, 224, 1000, 224},
     {"resnet_small", sal__model_resnet_small, 8, 10, 64},
+    {"simple_cnn", sal__model_simple_cnn, 16, 10, 64},
 };
 #define N_ARCHS ((int)(sizeof archs / sizeof archs[0]))
 
-static const char *const arch_names[] = {"resnet18", "resnet50", "vgg16", "resnet_small", NULL};
+static const char *const arch_names[] = {"resnet18", "resnet50", "vgg16", "resnet_small", "simple_cnn", NULL};
 _Static_assert(sizeof arch_names / sizeof arch_names[0] == N_ARCHS + 1, "arch name list out of step");
 
 /* Bounds that keep every size product far from overflow and allocations sane. */
