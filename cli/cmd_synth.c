@@ -10,7 +10,7 @@ int cmd_synth(int argc, char **argv) {
   const char *out = NULL;
   int64_t seed = 0, size = 64, threads = 0;
   int64_t train = -1, val = -1, test = -1;
-  bool preview = false, force = false, quiet = false;
+  bool preview = false, force = false, quiet = false, omit = false;
   cli_opt opts[] = {
       {"--out", CLI_STRING, "output directory (required; created if missing)", &out},
       {"--seed", CLI_INT, "random seed, >= 0 (default 0)", &seed},
@@ -21,6 +21,7 @@ int cmd_synth(int argc, char **argv) {
       {"--threads", CLI_INT, "concurrent workers (default 0 = 8 per core; the files do not depend on it)", &threads},
       {"--preview", CLI_FLAG, "also write preview.png (8 x 8 training images, masks outlined)", &preview},
       {"--force", CLI_FLAG, "write into a non-empty output directory", &force},
+      {"--omit-objects", CLI_FLAG, "counterfactual: the same images with the objects left unpainted (labels and masks kept)", &omit},
       {"--quiet", CLI_FLAG, "no progress, print only the summary line", &quiet},
   };
   const char *usage = "salient synth FAMILY --out DIR [options]   (FAMILY: shapes, lesions, pairs)";
@@ -78,6 +79,7 @@ int cmd_synth(int argc, char **argv) {
   p.threads = (int)threads;
   p.preview = preview;
   p.force = force;
+  p.omit_objects = omit;
   st = sal_synth_generate(ctx, &p, out);
   if (st) {
     rc = cli_fail(ctx, st, "synth");

@@ -533,6 +533,51 @@ static void test_anova(void) {
   TH_CHECK(fabs(p2 - 0.05) < 1e-3, "P(F(1, 1e6) >= 3.8415) = %.5f, want 0.05", p2);
 }
 
+/* omit_objects renders the same scene without the objects: masks, boxes and labels unchanged,
+ * every mask pixel changed (objects differ from the background by >= 0.2 in colour, lesions by
+ * >= 0.04 of full scale at half coverage), and nothing changed farther than 6 pixels from a box (the
+ * box bounds the pixels covered at least half; parts thinner than half a pixel, such as spicule
+ * tips, reach a few pixels beyond it). */
+static void test_omit_objects(sal_synth_family f, int n) {
+  sal_ctx *ctx = th_ctx();
+  sal_synth_params p = sal_synth_params_default(f), q = p;
+  q.omit_objects = true;
+  int bad_meta = 0, unchanged_mask = 0, changed_outside = 0;
+  for (int i = 0; i < n; i++) {
+    sal_synth_sample a, b;
+    sal_status st = sal_synth_render(ctx, &p, SAL_SYNTH_VAL, i, &a);
+    if (!st) st = sal_synth_render(ctx, &q, SAL_SYNTH_VAL, i, &b);
+    if (st) {
+      TH_OK(st);
+      return;
+    }
+    const int64_t S = p.size, C = a.image->channels;
+    const uint8_t *pa = a.image->pixels, *pb = b.image->pixels;
+    if (a.n_objects != b.n_objects) bad_meta++;
+    for (int o = 0; o < a.n_objects && o < b.n_objects; o++)
+      if (a.label[o] != b.label[o] || memcmp(a.box[o], b.box[o], sizeof a.box[o]) ||
+          memcmp(a.mask[o]->pixels, b.mask[o]->pixels, (size_t)(S * S)))
+        bad_meta++;
+    for (int64_t y = 0; y < S; y++)
+      for (int64_t x = 0; x < S; x++) {
+        bool diff = memcmp(pa + (y * S + x) * C, pb + (y * S + x) * C, (size_t)C) != 0;
+        bool in_mask = false, near_box = false;
+        for (int o = 0; o < a.n_objects; o++) {
+          in_mask |= ((const uint8_t *)a.mask[o]->pixels)[y * S + x] != 0;
+          near_box |= x >= a.box[o][0] - 6 && x < a.box[o][2] + 6 && y >= a.box[o][1] - 6 && y < a.box[o][3] + 6;
+        }
+        if (in_mask && !diff) unchanged_mask++;
+        if (diff && !near_box) changed_outside++;
+      }
+    sal_synth_sample_free(&a);
+    sal_synth_sample_free(&b);
+  }
+  const char *name = sal_synth_family_name(f);
+  TH_CHECK(bad_meta == 0, "%s omit_objects: %d labels, boxes or masks differ", name, bad_meta);
+  TH_CHECK(unchanged_mask == 0, "%s omit_objects: %d mask pixels still show the object", name, unchanged_mask);
+  TH_CHECK(changed_outside == 0, "%s omit_objects: %d pixels changed away from the objects", name, changed_outside);
+}
+
 int main(void) {
   snprintf(g_root, sizeof g_root, "/tmp/sal_test_synth_XXXXXX");
   if (!mkdtemp(g_root)) {
@@ -548,6 +593,7 @@ int main(void) {
   test_masks(SAL_SYNTH_LESIONS, n);
   test_masks(SAL_SYNTH_PAIRS, n);
   test_datasets();
+  for (int f = 0; f < SAL_SYNTH_FAMILY_COUNT; f++) test_omit_objects((sal_synth_family)f, th_quick() ? 10 : 40);
   const int m = th_quick() ? 40 : 100;
   test_independence(SAL_SYNTH_SHAPES, m);
   test_independence(SAL_SYNTH_LESIONS, m);

@@ -57,6 +57,10 @@ typedef struct sal_synth_params {
   int threads;   /* concurrent workers for sal_synth_generate; 0 = automatic (docs/synth.md) */
   bool preview;  /* also write preview.png: up to 8 x 8 training images with masks outlined */
   bool force;    /* write into a non-empty output directory (existing files are overwritten) */
+  /* Counterfactual rendering: the same scene (background, clutter, noise, every random draw) with
+   * the objects left unpainted; labels, masks and boxes still say where they would be. Used to
+   * show that a model's evidence is the object (docs/training.md). */
+  bool omit_objects;
 } sal_synth_params;
 
 /* The documented defaults for a family: seed 0, size 64, 10 000 / 1 000 / 2 000 images, the

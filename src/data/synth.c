@@ -322,6 +322,7 @@ static sal_status write_json(sal_ctx *ctx, const char *dir, const sal_synth_para
           (unsigned long long)p->seed, (long long)p->size, channels_of(p->family));
   fprintf(f, "  \"objects_per_image\": %d,\n  \"object_size\": [%.4f, %.4f],\n", p->family == SAL_SYNTH_PAIRS ? 2 : 1,
           p->size_min, p->size_max);
+  if (p->omit_objects) fprintf(f, "  \"objects_omitted\": true,\n");
   fprintf(f, "  \"classes\": [");
   for (int k = 0; k < sal_synth_num_classes(p->family); k++) fprintf(f, "%s\"%s\"", k ? ", " : "", sal_synth_class_name(p->family, k));
   fprintf(f, "],\n  \"counts\": {\"train\": %lld, \"val\": %lld, \"test\": %lld},\n", (long long)p->count[0],

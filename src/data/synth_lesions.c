@@ -134,9 +134,10 @@ void synth_render_lesions(synth_job *j, synth_rng *r, int64_t index) {
       size_t q = (size_t)y * (size_t)S + (size_t)x;
       int n = j->cov[q];
       if (n == 0) continue;
+      if (2 * n >= SYNTH_SS2) j->mask[0][q] = 255;
+      if (p->omit_objects) continue;
       float t = synth_noise_at(&inner, ((float)x + 0.5f) / (float)S, ((float)y + 0.5f) / (float)S);
       j->canvas[q] += contrast * (0.8f + 0.4f * t) * (float)n / SYNTH_SS2;
-      if (2 * n >= SYNTH_SS2) j->mask[0][q] = 255;
     }
   synth_add_noise(j, r, 1, 0.02f);
   j->n_objects = 1;

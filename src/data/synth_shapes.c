@@ -209,7 +209,7 @@ static void paint_background(synth_job *j, synth_rng *r, rgb *b1, rgb *b2) {
 }
 
 /* Paints cov (alpha = coverage) in colour col(x, y) = mix(c1, c2, tex); sets mask pixels whose
- * coverage is >= 1/2 when mask is given. */
+ * coverage is >= 1/2 when mask is given (an object, left unpainted under omit_objects). */
 static void paint_cov(synth_job *j, const int bb[4], rgb c1, rgb c2, const texture *tex, uint8_t *mask) {
   const int S = j->S;
   for (int y = bb[1]; y < bb[3]; y++)
@@ -217,11 +217,12 @@ static void paint_cov(synth_job *j, const int bb[4], rgb c1, rgb c2, const textu
       size_t p = (size_t)y * (size_t)S + (size_t)x;
       int n = j->cov[p];
       if (n == 0) continue;
+      if (mask && 2 * n >= SYNTH_SS2) mask[p] = 255;
+      if (mask && j->p->omit_objects) continue;
       float a = (float)n / SYNTH_SS2;
       rgb c = tex ? mix(c1, c2, texture_at(tex, (float)x + 0.5f, (float)y + 0.5f, S)) : c1;
       float *d = j->canvas + p * 3;
       for (int i = 0; i < 3; i++) d[i] += (c.c[i] - d[i]) * a;
-      if (mask && 2 * n >= SYNTH_SS2) mask[p] = 255;
     }
 }
 
