@@ -41,7 +41,7 @@ int cmd_train(int argc, char **argv) {
   const char *lr = NULL, *momentum = NULL, *wd = NULL, *ls = NULL, *clip = NULL, *jitter = NULL, *crop = NULL;
   const char *optimizer = "adamw", *schedule = "cosine";
   int64_t epochs = o.epochs, batch = o.batch, size = o.image_size, width = o.width, warmup = INT64_MIN;
-  int64_t flip = 1, seed = 0, threads = 0, loader_threads = 0, nesterov = -1, stop_after = 0;
+  int64_t flip = 1, dihedral = 0, seed = 0, threads = 0, loader_threads = 0, nesterov = -1, stop_after = 0;
   bool quiet = false;
   cli_opt opts[] = {
       {"--data", CLI_STRING, "training data: a CSV manifest, an image folder, or a directory with train.csv (required)", &data},
@@ -62,6 +62,7 @@ int cmd_train(int argc, char **argv) {
       {"--width", CLI_INT, "resnet_small first-stage channels (default 16)", &width},
       {"--crop-scale", CLI_STRING, "random resized crop area range MIN[,MAX], or 0 for no crop (default 0.7,1)", &crop},
       {"--flip", CLI_INT, "random horizontal flip, 0 or 1 (default 1)", &flip},
+      {"--dihedral", CLI_INT, "random 90-degree rotation and mirror (8 symmetries of the square), 0 or 1 (default 0)", &dihedral},
       {"--jitter", CLI_STRING, "colour jitter strength for brightness, contrast, saturation (default 0 = off)", &jitter},
       {"--clip-grad", CLI_STRING, "global gradient-norm clip, 0 = off (default 5)", &clip},
       {"--seed", CLI_INT, "seed of weights, shuffling, augmentation and dropout (default 0)", &seed},
@@ -131,8 +132,8 @@ int cmd_train(int argc, char **argv) {
   float js = 0;
   if (!parse_float("--jitter", jitter, &js)) return 2;
   o.augment.brightness = o.augment.contrast = o.augment.saturation = js;
-  if ((flip != 0 && flip != 1) || nesterov < -1 || nesterov > 1) {
-    fprintf(stderr, "salient train: --flip and --nesterov take 0 or 1\n");
+  if ((flip != 0 && flip != 1) || (dihedral != 0 && dihedral != 1) || nesterov < -1 || nesterov > 1) {
+    fprintf(stderr, "salient train: --flip, --dihedral and --nesterov take 0 or 1\n");
     return 2;
   }
   if (seed < 0 || threads < 0 || threads > 1024 || loader_threads < 0 || loader_threads > 64) {
@@ -140,6 +141,7 @@ int cmd_train(int argc, char **argv) {
     return 2;
   }
   o.augment.flip = flip == 1;
+  o.augment.dihedral = dihedral == 1;
   o.arch = arch;
   o.epochs = epochs;
   o.batch = batch;

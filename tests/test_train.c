@@ -99,13 +99,15 @@ static void test_draws(void) {
   sal_augment a = sal_augment_default();
   a.crop = true;
   a.flip = true;
+  a.dihedral = true;
   a.brightness = 0.4f;
   a.saturation = 1.5f;
-  int n = 2000, inside = 1, flips = 0, jit = 1, fallbacks = 0;
+  int n = 2000, inside = 1, flips = 0, jit = 1, fallbacks = 0, codes[8] = {0};
   double min_area = 1, max_area = 0, min_ratio = 10, max_ratio = 0, pos = 0;
   for (int i = 0; i < n; i++) {
     sal__aug_draw d;
     sal__aug_draw_item(&a, 9, 4, i, 64, 48, &d);
+    codes[d.dihedral & 7]++;
     inside &= d.crop && d.x >= 0 && d.y >= 0 && d.w >= 1 && d.h >= 1 && d.x + d.w <= 64 && d.y + d.h <= 48;
     double area = (double)(d.w * d.h) / (64.0 * 48.0), ratio = (double)d.w / (double)d.h;
     if (d.w == 48 * 4 / 3 && d.h == 48) {
@@ -127,6 +129,8 @@ static void test_draws(void) {
   TH_CHECK(fabs(pos / (double)(n - fallbacks) - 0.5) < 0.05 && fallbacks < n / 50, "mean position %.3f, %d fallbacks",
            pos / (double)(n - fallbacks), fallbacks);
   TH_CHECK(abs(flips - (n - fallbacks) / 2) < n / 20 && jit, "flips %d of %d, jitter ranges ok %d", flips, n - fallbacks, jit);
+  /* The 8 symmetries each about n/8 = 250 times (binomial s.d. 15). */
+  for (int k = 0; k < 8; k++) TH_CHECK(abs(codes[k] - n / 8) < 75, "dihedral code %d drawn %d times of %d", k, codes[k], n);
   /* Nothing fits a 100 x 10 image at scale >= 0.9 within the ratio range: the fallback is the
    * centred crop of the full height with width round(10 * 4/3) = 13. */
   a.scale_min = 0.9f;
@@ -158,6 +162,7 @@ static void test_augment(void) {
   lo.augment.crop = true;
   lo.augment.scale_min = 0.3f;
   lo.augment.flip = true;
+  lo.augment.dihedral = true;
   lo.augment.brightness = lo.augment.contrast = lo.augment.saturation = 0.4f;
   /* The same batches with 1 and 3 threads, and a different epoch gives different pixels. */
   sal_loader *a = NULL, *b = NULL;
@@ -197,7 +202,7 @@ static void test_augment(void) {
     }
   }
   TH_CHECK(batches == (int)((ds->n_items + 4) / 5) && same, "augmented batches depend on the thread count (%d batches)", batches);
-  TH_CHECK(boxes_checked >= 10 && max_box_err <= 1.01, "boxes and masks disagree after crop and flip: %d boxes, max error %.3f px",
+  TH_CHECK(boxes_checked >= 10 && max_box_err <= 1.01, "boxes and masks disagree after crop, flip and rotation: %d boxes, max error %.3f px",
            boxes_checked, max_box_err);
   /* Flip only: every image is its unflipped self or its mirror, and both occur. */
   sal_loader *c = NULL, *d = NULL;
@@ -224,6 +229,40 @@ static void test_augment(void) {
     }
     TH_CHECK(ok && flips_seen > total / 5 && flips_seen < total * 4 / 5, "flip: %d of %d mirrored (ok %d)", flips_seen, total, ok);
   }
+  /* Dihedral only: every image is one of the 8 symmetries of its plain self (built here from the
+   * definition: transpose, mirror columns, mirror rows), and several of them occur. */
+  sal_loader *r = NULL;
+  lo.augment.flip = false;
+  lo.augment.dihedral = true;
+  TH_OK(sal_loader_new(th_ctx(), ds, &lo, &r));
+  if (c && r) {
+    TH_OK(sal_loader_epoch(c, 1));
+    TH_OK(sal_loader_epoch(r, 1));
+    int ok = 1, seen[8] = {0}, kinds = 0;
+    while (sal_loader_next(c, &ba) == SAL_STATUS_OK && ba && sal_loader_next(r, &bb) == SAL_STATUS_OK && bb) {
+      for (int64_t i = 0; i < ba->n; i++) {
+        const float *p = ba->images->data + i * 3 * 256, *q = bb->images->data + i * 3 * 256;
+        int found = -1;
+        for (int k = 0; k < 8 && found < 0; k++) {
+          bool match = true;
+          for (int ch = 0; ch < 3 && match; ch++)
+            for (int y = 0; y < 16 && match; y++)
+              for (int x = 0; x < 16 && match; x++) {
+                /* undo the mirrors, then the transpose: source row t, column u */
+                int yy = k & 4 ? 15 - y : y, xx = k & 2 ? 15 - x : x;
+                int t = k & 1 ? xx : yy, u = k & 1 ? yy : xx;
+                match = q[ch * 256 + y * 16 + x] == p[ch * 256 + t * 16 + u];
+              }
+          if (match) found = k;
+        }
+        ok &= found >= 0;
+        if (found >= 0) seen[found] = 1;
+      }
+    }
+    for (int k = 0; k < 8; k++) kinds += seen[k];
+    TH_CHECK(ok && kinds >= 4, "dihedral: an image is none of the 8 symmetries (ok %d), or only %d kinds seen", ok, kinds);
+  }
+  sal_loader_free(r);
   /* Bad augmentation settings. */
   sal_loader *e = NULL;
   lo.augment.crop = true;
@@ -232,6 +271,11 @@ static void test_augment(void) {
   lo.augment.scale_min = 0.5f;
   lo.augment.brightness = -1;
   TH_FAILS(sal_loader_new(th_ctx(), ds, &lo, &e), SAL_STATUS_BAD_INPUT, "colour jitter");
+  lo.augment.brightness = 0;
+  lo.augment.dihedral = true;
+  lo.pp.resize_w = 12;
+  TH_FAILS(sal_loader_new(th_ctx(), ds, &lo, &e), SAL_STATUS_BAD_INPUT, "square model frame");
+  lo.pp.resize_w = 16;
   sal_loader_free(c);
   sal_loader_free(d);
 out:

@@ -15,13 +15,16 @@ extern "C" {
 
 /* Training-time augmentation (docs/training.md), applied between decoding and the batch tensor.
  * Every random choice is drawn with Philox from (seed, epoch, item), so batches do not depend on
- * the thread count. Boxes and masks go through the same crop and flip as the pixels. */
+ * the thread count. Boxes and masks go through the same crop, flip and rotation as the pixels. */
 typedef struct sal_augment {
   bool crop;                  /* torchvision RandomResizedCrop to the model frame (replaces the
                                * preprocessing's resize and centre crop) */
   float scale_min, scale_max; /* crop area as a fraction of the image's: (0.08, 1) */
   float ratio_min, ratio_max; /* crop width / height, drawn log-uniformly: (3/4, 4/3) */
   bool flip;                  /* horizontal flip with probability 1/2 */
+  bool dihedral;              /* then one of the 8 symmetries of the square (rotations by 0, 90, 180,
+                               * 270 degrees, each possibly mirrored), uniformly: for classes that do
+                               * not depend on orientation; needs a square model frame */
   float brightness, contrast, saturation; /* colour jitter: factor uniform in [max(0, 1 - s), 1 + s]
                                            * applied in this order (0 = off) */
 } sal_augment;

@@ -1,5 +1,5 @@
-/* Training-time augmentation: torchvision's RandomResizedCrop parameters, horizontal flip and
- * ColorJitter, drawn with Philox from (seed, epoch, item). Called by the loader's workers between
+/* Training-time augmentation: torchvision's RandomResizedCrop parameters, horizontal flip, the
+ * dihedral symmetries of the square and ColorJitter, drawn with Philox from (seed, epoch, item). Called by the loader's workers between
  * decoding and the preprocessing that produces the batch tensor (src/data/loader.c). */
 #include "data/augment.h"
 
@@ -76,6 +76,10 @@ void sal__aug_draw_item(const sal_augment *a, uint64_t seed, int64_t epoch, int6
     }
   }
   d->flip = a->flip && u[40] < 0.5f;
+  if (a->dihedral) {
+    int k = (int)(u[44] * 8.0f);
+    d->dihedral = k > 7 ? 7 : k;
+  }
   /* ColorJitter: each factor uniform in [max(0, 1 - s), 1 + s]. */
   float s[3] = {a->brightness, a->contrast, a->saturation};
   float *f[3] = {&d->brightness, &d->contrast, &d->saturation};
@@ -102,14 +106,52 @@ void sal__aug_crop_mask(const uint8_t *mask, int64_t mw, int64_t x, int64_t y, i
   for (int64_t r = 0; r < h; r++) memcpy(out + r * w, mask + (y + r) * mw + x, (size_t)w);
 }
 
-void sal__aug_flip(float *x, int64_t c, int64_t h, int64_t w) {
-  for (int64_t r = 0; r < c * h; r++) {
-    float *row = x + r * w;
-    for (int64_t i = 0, j = w - 1; i < j; i++, j--) {
-      float t = row[i];
-      row[i] = row[j];
-      row[j] = t;
+/* Source pixel (row, column) of output pixel (r, c) of an n × n plane under dihedral code k:
+ * the output is the source transposed (bit 0), then mirrored left-right (bit 1), then top-bottom
+ * (bit 2); undone here in reverse order. */
+static inline int64_t dihedral_src(int k, int64_t n, int64_t r, int64_t c) {
+  if (k & 4) r = n - 1 - r;
+  if (k & 2) c = n - 1 - c;
+  return k & 1 ? c * n + r : r * n + c;
+}
+
+void sal__aug_orient(const sal__aug_draw *d, float *x, int64_t c, int64_t h, int64_t w, float *tmp) {
+  for (int64_t p = 0; p < c; p++) {
+    float *pl = x + p * h * w;
+    if (d->flip)
+      for (int64_t r = 0; r < h; r++)
+        for (int64_t i = 0, j = w - 1; i < j; i++, j--) {
+          float t = pl[r * w + i];
+          pl[r * w + i] = pl[r * w + j];
+          pl[r * w + j] = t;
+        }
+    if (d->dihedral && h == w) {
+      memcpy(tmp, pl, (size_t)(h * w) * sizeof *tmp);
+      for (int64_t r = 0; r < h; r++)
+        for (int64_t q = 0; q < w; q++) pl[r * w + q] = tmp[dihedral_src(d->dihedral, h, r, q)];
     }
+  }
+}
+
+void sal__aug_orient_box(const sal__aug_draw *d, int64_t w, int64_t h, float v[4]) {
+  if (d->flip) {
+    float x0 = (float)w - v[2], x1 = (float)w - v[0];
+    v[0] = x0;
+    v[2] = x1;
+  }
+  if (!d->dihedral || h != w) return;
+  const float n = (float)w;
+  if (d->dihedral & 1) {
+    float t0 = v[0], t2 = v[2];
+    v[0] = v[1], v[2] = v[3], v[1] = t0, v[3] = t2;
+  }
+  if (d->dihedral & 2) {
+    float x0 = n - v[2], x1 = n - v[0];
+    v[0] = x0, v[2] = x1;
+  }
+  if (d->dihedral & 4) {
+    float y0 = n - v[3], y1 = n - v[1];
+    v[1] = y0, v[3] = y1;
   }
 }
 

@@ -35,6 +35,7 @@ typedef struct ld_worker {
   sal_ctx *ctx;        /* the thread's own context: errors and allocation */
   sal_workspace *ws;   /* preprocessing scratch */
   uint8_t *mask_tmp;   /* one mask in the model frame (H × W) */
+  float *orient_tmp;   /* one plane (H × W) for the dihedral augmentation */
 } ld_worker;
 
 struct sal_loader {
@@ -121,7 +122,7 @@ static sal_status load_item(ld_worker *w, int64_t pos) {
     g.src_w = src_w;
     g.src_h = src_h;
   }
-  if (d.flip) sal__aug_flip(x, ld->C, ld->H, ld->W);
+  sal__aug_orient(&d, x, ld->C, ld->H, ld->W, w->orient_tmp);
   sal__aug_jitter(&d, x, ld->C, ld->H, ld->W, pp.mean, pp.std);
   s->labels[i] = it->label;
   s->items[i] = item;
@@ -133,11 +134,7 @@ static sal_status load_item(ld_worker *w, int64_t pos) {
     float v[4] = {it->objects[k].box.x0, it->objects[k].box.y0, it->objects[k].box.x1, it->objects[k].box.y1};
     bool inside = false;
     sal_geom_map_boxes(&g, 1, v, &inside);
-    if (d.flip) {
-      float x0 = (float)ld->W - v[2], x1 = (float)ld->W - v[0];
-      v[0] = x0;
-      v[2] = x1;
-    }
+    sal__aug_orient_box(&d, ld->W, ld->H, v);
     bx->x0 = v[0];
     bx->y0 = v[1];
     bx->x1 = v[2];
@@ -178,12 +175,10 @@ static sal_status load_item(ld_worker *w, int64_t pos) {
     }
     sal_image_free(mk);
     if (st) return st;
-    for (int64_t p = 0; p < plane; p++) {
-      /* The flip mirrors each mask row like the image's. */
-      int64_t q = d.flip ? (p / ld->W) * ld->W + (ld->W - 1 - p % ld->W) : p;
-      m[p] = (w->mask_tmp[q] != 0 || m[p] != 0) ? 1.0f : 0.0f;
-    }
+    for (int64_t p = 0; p < plane; p++) m[p] = (w->mask_tmp[p] != 0 || m[p] != 0) ? 1.0f : 0.0f;
   }
+  /* The union turns with the image. */
+  sal__aug_orient(&d, m, 1, ld->H, ld->W, w->orient_tmp);
   return SAL_STATUS_OK;
 }
 
@@ -243,6 +238,7 @@ void sal_loader_free(sal_loader *ld) {
     if (w->started) pthread_join(w->th, NULL);
     sal_workspace_free(w->ws);
     sal_free(w->mask_tmp);
+    sal_free(w->orient_tmp);
     sal_ctx_free(w->ctx);
   }
   sal_free(ld->workers);
@@ -294,6 +290,9 @@ sal_status sal_loader_new(sal_ctx *ctx, const sal_dataset *ds, const sal_loader_
   if (a->crop && !(finite && a->ratio_min > 0 && a->ratio_min <= a->ratio_max))
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "loader: crop ratio (%g, %g) must satisfy 0 < min <= max",
                          (double)a->ratio_min, (double)a->ratio_max);
+  if (a->dihedral && H != W)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "loader: the dihedral augmentation turns images by 90 degrees and "
+                         "needs a square model frame, not %lldx%lld", (long long)W, (long long)H);
   if (!(a->brightness >= 0 && a->brightness <= 10 && a->contrast >= 0 && a->contrast <= 10 && a->saturation >= 0 &&
         a->saturation <= 10))
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "loader: colour jitter (%g, %g, %g) must be in [0, 10]",
@@ -348,7 +347,8 @@ sal_status sal_loader_new(sal_ctx *ctx, const sal_dataset *ds, const sal_loader_
     sal_ctx_set_log_level(w->ctx, SAL_LOG_QUIET);
     if (sal_workspace_new(ctx, &w->ws)) goto oom;
     w->mask_tmp = sal_alloc(ctx, (size_t)(H * W));
-    if (!w->mask_tmp) goto oom;
+    w->orient_tmp = sal_alloc(ctx, (size_t)(H * W) * sizeof *w->orient_tmp);
+    if (!w->mask_tmp || !w->orient_tmp) goto oom;
   }
   for (int i = 0; i < o.threads; i++) {
     if (pthread_create(&ld->workers[i].th, NULL, worker_main, &ld->workers[i]) != 0) {

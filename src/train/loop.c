@@ -143,6 +143,7 @@ static cJSON *train_json(const sal_train_opts *o, int64_t batch) {
   cJSON_AddItemToObject(t, "crop_scale", floats_json((const float[]){o->augment.scale_min, o->augment.scale_max}, 2));
   cJSON_AddItemToObject(t, "crop_ratio", floats_json((const float[]){o->augment.ratio_min, o->augment.ratio_max}, 2));
   cJSON_AddBoolToObject(t, "flip", o->augment.flip);
+  cJSON_AddBoolToObject(t, "dihedral", o->augment.dihedral);
   cJSON_AddItemToObject(
       t, "jitter", floats_json((const float[]){o->augment.brightness, o->augment.contrast, o->augment.saturation}, 3));
   cJSON_AddNumberToObject(t, "seed", (double)o->seed);
