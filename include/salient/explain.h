@@ -85,6 +85,7 @@ typedef struct sal_method_params {
   float max_blur;      /* σ of the most blurred level in pixels; 0 = 20 · H / 224 */
   int64_t mask_step;   /* smooth-max generator step in pixels; 0 = 7 · H / 224 */
   float mask_sigma;    /* its kernel σ in pixels; 0 = 21 · H / 224 */
+  float tie_tol;       /* mask values within tie_tol of the area boundary's value are ties (1e-5) */
 } sal_method_params;
 
 /* Number of registered methods and their names (registry order), a one-line summary. */

@@ -17,7 +17,7 @@ enum {
   P_SEED, P_MAX_MEMORY, P_SAMPLES, P_SIGMA, P_STEPS, P_BASELINE, P_BLUR_SIGMA, P_LAYER, P_PATCH, P_STRIDE,
   P_SCORE, P_GRID, P_P, P_MASK_SIZE, P_L1, P_TV, P_BETA, P_LR, P_ITERATIONS, P_JITTER,
   /* extremal_perturbation; P_EP_LR/ITERATIONS/JITTER are lr/iterations/jitter with its defaults */
-  P_AREAS, P_VARIANT, P_MOMENTUM, P_AREA_WEIGHT, P_AREA_GROWTH, P_LEVELS, P_MAX_BLUR, P_MASK_STEP, P_MASK_SIGMA,
+  P_AREAS, P_VARIANT, P_MOMENTUM, P_AREA_WEIGHT, P_AREA_GROWTH, P_LEVELS, P_MAX_BLUR, P_MASK_STEP, P_MASK_SIGMA, P_TIE_TOL,
   P_EP_LR, P_EP_ITERATIONS, P_EP_JITTER, P_COUNT
 };
 #define B(k) ((uint64_t)1 << (k))
@@ -58,7 +58,7 @@ static const method_def methods[] = {
      sal__explain_extremal_perturbation,
      B(P_SEED) | B(P_MAX_MEMORY) | B(P_AREAS) | B(P_VARIANT) | B(P_EP_ITERATIONS) | B(P_EP_LR) | B(P_MOMENTUM) |
          B(P_AREA_WEIGHT) | B(P_AREA_GROWTH) | B(P_LEVELS) | B(P_MAX_BLUR) | B(P_MASK_STEP) | B(P_MASK_SIGMA) |
-         B(P_EP_JITTER),
+         B(P_TIE_TOL) | B(P_EP_JITTER),
      false, 0, NULL},
 };
 #define N_METHODS ((int)(sizeof methods / sizeof methods[0]))
@@ -98,6 +98,7 @@ static const key_def keys[P_COUNT] = {
     {"max_blur", "0", "sigma of the most blurred pyramid level in pixels; 0 = 20 * H / 224"},
     {"mask_step", "0", "smooth-max mask generator step in pixels; 0 = 7 * H / 224"},
     {"mask_sigma", "0", "smooth-max mask generator kernel sigma in pixels; 0 = 21 * H / 224"},
+    {"tie_tol", "1e-05", "mask values this close to the area boundary's value share its gradient evenly"},
     {"lr", "0.01", "SGD learning rate"},
     {"iterations", "800", "SGD steps"},
     {"jitter", "1", "1 = flip the input horizontally on even steps (TorchRay), 0 = off"},
@@ -157,6 +158,7 @@ sal_status sal_method_params_default(sal_ctx *ctx, const char *method, sal_metho
   out->max_blur = 0;
   out->mask_step = 0;
   out->mask_sigma = 0;
+  out->tie_tol = 1e-5f;
   if (strcmp(out->method, "extremal_perturbation") == 0) { /* TorchRay's SGD settings */
     out->lr = 0.01f;
     out->iterations = 800;
@@ -394,6 +396,10 @@ sal_status sal_method_params_set(sal_ctx *ctx, sal_method_params *p, const char 
     ok = parse_f32(value, 0, 1000, &p->mask_sigma);
     range = "in [0, 1000] pixels (0 = scaled default)";
     break;
+  case P_TIE_TOL:
+    ok = parse_f32(value, 0, 1, &p->tie_tol);
+    range = "in [0, 1]";
+    break;
   default:
     break;
   }
@@ -447,6 +453,7 @@ char *sal_method_params_str(const sal_method_params *p, char *buf, size_t n) {
     case P_MAX_BLUR: snprintf(v, sizeof v, "%g", (double)p->max_blur); break;
     case P_MASK_STEP: snprintf(v, sizeof v, "%lld", (long long)p->mask_step); break;
     case P_MASK_SIGMA: snprintf(v, sizeof v, "%g", (double)p->mask_sigma); break;
+    case P_TIE_TOL: snprintf(v, sizeof v, "%g", (double)p->tie_tol); break;
     default: snprintf(v, sizeof v, "%g", (double)p->p); break;
     }
     used += (size_t)snprintf(buf + used, n - used, "%s%s=%s", i ? " " : "", keys[k].key, v);

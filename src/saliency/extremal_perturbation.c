@@ -11,6 +11,9 @@
 
 /* TorchRay's smooth-max "coldness": softmax(20 v) weights the candidates of a pixel. */
 #define EP_COLD 20.0f
+/* Generator work (pixels × candidates) below which its loops stay on one thread: a parallel region
+ * costs more than a small mask (and the result is the same either way). */
+#define EP_PAR_WORK 262144
 
 /* Geometry of the smooth-max generator (TorchRay's MaskGenerator, for an H×W image): parameters
  * on a hin×win grid of step `s`, parameter (i, j) centred at (margin + s i, margin + s j) of the full
@@ -46,7 +49,7 @@ static void ep_weights(ep_geom *g) {
  * v and 1/Σ exp(20 (v − max)) per pixel for the backward. */
 static void ep_generate(const ep_geom *g, const float *pm, float *full, float *out, float *vmax, float *inv) {
   const int64_t s = g->s, kw = g->kw, wout = g->wout;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g->hout * wout * g->k2 > EP_PAR_WORK)
   for (int64_t uy = 0; uy < g->hout; uy++) {
     float v[1024]; /* kw² <= 1024 is checked by the caller */
     for (int64_t ux = 0; ux < wout; ux++) {
@@ -85,7 +88,7 @@ static void ep_generate(const ep_geom *g, const float *pm, float *full, float *o
 static void ep_generate_backward(const ep_geom *g, const float *pm, const float *gfull, const float *out,
                                  const float *vmax, const float *inv, float *gpm) {
   const int64_t s = g->s, kw = g->kw, wout = g->wout, hmid = (g->hout + s - 1) / s, wmid = (wout + s - 1) / s;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (g->hout * wout * g->k2 > EP_PAR_WORK)
   for (int64_t iy = 0; iy < g->hin; iy++)
     for (int64_t ix = 0; ix < g->win; ix++) {
       const float p = pm[iy * g->win + ix];
@@ -111,9 +114,6 @@ static void ep_generate_backward(const ep_geom *g, const float *pm, const float 
     }
 }
 
-/* The area constraint λ mean_j (sort(M)_j − r_j)², r_j = 0 for the j0 = ⌊n (1 − a)⌋ smallest values,
- * 1 for the rest: its gradient 2λ (M_e − r_rank(e)) / n is added to g. Only which elements rank below
- * j0 matters, so a selection replaces the sort; ties rank by index (a stable sort). sc: n scratch. */
 static void swapf(float *a, float *b) {
   float t = *a;
   *a = *b;
@@ -143,21 +143,31 @@ static float select_rank(float *a, int64_t n, int64_t k) {
   return a[lo];
 }
 
-static void ep_area_grad(const float *M, int64_t n, double area, double lambda, float *sc, float *g) {
+/* The area constraint λ mean_j (sort(M)_j − r_j)², r_j = 0 for the j0 = ⌊n (1 − a)⌋ smallest values
+ * and 1 for the rest: its gradient 2λ (M_e − r_e) / n, r_e the target value at e's rank, is added to
+ * g. Only which elements rank below j0 matters, so a selection replaces the sort. Values within
+ * `tol` of the rank-j0 value thr form one tie group sharing r_e = the fraction of the group's ranks
+ * that are >= j0 (the mean over every order of the ties; TorchRay's unstable sort picks one order).
+ * sc: n floats of scratch. */
+static void ep_area_grad(const float *M, int64_t n, double area, double lambda, double tol, float *sc, float *g) {
   int64_t j0 = (int64_t)floor((double)n * (1.0 - area));
   if (j0 > n) j0 = n;
-  float thr = INFINITY;
-  int64_t quota = 0; /* elements equal to thr that still rank below j0, in index order */
+  double lo = INFINITY, hi = INFINITY, frac = 1;
   if (j0 < n) {
     memcpy(sc, M, (size_t)n * sizeof(float));
-    thr = select_rank(sc, n, j0);
-    int64_t less = 0;
-    for (int64_t e = 0; e < n; e++) less += M[e] < thr;
-    quota = j0 - less;
+    const double thr = select_rank(sc, n, j0);
+    lo = thr - tol;
+    hi = thr + tol;
+    int64_t less = 0, grp = 0;
+    for (int64_t e = 0; e < n; e++) {
+      less += M[e] < lo;
+      grp += M[e] >= lo && M[e] <= hi;
+    }
+    frac = (double)(less + grp - j0) / (double)grp; /* thr is in the group: grp >= 1 */
   }
   const double c = 2.0 * lambda / (double)n;
   for (int64_t e = 0; e < n; e++) {
-    double r = M[e] < thr ? 0.0 : M[e] > thr ? 1.0 : (quota-- > 0 ? 0.0 : 1.0);
+    double r = M[e] < lo ? 0.0 : M[e] > hi ? 1.0 : frac;
     g[e] += (float)(c * ((double)M[e] - r));
   }
 }
@@ -215,6 +225,7 @@ static sal_status check_params(sal__xjob *job) {
   if (p->mask_step < 0 || p->mask_step > 1024) return bad(job, "mask_step must be in 0..1024");
   if (!(p->mask_sigma >= 0) || !isfinite(p->mask_sigma) || p->mask_sigma > 1000)
     return bad(job, "mask_sigma must be in [0, 1000]");
+  if (!(p->tie_tol >= 0 && p->tie_tol <= 1)) return bad(job, "tie_tol must be in [0, 1]");
   if (p->variant != SAL_EP_PRESERVE && p->variant != SAL_EP_DELETE && p->variant != SAL_EP_DUAL)
     return bad(job, "variant must be preserve, delete or dual");
   return SAL_STATUS_OK;
@@ -361,7 +372,7 @@ sal_status sal__explain_extremal_perturbation(sal__xjob *job) {
               gM[e] += (float)(del ? -a : a);
             }
         }
-        ep_area_grad(M, nout, p->areas[(t0 + j) % A], lambda, sc, gM);
+        ep_area_grad(M, nout, p->areas[(t0 + j) % A], lambda, p->tie_tol, sc, gM);
         ep_generate_backward(&g, pm + j * nin, gM, out + j * nout, vmax + j * nout, inv + j * nout, gpm + j * nin);
         /* SGD, PyTorch's form with dampening = momentum: b ← g at the first step, then
          * b ← μ b + (1 − μ) g; m ← clamp(m − lr b, 0, 1) */
