@@ -227,34 +227,63 @@ static void test_known_evidence(void) {
     x->data[q] = y >= 6 && y < 12 && xx >= 12 && xx < 18 ? 4.0f : 0.0f;
   }
   const int64_t tg[1] = {0};
-  sal_method_params p = params("extremal_perturbation");
-  set(&p, "iterations", "100");
-  set(&p, "lr", "0.1");
-  sal_explanation e;
-  TH_OK(sal_explain_run(th_ctx(), g, x, tg, &p, &e));
-  if (e.raw) {
-    const float *map = e.raw->data;
-    double in = 0, out = 0, sum = 0;
-    float in_min = INFINITY, out_max = 0;
-    for (int64_t q = 0; q < 576; q++) {
-      int64_t y = q / 24, xx = q % 24;
-      bool inside = y >= 6 && y < 12 && xx >= 12 && xx < 18;
-      sum += map[q];
-      if (inside) in += map[q] / 36, in_min = fminf(in_min, map[q]);
-      else out += map[q] / 540, out_max = fmaxf(out_max, map[q]);
+  /* preserve keeps the square sharp, delete blurs it: both masks land on it */
+  const char *variants[2] = {"preserve", "delete"};
+  for (int v = 0; v < 2; v++) {
+    sal_method_params p = params("extremal_perturbation");
+    set(&p, "variant", variants[v]);
+    set(&p, "iterations", "100");
+    set(&p, "lr", "0.1");
+    sal_explanation e;
+    TH_OK(sal_explain_run(th_ctx(), g, x, tg, &p, &e));
+    if (e.raw) {
+      const float *map = e.raw->data;
+      double in = 0, out = 0, sum = 0;
+      float in_min = INFINITY;
+      for (int64_t q = 0; q < 576; q++) {
+        int64_t y = q / 24, xx = q % 24;
+        bool inside = y >= 6 && y < 12 && xx >= 12 && xx < 18;
+        sum += map[q];
+        if (inside) in += map[q] / 36, in_min = fminf(in_min, map[q]);
+        else out += map[q] / 540;
+      }
+      /* the area constraint counts the full mask (image and a margin of mask_sigma = 2 px around
+       * it: 28 x 28 = 784 values), so area 0.1 asks for 78.4 mask pixels ~ 13.6 % of the image */
+      printf("  known evidence, %s: mask sum %.1f (area target 78.4), inside mean %.3f min %.3f, outside mean %.3f\n",
+             variants[v], sum, in, (double)in_min, out);
+      TH_CHECK(fabs(sum - 78.4) < 0.25 * 78.4, "%s: mask area %g, want about 78.4", variants[v], sum);
+      TH_CHECK(in_min > 0.5 && in > 0.9, "%s: the mask covers the evidence: inside mean %g, min %g", variants[v], in,
+               (double)in_min);
+      TH_CHECK(out < 0.2 * in, "%s: outside mean %g, inside %g", variants[v], out, in);
     }
-    /* the area constraint counts the full mask (image and a margin of mask_sigma = 2 px around it:
-     * 28 x 28 = 784 values), so area 0.1 asks for 78.4 mask pixels ~ 13.6 % of the image */
-    printf("  known evidence: mask sum %.1f (area target 78.4), inside mean %.3f min %.3f, outside mean %.3f\n", sum,
-           in, (double)in_min, out);
-    TH_CHECK(fabs(sum - 78.4) < 0.25 * 78.4, "mask area %g, want about 78.4", sum);
-    TH_CHECK(in_min > 0.5 && in > 0.9, "the mask keeps the evidence: inside mean %g, min %g", in, (double)in_min);
-    TH_CHECK(out < 0.2 * in, "outside mean %g, inside %g", out, in);
+    sal_explanation_clear(&e);
   }
-  sal_explanation_clear(&e);
 done:
   sal_tensor_free(x);
   sal_graph_free(g);
+}
+
+/* Several areas are independent masks optimised in one batch: the map of areas a,b is the map of a
+ * plus the map of b (to float32 rounding of plans of other batch sizes). */
+static void test_areas_sum(sal_graph *g, const sal_tensor *x, const int64_t *tg) {
+  const int64_t n = sal_tensor_numel(x) / x->shape.d[1];
+  const char *lists[3] = {"0.05,0.2", "0.05", "0.2"};
+  sal_explanation e[3];
+  for (int i = 0; i < 3; i++) {
+    sal_method_params p = params("extremal_perturbation");
+    set(&p, "areas", lists[i]);
+    set(&p, "iterations", "8");
+    TH_OK(sal_explain_run(th_ctx(), g, x, tg, &p, &e[i]));
+  }
+  if (e[0].raw && e[1].raw && e[2].raw) {
+    float *sum = malloc((size_t)n * sizeof(float));
+    if (sum) {
+      for (int64_t q = 0; q < n; q++) sum[q] = e[1].raw->data[q] + e[2].raw->data[q];
+      th_allclose("areas 0.05,0.2 = 0.05 + 0.2", e[0].raw->data, sum, n, 0, 1e-5);
+    }
+    free(sum);
+  }
+  for (int i = 0; i < 3; i++) sal_explanation_clear(&e[i]);
 }
 
 int main(void) {
@@ -270,6 +299,7 @@ int main(void) {
     printf("reference %.2fs\n", now_s() - t0);
     test_params(g, x, tg);
     test_determinism(g, x, tg);
+    test_areas_sum(g, x, tg);
     printf("determinism %.2fs\n", now_s() - t0);
   }
   test_known_evidence();
