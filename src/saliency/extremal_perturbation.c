@@ -44,36 +44,68 @@ static void ep_weights(ep_geom *g) {
         }
 }
 
-/* Forward of the generator for one mask: pm (hin, win) -> full (hout, wout) = clamp(out, 0, 1) with
- * out = Σ_k v_k softmax(20 v)_k, v_k = wt_k · pm[cell k] (0 outside the grid); keeps out, the max
+/* e^x for x in [−87, 0] to float32 rounding (relative error < 1e-7): x = n ln2 + r, |r| <= ln2/2,
+ * e^r by its Taylor polynomial of degree 7 (remainder < 1e-8), times 2^n built in the exponent
+ * bits. Written out, without branches or libm calls, so that the generator's loops over candidates
+ * vectorise (libm's expf does not). Its arguments here are 20 (v − max v) with v in [0, 1]. */
+static inline float ep_exp(float x) {
+  const float n = (float)(int32_t)(x * 1.44269504f - 0.5f); /* round to nearest for x <= 0 */
+  const float r = (x - n * 0.693145751953125f) - n * 1.42860677e-6f; /* ln 2 split: hi exact in float */
+  float q = 1.0f / 5040.0f;
+  q = q * r + 1.0f / 720.0f;
+  q = q * r + 1.0f / 120.0f;
+  q = q * r + 1.0f / 24.0f;
+  q = q * r + 1.0f / 6.0f;
+  q = q * r + 0.5f;
+  q = q * r + 1.0f;
+  q = q * r + 1.0f;
+  union {
+    int32_t i;
+    float f;
+  } scale;
+  scale.i = ((int32_t)n + 127) * (1 << 23);
+  return q * scale.f;
+}
+
+/* e[k] = exp(20 (v[k] − mx)), k < n: one vectorised loop. */
+static void ep_exp_n(const float *restrict v, float mx, int64_t n, float *restrict e) {
+  for (int64_t k = 0; k < n; k++) e[k] = ep_exp(EP_COLD * (v[k] - mx));
+}
+
+/* The zero-padded parameter grid ((hin + 2 pad) × (win + 2 pad)) of pm (hin, win): pixel u's
+ * candidate (ky, kx) is padded cell (⌊uy/s⌋ + ky, ⌊ux/s⌋ + kx). */
+static void ep_pad(const ep_geom *g, const float *pm, float *pp) {
+  const int64_t wp = g->win + 2 * g->pad;
+  memset(pp, 0, (size_t)((g->hin + 2 * g->pad) * wp) * sizeof(float));
+  for (int64_t iy = 0; iy < g->hin; iy++)
+    memcpy(pp + (iy + g->pad) * wp + g->pad, pm + iy * g->win, (size_t)g->win * sizeof(float));
+}
+
+/* Forward of the generator for one mask: pp (its padded parameters) -> full (hout, wout) =
+ * clamp(out, 0, 1) with out = Σ_k v_k softmax(20 v)_k, v_k = wt_k · candidate k; keeps out, the max
  * v and 1/Σ exp(20 (v − max)) per pixel for the backward. */
-static void ep_generate(const ep_geom *g, const float *pm, float *full, float *out, float *vmax, float *inv) {
-  const int64_t s = g->s, kw = g->kw, wout = g->wout;
-#pragma omp parallel for schedule(static) if (g->hout * wout * g->k2 > EP_PAR_WORK)
+static void ep_generate(const ep_geom *g, const float *pp, float *full, float *out, float *vmax, float *inv) {
+  const int64_t s = g->s, kw = g->kw, k2 = g->k2, wout = g->wout, wp = g->win + 2 * g->pad;
+#pragma omp parallel for schedule(static) if (g->hout * wout * k2 > EP_PAR_WORK)
   for (int64_t uy = 0; uy < g->hout; uy++) {
-    float v[1024]; /* kw² <= 1024 is checked by the caller */
+    float v[1024], e[1024]; /* k2 <= 1024 is checked by make_geom */
     for (int64_t ux = 0; ux < wout; ux++) {
-      const float *w = g->wt + ((uy % s) * s + ux % s) * g->k2;
-      const int64_t by = uy / s - g->pad, bx = ux / s - g->pad;
+      const float *w = g->wt + ((uy % s) * s + ux % s) * k2, *src = pp + (uy / s) * wp + ux / s;
+      for (int64_t ky = 0; ky < kw; ky++)
+        for (int64_t kx = 0; kx < kw; kx++) v[ky * kw + kx] = w[ky * kw + kx] * src[ky * wp + kx];
       float mx = 0; /* every v >= 0 */
-      for (int64_t ky = 0; ky < kw; ky++) {
-        const int64_t iy = by + ky;
-        for (int64_t kx = 0; kx < kw; kx++) {
-          const int64_t ix = bx + kx;
-          float pv = iy >= 0 && iy < g->hin && ix >= 0 && ix < g->win ? pm[iy * g->win + ix] : 0.0f;
-          float vk = w[ky * kw + kx] * pv;
-          v[ky * kw + kx] = vk;
-          mx = vk > mx ? vk : mx;
-        }
-      }
+#pragma omp simd reduction(max : mx)
+      for (int64_t k = 0; k < k2; k++) mx = v[k] > mx ? v[k] : mx;
+      ep_exp_n(v, mx, k2, e);
+      /* vector partial sums: a fixed order for a given build, whatever the threads */
       double S = 0, acc = 0;
-      for (int64_t k = 0; k < g->k2; k++) {
-        double e = expf(EP_COLD * (v[k] - mx));
-        S += e;
-        acc += (double)v[k] * e;
+#pragma omp simd reduction(+ : S, acc)
+      for (int64_t k = 0; k < k2; k++) {
+        S += e[k];
+        acc += (double)v[k] * e[k];
       }
       const int64_t u = uy * wout + ux;
-      float o = (float)(acc / S);
+      const float o = (float)(acc / S);
       out[u] = o;
       vmax[u] = mx;
       inv[u] = (float)(1.0 / S);
@@ -82,36 +114,44 @@ static void ep_generate(const ep_geom *g, const float *pm, float *full, float *o
   }
 }
 
-/* Backward of the generator: gfull (hout, wout) -> gpm (hin, win), gathered per parameter (no
- * write conflicts): ∂out/∂v_k = p_k (1 + 20 (v_k − out)), p_k = softmax(20 v)_k, ∂v_k/∂pm = wt_k;
- * the clamp passes the gradient where 0 <= out <= 1 (PyTorch's clamp). */
-static void ep_generate_backward(const ep_geom *g, const float *pm, const float *gfull, const float *out,
-                                 const float *vmax, const float *inv, float *gpm) {
-  const int64_t s = g->s, kw = g->kw, wout = g->wout, hmid = (g->hout + s - 1) / s, wmid = (wout + s - 1) / s;
-#pragma omp parallel for schedule(static) if (g->hout * wout * g->k2 > EP_PAR_WORK)
-  for (int64_t iy = 0; iy < g->hin; iy++)
-    for (int64_t ix = 0; ix < g->win; ix++) {
-      const float p = pm[iy * g->win + ix];
-      double acc = 0;
-      for (int64_t ky = 0; ky < kw; ky++) {
-        const int64_t cy = iy + g->pad - ky; /* pixels with ⌊uy/s⌋ = cy see this parameter as candidate ky */
-        if (cy < 0 || cy >= hmid) continue;
-        for (int64_t kx = 0; kx < kw; kx++) {
-          const int64_t cx = ix + g->pad - kx;
-          if (cx < 0 || cx >= wmid) continue;
-          for (int64_t ry = 0; ry < s && cy * s + ry < g->hout; ry++)
-            for (int64_t rx = 0; rx < s && cx * s + rx < wout; rx++) {
-              const int64_t u = (cy * s + ry) * wout + cx * s + rx;
-              const float o = out[u];
-              if (gfull[u] == 0 || !(o >= 0 && o <= 1)) continue;
-              const float w = g->wt[((ry * s + rx) * kw + ky) * kw + kx], vk = w * p;
-              const double pk = (double)expf(EP_COLD * (vk - vmax[u])) * inv[u];
-              acc += (double)gfull[u] * pk * (1.0 + EP_COLD * ((double)vk - o)) * w;
-            }
-        }
+/* Backward of the generator: gfull (hout, wout) -> gpm (hin, win). ∂out/∂v_k = p_k (1 + 20 (v_k −
+ * out)), p_k = softmax(20 v)_k, ∂v_k/∂(candidate) = wt_k; the clamp passes the gradient where
+ * 0 <= out <= 1 (PyTorch's clamp). Pixels scatter into the padded grid; the pixels of one cell row
+ * (⌊uy/s⌋ = cy) write only padded rows cy..cy + kw − 1, into their own partial buffer part
+ * (hmid, kw, wp), summed afterwards in cell-row order: the result does not depend on the threads. */
+static void ep_generate_backward(const ep_geom *g, const float *pp, const float *gfull, const float *out,
+                                 const float *vmax, const float *inv, float *part, float *gpm) {
+  const int64_t s = g->s, kw = g->kw, k2 = g->k2, wout = g->wout, wp = g->win + 2 * g->pad;
+  const int64_t hmid = (g->hout + s - 1) / s;
+#pragma omp parallel for schedule(static) if (g->hout * wout * k2 > EP_PAR_WORK)
+  for (int64_t cy = 0; cy < hmid; cy++) {
+    float v[1024], c[1024];
+    float *pc = part + cy * kw * wp;
+    memset(pc, 0, (size_t)(kw * wp) * sizeof(float));
+    for (int64_t uy = cy * s; uy < cy * s + s && uy < g->hout; uy++)
+      for (int64_t ux = 0; ux < wout; ux++) {
+        const int64_t u = uy * wout + ux;
+        const float o = out[u], gf = gfull[u], mx = vmax[u], iv = inv[u];
+        if (gf == 0 || !(o >= 0 && o <= 1)) continue;
+        const float *w = g->wt + ((uy % s) * s + ux % s) * k2, *src = pp + cy * wp + ux / s;
+        for (int64_t ky = 0; ky < kw; ky++)
+          for (int64_t kx = 0; kx < kw; kx++) v[ky * kw + kx] = w[ky * kw + kx] * src[ky * wp + kx];
+        ep_exp_n(v, mx, k2, c);
+        for (int64_t k = 0; k < k2; k++) c[k] *= gf * iv * (1.0f + EP_COLD * (v[k] - o)) * w[k];
+        float *dst = pc + ux / s;
+        for (int64_t ky = 0; ky < kw; ky++)
+          for (int64_t kx = 0; kx < kw; kx++) dst[ky * wp + kx] += c[ky * kw + kx];
       }
-      gpm[iy * g->win + ix] = (float)acc;
+  }
+  for (int64_t iy = 0; iy < g->hin; iy++) {
+    const int64_t r = iy + g->pad; /* padded row: partial row r − cy of cell rows cy = r − kw + 1 .. r */
+    float *dst = gpm + iy * g->win;
+    memset(dst, 0, (size_t)g->win * sizeof(float));
+    for (int64_t cy = r - kw + 1 < 0 ? 0 : r - kw + 1; cy <= r && cy < hmid; cy++) {
+      const float *src = part + (cy * kw + (r - cy)) * wp + g->pad;
+      for (int64_t ix = 0; ix < g->win; ix++) dst[ix] += src[ix];
     }
+  }
 }
 
 static void swapf(float *a, float *b) {
@@ -268,11 +308,12 @@ sal_status sal__explain_extremal_perturbation(sal__xjob *job) {
   if (st) return st;
   const int64_t C = job->C, H = job->H, W = job->W, per = C * H * W, HW = H * W, K = job->K, L = p->levels;
   const int64_t A = p->n_areas, T = job->N * A, u = p->variant == SAL_EP_DUAL ? 2 : 1;
-  const int64_t nout = g.hout * g.wout, nin = g.hin * g.win;
+  const int64_t nout = g.hout * g.wout, nin = g.hin * g.win, npad = (g.hin + 2 * g.pad) * (g.win + 2 * g.pad);
+  const int64_t npart = ((g.hout + g.s - 1) / g.s) * g.kw * (g.win + 2 * g.pad);
   const double max_blur = p->max_blur > 0 ? (double)p->max_blur : 20.0 * (double)H / 224.0;
   sal__runner r;
   /* extra per item: its input and gradient, its task's pyramid level share, masks and generator state */
-  const int64_t extra = ((2 + L) * per + 6 * nout + 3 * nin) * (int64_t)sizeof(float);
+  const int64_t extra = ((2 + L) * per + 6 * nout + 3 * nin + npad) * (int64_t)sizeof(float);
   st = sal__runner_init(&r, job, true, NULL, T * u, extra);
   if (st) return st;
   const int64_t B = r.B, G = B / u > 0 ? B / u : 1; /* tasks (image, area) optimised together */
@@ -284,6 +325,8 @@ sal_status sal__explain_extremal_perturbation(sal__xjob *job) {
   float *pm = sal_alloc(job->ctx, (size_t)(G * nin) * sizeof(float));      /* (G, hin, win) parameters */
   float *gpm = sal_alloc(job->ctx, (size_t)(G * nin) * sizeof(float));
   float *buf = sal_alloc(job->ctx, (size_t)(G * nin) * sizeof(float));     /* SGD momentum */
+  float *pp = sal_alloc(job->ctx, (size_t)(G * npad) * sizeof(float));     /* padded parameters */
+  float *part = sal_alloc(job->ctx, (size_t)npart * sizeof(float));        /* generator backward */
   float *full = sal_alloc(job->ctx, (size_t)(G * nout) * sizeof(float));   /* (G, hout, wout) masks */
   float *gfull = sal_alloc(job->ctx, (size_t)(G * nout) * sizeof(float));
   float *out = sal_alloc(job->ctx, (size_t)(G * nout) * sizeof(float));    /* unclamped, vmax, 1/S */
@@ -293,7 +336,7 @@ sal_status sal__explain_extremal_perturbation(sal__xjob *job) {
   float *kern = sal_alloc(job->ctx, (size_t)(2 * krad + 1) * sizeof(float));
   float *tmp = sal_alloc(job->ctx, (size_t)HW * sizeof(float));
   g.wt = sal_alloc(job->ctx, (size_t)(g.s * g.s * g.k2) * sizeof(float));
-  if (!pyr || !xin || !gx || !seed || !pm || !gpm || !buf || !full || !gfull || !out || !vmax || !inv || !sc ||
+  if (!pyr || !xin || !gx || !seed || !pm || !gpm || !buf || !pp || !part || !full || !gfull || !out || !vmax || !inv || !sc ||
       !kern || !tmp || !g.wt)
     st = SAL_STATUS_OUT_OF_MEMORY;
   if (!st) {
@@ -320,8 +363,10 @@ sal_status sal__explain_extremal_perturbation(sal__xjob *job) {
     /* iterations − 1 SGD steps: the map is the mask TorchRay's last iteration evaluates */
     for (int64_t t = 0; !st && t + 1 < p->iterations; t++) {
       const bool flip = p->jitter != 0 && t % 2 == 0;
-      for (int64_t j = 0; j < gt; j++)
-        ep_generate(&g, pm + j * nin, full + j * nout, out + j * nout, vmax + j * nout, inv + j * nout);
+      for (int64_t j = 0; j < gt; j++) {
+        ep_pad(&g, pm + j * nin, pp + j * npad);
+        ep_generate(&g, pp + j * npad, full + j * nout, out + j * nout, vmax + j * nout, inv + j * nout);
+      }
       /* items: task j's preserve (or delete) composite at j·u, the delete one of dual at j·u + 1 */
       for (int64_t it = 0; it < nitems; it++) {
         const int64_t j = it / u;
@@ -373,7 +418,8 @@ sal_status sal__explain_extremal_perturbation(sal__xjob *job) {
             }
         }
         ep_area_grad(M, nout, p->areas[(t0 + j) % A], lambda, p->tie_tol, sc, gM);
-        ep_generate_backward(&g, pm + j * nin, gM, out + j * nout, vmax + j * nout, inv + j * nout, gpm + j * nin);
+        ep_generate_backward(&g, pp + j * npad, gM, out + j * nout, vmax + j * nout, inv + j * nout, part,
+                             gpm + j * nin);
         /* SGD, PyTorch's form with dampening = momentum: b ← g at the first step, then
          * b ← μ b + (1 − μ) g; m ← clamp(m − lr b, 0, 1) */
         float *pj = pm + j * nin, *gj = gpm + j * nin, *bj = buf + j * nin;
@@ -387,7 +433,8 @@ sal_status sal__explain_extremal_perturbation(sal__xjob *job) {
     }
     /* map = Σ over the image's areas of the cropped mask */
     for (int64_t j = 0; !st && j < gt; j++) {
-      ep_generate(&g, pm + j * nin, full + j * nout, out + j * nout, vmax + j * nout, inv + j * nout);
+      ep_pad(&g, pm + j * nin, pp + j * npad);
+      ep_generate(&g, pp + j * npad, full + j * nout, out + j * nout, vmax + j * nout, inv + j * nout);
       float *dst = job->raw + ((t0 + j) / A) * HW;
       for (int64_t y = 0; y < H; y++)
         for (int64_t x = 0; x < W; x++) dst[y * W + x] += full[j * nout + (y + g.m0) * g.wout + x + g.m0];
@@ -400,6 +447,8 @@ sal_status sal__explain_extremal_perturbation(sal__xjob *job) {
   sal_free(pm);
   sal_free(gpm);
   sal_free(buf);
+  sal_free(pp);
+  sal_free(part);
   sal_free(full);
   sal_free(gfull);
   sal_free(out);
