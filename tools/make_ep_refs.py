@@ -42,13 +42,13 @@ TARGET = [2, 0]
 # extremal_perturbation cases: salient's parameter names; step/sigma None = the scaled defaults
 # (7 H / 224 and 21 H / 224 rounded: 1 and 2 at H = 16), max_blur None = 20 H / 224.
 CASES = {
-    "preserve": dict(areas=[0.1, 0.3], variant="preserve", iterations=60, lr=0.01, momentum=0.9, area_weight=300.0,
+    "preserve": dict(areas=[0.1, 0.3], variant="preserve", iterations=50, lr=0.01, momentum=0.9, area_weight=300.0,
                      area_growth=1.0035, levels=8, max_blur=None, step=2, sigma=3.0, jitter=False),
-    "dual": dict(areas=[0.2], variant="dual", iterations=40, lr=0.01, momentum=0.9, area_weight=300.0,
+    "dual": dict(areas=[0.2], variant="dual", iterations=30, lr=0.01, momentum=0.9, area_weight=300.0,
                  area_growth=1.0035, levels=6, max_blur=3.0, step=None, sigma=None, jitter=True),
 }
 # meaningful_perturbation: blur baseline (sigma 10 H / 224), jitter 0
-MP = dict(mask_size=6, l1=1e-4, tv=1e-2, beta=3.0, lr=0.1, iterations=40)
+MP = dict(mask_size=6, l1=1e-4, tv=1e-2, beta=3.0, lr=0.1, iterations=30)
 
 
 def f32(v):
