@@ -148,6 +148,9 @@ static void test_params(sal_graph *g, const sal_tensor *x, const int64_t *tg) {
   p.mask_step = 4;
   p.mask_sigma = 1; /* the margin-σ mask of a step-4 grid no longer covers the image */
   TH_FAILS(sal_explain_run(ctx, g, x, tg, &p, &e), SAL_STATUS_BAD_INPUT, "mask_sigma 1 is too small for mask_step 4");
+  p.mask_step = 17;
+  TH_FAILS(sal_explain_run(ctx, g, x, tg, &p, &e), SAL_STATUS_BAD_INPUT, "mask_step 17 exceeds the image (16 x 16)");
+  p.mask_step = 4;
   p.mask_sigma = 200; /* 103 x 103 candidates per pixel */
   TH_FAILS(sal_explain_run(ctx, g, x, tg, &p, &e), SAL_STATUS_BAD_INPUT, "too large");
   TH_CHECK(e.raw == NULL, "no maps after an error");

@@ -287,6 +287,9 @@ static sal_status make_geom(sal__xjob *job, ep_geom *g) {
   g->hout = g->s * (g->hin + 2 * g->pad - 2 * g->rad) - g->s + 1;
   g->wout = g->s * (g->win + 2 * g->pad - 2 * g->rad) - g->s + 1;
   g->m0 = (int64_t)nearbyint(g->sigma); /* Python's round: half to even */
+  if (g->s > job->H || g->s > job->W)
+    return sal_ctx_error(job->ctx, SAL_STATUS_BAD_INPUT, "mask_step %lld exceeds the image (%lld x %lld)",
+                         (long long)g->s, (long long)job->H, (long long)job->W);
   if (g->k2 > 1024)
     return sal_ctx_error(job->ctx, SAL_STATUS_BAD_INPUT,
                          "mask_sigma %g is too large for mask_step %lld: %lld candidates per pixel (at most 1024)",
