@@ -11,8 +11,8 @@ loops, timed the same way (median ms per image over --reps after --warm repetiti
   rise                   TorchRay-style: masks made with torch (rand grid < p, bilinear upsampling,
                          random shift), chunks under no_grad, sum of softmax_c x mask / (N p)
   meaningful_perturbation  torch.optim.Adam on a coarse mask, blur baseline, jitter (rolled), L1 + TV
-  extremal_perturbation  TorchRay-style: zero-padded blur pyramid, smooth-max mask generator (a gather
-                         over the padded parameters, softmax(20 v)), sorted-mask area constraint with
+  extremal_perturbation  TorchRay-style: zero-padded blur pyramid, smooth-max mask generator (unfold,
+                         nearest upsampling, weights, softmax(20 v) pooling), sorted-mask area constraint with
                          growing weight, torch.optim.SGD (momentum = dampening = 0.9), flips on even
                          steps; --ep-iterations (800) iterations, area 0.1
 Models: torchvision resnet18 / resnet50 / vgg16 with random weights in eval mode (timing only).
@@ -179,20 +179,21 @@ def m_extremal_perturbation(model, x, c, a):
         return F.conv2d(y, k.view(1, 1, 1, -1).repeat(3, 1, 1, 1), padding=(0, r), groups=3)
     with torch.no_grad():
         pyr = torch.cat([blur_zero(x, max_blur * (1 - l / (L - 1))) for l in range(L)]).permute(0, 2, 3, 1)
-    # generator geometry and the (pixel, candidate) weights and indices into the padded parameters
+    # generator geometry and the (candidate, pixel) weights; candidates by unfold + nearest upsampling
     pad, rad = 1 + math.ceil(2 * sig / s), 1 + math.ceil(sig / s)
     kw, hin, win = 2 * rad + 1, -(-H // s), -(-W // s)
-    hout, wout = s * (hin + 2 * pad - 2 * rad) - s + 1, s * (win + 2 * pad - 2 * rad) - s + 1
+    hmid, wmid = hin + 2 * pad - 2 * rad, win + 2 * pad - 2 * rad
+    hout, wout = s * hmid - s + 1, s * wmid - s + 1
     m0 = round(sig)
-    uy, ux = torch.arange(hout).view(-1, 1, 1, 1), torch.arange(wout).view(1, -1, 1, 1)
-    ky, kx = torch.arange(kw).view(1, 1, -1, 1), torch.arange(kw).view(1, 1, 1, -1)
+    uy, ux = torch.arange(hout).view(1, 1, -1, 1), torch.arange(wout).view(1, 1, 1, -1)
+    ky, kx = torch.arange(kw).view(-1, 1, 1, 1), torch.arange(kw).view(1, -1, 1, 1)
     cy, cx = uy // s + ky - pad, ux // s + kx - pad
     d = torch.sqrt(((uy - sig - s * cy) ** 2 + (ux - sig - s * cx) ** 2).float())
-    wt = torch.exp(-2 * (d / sig - 0.5).clamp(min=0) ** 2).reshape(hout * wout, -1)
-    idx = ((cy + pad) * (win + 2 * pad) + cx + pad).expand(hout, wout, kw, kw).reshape(hout * wout, -1)
+    wt = torch.exp(-2 * (d / sig - 0.5).clamp(min=0) ** 2).reshape(1, kw * kw, hout, wout)
 
     def generate(pm):
-        v = wt * F.pad(pm, (pad,) * 4).reshape(-1)[idx]
+        u = F.unfold(pm.view(1, 1, hin, win), (kw, kw), padding=pad).view(1, kw * kw, hmid, wmid)
+        v = wt * F.interpolate(u, size=(s * hmid, s * wmid), mode="nearest")[:, :, :hout, :wout]
         return (v * F.softmax(20 * v, dim=1)).sum(1).clamp(0, 1).view(hout, wout)
     yy, xx = torch.arange(H).view(-1, 1), torch.arange(W).view(1, -1)
     n = hout * wout
