@@ -46,8 +46,9 @@ static void ep_weights(ep_geom *g) {
 
 /* e^x for x in [−87, 0] to float32 rounding (relative error <= 1.1e-7, checked at every float of
  * that range): x = n ln2 + r, |r| <= ln2/2, e^r by its Taylor polynomial of degree 7 (remainder
- * < 1e-8), times 2^n built in the exponent bits. Written out, without branches or libm calls, so that the generator's loops over candidates
- * vectorise (libm's expf does not). Its arguments here are 20 (v − max v) with v in [0, 1]. */
+ * < 1e-8), times 2^n built in the exponent bits. Written out, without branches or libm calls, so
+ * that the generator's loops over candidates vectorise (libm's expf does not). Its arguments here
+ * are 20 (v − max v) with v in [0, 1]. */
 static inline float ep_exp(float x) {
   const float n = (float)(int32_t)(x * 1.44269504f - 0.5f); /* round to nearest for x <= 0 */
   const float r = (x - n * 0.693145751953125f) - n * 1.42860677e-6f; /* ln 2 split: hi exact in float */
