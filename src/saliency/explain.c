@@ -15,14 +15,17 @@
 /* Parameter keys: bit i of a method's mask says it takes key i. */
 enum {
   P_SEED, P_MAX_MEMORY, P_SAMPLES, P_SIGMA, P_STEPS, P_BASELINE, P_BLUR_SIGMA, P_LAYER, P_PATCH, P_STRIDE,
-  P_SCORE, P_GRID, P_P, P_MASK_SIZE, P_L1, P_TV, P_BETA, P_LR, P_ITERATIONS, P_JITTER, P_COUNT
+  P_SCORE, P_GRID, P_P, P_MASK_SIZE, P_L1, P_TV, P_BETA, P_LR, P_ITERATIONS, P_JITTER,
+  /* extremal_perturbation; P_EP_LR/ITERATIONS/JITTER are lr/iterations/jitter with its defaults */
+  P_AREAS, P_VARIANT, P_MOMENTUM, P_AREA_WEIGHT, P_AREA_GROWTH, P_LEVELS, P_MAX_BLUR, P_MASK_STEP, P_MASK_SIGMA, P_TIE_TOL,
+  P_EP_LR, P_EP_ITERATIONS, P_EP_JITTER, P_COUNT
 };
-#define B(k) (1u << (k))
+#define B(k) ((uint64_t)1 << (k))
 
 typedef struct method_def {
   const char *name, *summary;
   sal__method_fn fn;
-  unsigned params;       /* bit mask of P_* */
+  uint64_t params;       /* bit mask of P_* */
   bool resolves_targets; /* its own passes find top-1 and z_c: no pre-pass */
   int64_t samples;       /* default of `samples` when it takes it */
   const char *samples_help;
@@ -50,6 +53,12 @@ static const method_def methods[] = {
      sal__explain_meaningful_perturbation,
      B(P_SEED) | B(P_MAX_MEMORY) | B(P_BASELINE) | B(P_BLUR_SIGMA) | B(P_MASK_SIZE) | B(P_L1) | B(P_TV) | B(P_BETA) |
          B(P_LR) | B(P_ITERATIONS) | B(P_JITTER),
+     false, 0, NULL},
+    {"extremal_perturbation", "smooth mask of a fixed area that keeps the class (Fong, Patrick & Vedaldi 2019)",
+     sal__explain_extremal_perturbation,
+     B(P_SEED) | B(P_MAX_MEMORY) | B(P_AREAS) | B(P_VARIANT) | B(P_EP_ITERATIONS) | B(P_EP_LR) | B(P_MOMENTUM) |
+         B(P_AREA_WEIGHT) | B(P_AREA_GROWTH) | B(P_LEVELS) | B(P_MAX_BLUR) | B(P_MASK_STEP) | B(P_MASK_SIGMA) |
+         B(P_TIE_TOL) | B(P_EP_JITTER),
      false, 0, NULL},
 };
 #define N_METHODS ((int)(sizeof methods / sizeof methods[0]))
@@ -80,6 +89,19 @@ static const key_def keys[P_COUNT] = {
     {"lr", "0.1", "Adam learning rate"},
     {"iterations", "300", "Adam steps"},
     {"jitter", "-1", "largest random image shift per step in pixels; -1 = 4 * H / 224"},
+    {"areas", "0.1", "target areas in (0, 1), comma-separated; optimised as one batch, the map sums their masks"},
+    {"variant", "preserve", "preserve (keep the mask, blur the rest), delete or dual"},
+    {"momentum", "0.9", "SGD momentum (dampening the same, as TorchRay)"},
+    {"area_weight", "300", "weight of the area constraint at step 0"},
+    {"area_growth", "1.0035", "the area weight is multiplied by this after every step"},
+    {"levels", "8", "blur-pyramid levels (sigma from max_blur down to 0)"},
+    {"max_blur", "0", "sigma of the most blurred pyramid level in pixels; 0 = 20 * H / 224"},
+    {"mask_step", "0", "smooth-max mask generator step in pixels; 0 = 7 * H / 224"},
+    {"mask_sigma", "0", "smooth-max mask generator kernel sigma in pixels; 0 = 21 * H / 224"},
+    {"tie_tol", "1e-05", "mask values this close to the area boundary's value share its gradient evenly"},
+    {"lr", "0.01", "SGD learning rate"},
+    {"iterations", "800", "SGD steps"},
+    {"jitter", "1", "1 = flip the input horizontally on even steps (TorchRay), 0 = off"},
 };
 
 int sal_method_count(void) { return N_METHODS; }
@@ -126,6 +148,22 @@ sal_status sal_method_params_default(sal_ctx *ctx, const char *method, sal_metho
   out->lr = 0.1f;
   out->iterations = 300;
   out->jitter = -1;
+  out->areas[0] = 0.1;
+  out->n_areas = 1;
+  out->variant = SAL_EP_PRESERVE;
+  out->momentum = 0.9f;
+  out->area_weight = 300.0;
+  out->area_growth = 1.0035;
+  out->levels = 8;
+  out->max_blur = 0;
+  out->mask_step = 0;
+  out->mask_sigma = 0;
+  out->tie_tol = 1e-5f;
+  if (strcmp(out->method, "extremal_perturbation") == 0) { /* TorchRay's SGD settings */
+    out->lr = 0.01f;
+    out->iterations = 800;
+    out->jitter = 1;
+  }
   /* Fong & Vedaldi perturb with blur (METHODS.md §A) */
   if (strcmp(out->method, "meaningful_perturbation") == 0) out->baseline = SAL_BASELINE_BLUR;
   return SAL_STATUS_OK;
@@ -168,6 +206,35 @@ static bool parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
   errno = 0;
   long long v = strtoll(s, &end, 10);
   if (errno || end == s || *end || v < lo || v > hi) return false;
+  *out = v;
+  return true;
+}
+
+/* "0.05,0.1,0.2": 1..SAL_EP_MAX_AREAS values in (0, 1), kept as double (the area constraint's
+ * index floor(n (1 - a)) is computed in double, as TorchRay does). p is unchanged on failure. */
+static bool parse_areas(const char *s, sal_method_params *p) {
+  double a[SAL_EP_MAX_AREAS];
+  int64_t n = 0;
+  for (;;) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v > 0 && v < 1) || n == SAL_EP_MAX_AREAS) return false;
+    a[n++] = v;
+    if (*end == '\0') break;
+    if (*end != ',') return false;
+    s = end + 1;
+  }
+  memcpy(p->areas, a, (size_t)n * sizeof a[0]);
+  p->n_areas = n;
+  return true;
+}
+
+static bool parse_f64(const char *s, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return false;
   *out = v;
   return true;
 }
@@ -273,16 +340,65 @@ sal_status sal_method_params_set(sal_ctx *ctx, sal_method_params *p, const char 
     range = "in [1, 16]";
     break;
   case P_LR:
+  case P_EP_LR:
     ok = parse_f32(value, 1e-9, 100, &p->lr);
     range = "in (0, 100]";
     break;
   case P_ITERATIONS:
+  case P_EP_ITERATIONS:
     ok = parse_i64(value, 1, 1000000, &p->iterations);
     range = "in 1..1000000";
     break;
   case P_JITTER:
     ok = parse_i64(value, -1, 4096, &p->jitter);
     range = "in -1..4096 (-1 = scaled default)";
+    break;
+  case P_EP_JITTER:
+    ok = parse_i64(value, 0, 1, &p->jitter);
+    range = "0 or 1";
+    break;
+  case P_AREAS:
+    ok = parse_areas(value, p);
+    range = "a comma-separated list of 1 to 16 areas, each in (0, 1)";
+    break;
+  case P_VARIANT:
+    if (strcmp(value, "preserve") == 0) p->variant = SAL_EP_PRESERVE;
+    else if (strcmp(value, "delete") == 0) p->variant = SAL_EP_DELETE;
+    else if (strcmp(value, "dual") == 0) p->variant = SAL_EP_DUAL;
+    else ok = false;
+    range = "preserve, delete or dual";
+    break;
+  case P_MOMENTUM:
+    ok = parse_f32(value, 0, 0.999999, &p->momentum);
+    range = "in [0, 1)";
+    break;
+  case P_AREA_WEIGHT:
+    ok = parse_f64(value, 0, 1e9, &p->area_weight);
+    range = "in [0, 1e9]";
+    break;
+  case P_AREA_GROWTH:
+    ok = parse_f64(value, 0.5, 2, &p->area_growth);
+    range = "in [0.5, 2]";
+    break;
+  case P_LEVELS:
+    ok = parse_i64(value, 2, 256, &p->levels);
+    range = "in 2..256";
+    break;
+  case P_MAX_BLUR:
+    ok = parse_f32(value, 0, 1000, &p->max_blur);
+    range = "in [0, 1000] pixels (0 = scaled default)";
+    break;
+  case P_MASK_STEP:
+    ok = parse_i64(value, 0, 1024, &p->mask_step);
+    range = "in 0..1024 (0 = scaled default)";
+    break;
+  case P_MASK_SIGMA:
+    ok = parse_f32(value, 0, 1000, &p->mask_sigma);
+    range = "in [0, 1000] pixels (0 = scaled default)";
+    break;
+  case P_TIE_TOL:
+    ok = parse_f32(value, 0, 1, &p->tie_tol);
+    range = "in [0, 1]";
     break;
   default:
     break;
@@ -298,7 +414,7 @@ char *sal_method_params_str(const sal_method_params *p, char *buf, size_t n) {
   size_t used = 0;
   if (n) buf[0] = '\0';
   for (int i = 0, k; m >= 0 && (k = nth_key(m, i)) >= 0 && used < n; i++) {
-    char v[64];
+    char v[256];
     switch (k) {
     case P_SEED: snprintf(v, sizeof v, "%llu", (unsigned long long)p->seed); break;
     case P_MAX_MEMORY: snprintf(v, sizeof v, "%lld", (long long)p->max_memory); break;
@@ -316,9 +432,28 @@ char *sal_method_params_str(const sal_method_params *p, char *buf, size_t n) {
     case P_L1: snprintf(v, sizeof v, "%g", (double)p->l1); break;
     case P_TV: snprintf(v, sizeof v, "%g", (double)p->tv); break;
     case P_BETA: snprintf(v, sizeof v, "%g", (double)p->beta); break;
-    case P_LR: snprintf(v, sizeof v, "%g", (double)p->lr); break;
-    case P_ITERATIONS: snprintf(v, sizeof v, "%lld", (long long)p->iterations); break;
-    case P_JITTER: snprintf(v, sizeof v, "%lld", (long long)p->jitter); break;
+    case P_LR:
+    case P_EP_LR: snprintf(v, sizeof v, "%g", (double)p->lr); break;
+    case P_ITERATIONS:
+    case P_EP_ITERATIONS: snprintf(v, sizeof v, "%lld", (long long)p->iterations); break;
+    case P_JITTER:
+    case P_EP_JITTER: snprintf(v, sizeof v, "%lld", (long long)p->jitter); break;
+    case P_AREAS:
+      v[0] = '\0';
+      for (int64_t a = 0, u = 0; a < p->n_areas && a < SAL_EP_MAX_AREAS && u < (int64_t)sizeof v; a++)
+        u += snprintf(v + u, sizeof v - (size_t)u, "%s%.15g", a ? "," : "", p->areas[a]);
+      break;
+    case P_VARIANT:
+      snprintf(v, sizeof v, "%s", p->variant == SAL_EP_DUAL ? "dual" : p->variant == SAL_EP_DELETE ? "delete" : "preserve");
+      break;
+    case P_MOMENTUM: snprintf(v, sizeof v, "%g", (double)p->momentum); break;
+    case P_AREA_WEIGHT: snprintf(v, sizeof v, "%.15g", p->area_weight); break;
+    case P_AREA_GROWTH: snprintf(v, sizeof v, "%.15g", p->area_growth); break;
+    case P_LEVELS: snprintf(v, sizeof v, "%lld", (long long)p->levels); break;
+    case P_MAX_BLUR: snprintf(v, sizeof v, "%g", (double)p->max_blur); break;
+    case P_MASK_STEP: snprintf(v, sizeof v, "%lld", (long long)p->mask_step); break;
+    case P_MASK_SIGMA: snprintf(v, sizeof v, "%g", (double)p->mask_sigma); break;
+    case P_TIE_TOL: snprintf(v, sizeof v, "%g", (double)p->tie_tol); break;
     default: snprintf(v, sizeof v, "%g", (double)p->p); break;
     }
     used += (size_t)snprintf(buf + used, n - used, "%s%s=%s", i ? " " : "", keys[k].key, v);

@@ -89,6 +89,7 @@ sal_status sal__explain_gradcam(sal__xjob *job);
 sal_status sal__explain_occlusion(sal__xjob *job);
 sal_status sal__explain_rise(sal__xjob *job);
 sal_status sal__explain_meaningful_perturbation(sal__xjob *job);
+sal_status sal__explain_extremal_perturbation(sal__xjob *job);
 
 /* Grad-CAM's default layer: the last 4-D activation with more than one spatial position (the input
  * of global pooling in ResNets and VGGs). NULL when the graph has none. */
