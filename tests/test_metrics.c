@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "saliency/saliency.h"
 #include "salient/metrics.h"
 
 #define NEAR(a, b) (fabs((double)(a) - (double)(b)) < 1e-6)
@@ -259,6 +260,71 @@ static void test_sparsity(void) {
   TH_CHECK(s.gini == 0 && s.entropy == 0 && s.area == 0, "all-zero map");
 }
 
+/* A linear model on (1, 1, 1, 4) inputs: z0 = Σ w_i x_i, z1 = 0, so p0 = sigmoid(z0). */
+static sal_graph *linear_model(const float w[4]) {
+  sal_graph *g = NULL;
+  const float W[8] = {w[0], w[1], w[2], w[3], 0, 0, 0, 0}, b[2] = {0, 0};
+  TH_OK(sal_graph_new(th_ctx(), &g));
+  if (!g) return NULL;
+  TH_OK(sal_graph_add_input(g, "x", 4, (int64_t[]){-1, 1, 1, 4}));
+  TH_OK(sal_graph_add_param(g, "W", 2, (int64_t[]){2, 4}, W, false));
+  TH_OK(sal_graph_add_param(g, "b", 1, (int64_t[]){2}, b, false));
+  TH_OK(sal_graph_add_node(g, "Flatten", "flat", (const char *[]){"x"}, 1, (const char *[]){"f"}, 1, NULL, 0));
+  const sal_attr tb = sal_attr_int("transB", 1);
+  TH_OK(sal_graph_add_node(g, "Gemm", "fc", (const char *[]){"f", "W", "b"}, 3, (const char *[]){"z"}, 1, &tb, 1));
+  TH_OK(sal_graph_add_output(g, "z"));
+  return g;
+}
+
+static double sigmoid(double z) { return 1 / (1 + exp(-z)); }
+
+static void test_insertion_deletion(void) {
+  const float w[4] = {3, 2, 1, 0}, x[4] = {1, 1, 1, 1}, map[4] = {0.1f, 0.9f, 0.5f, 0.2f};
+  sal_graph *g = linear_model(w);
+  if (!g) return;
+  /* Order by saliency: pixels 1, 2, 3, 0. Deletion, one pixel per step: z = 6, 4, 3, 3, 0; the
+   * AUC is (Σ p − p_0/2 − p_4/2) / 4. */
+  double z[5] = {6, 4, 3, 3, 0}, sum = 0;
+  for (int k = 0; k < 5; k++) sum += sigmoid(z[k]);
+  double want_del = (sum - sigmoid(6) / 2 - sigmoid(0) / 2) / 4;
+  sal_causal_opts o = sal_causal_opts_default();
+  o.step = 1;
+  double ins = 0, del = 0;
+  float ic[5], dc[5];
+  TH_CHECK(sal_causal_curve_length(1, 4, 1) == 5 && sal_causal_curve_length(1, 4, 3) == 3 && sal_causal_curve_length(1, 4, 0) == 2,
+           "curve lengths");
+  TH_OK(sal_metric_insertion_deletion(th_ctx(), g, x, map, 0, &o, &ins, &del, ic, dc));
+  TH_CHECK(fabs(del - want_del) < 1e-6, "deletion AUC %.7f, want %.7f", del, want_del);
+  for (int k = 0; k < 5; k++) TH_CHECK(fabs(dc[k] - sigmoid(z[k])) < 1e-6, "deletion curve [%d] %g", k, dc[k]);
+  /* A constant image blurs to itself: insertion is flat at sigmoid(6). */
+  TH_CHECK(fabs(ins - sigmoid(6)) < 1e-6, "insertion AUC of a constant image %g", ins);
+  /* Insertion from the blurred image (sal__gauss_blur, tested with the saliency methods) puts back
+   * pixels 1, 2, 3, 0; with step 3: states 0, 3 and 4 pixels moved. */
+  const float y[4] = {2, -1, 0.5f, 3};
+  float bl[4];
+  TH_OK(sal__gauss_blur(th_ctx(), y, 1, 1, 4, 5.0f * 1 / 224.0f, bl));
+  o.step = 3;
+  TH_OK(sal_metric_insertion_deletion(th_ctx(), g, y, map, 0, &o, &ins, &del, ic, dc));
+  float s1[4] = {bl[0], y[1], y[2], y[3]};
+  double zi[3] = {3 * bl[0] + 2 * bl[1] + bl[2], 3 * s1[0] + 2 * s1[1] + s1[2], 3 * y[0] + 2 * y[1] + y[2]};
+  double zd[3] = {3 * y[0] + 2 * y[1] + y[2], 3 * y[0], 0};
+  double wi = (sigmoid(zi[0]) / 2 + sigmoid(zi[1]) + sigmoid(zi[2]) / 2) / 2;
+  double wd = (sigmoid(zd[0]) / 2 + sigmoid(zd[1]) + sigmoid(zd[2]) / 2) / 2;
+  TH_CHECK(fabs(ins - wi) < 1e-6 && fabs(del - wd) < 1e-6, "step 3: insertion %.7f (want %.7f), deletion %.7f (want %.7f)", ins,
+           wi, del, wd);
+  /* Batches of one state (a tiny memory budget) give the same numbers. */
+  double ins1 = 0, del1 = 0;
+  o.max_memory = 1;
+  TH_OK(sal_metric_insertion_deletion(th_ctx(), g, y, map, 0, &o, &ins1, &del1, NULL, NULL));
+  TH_CHECK(ins1 == ins && del1 == del, "batch size changes the result: %g %g vs %g %g", ins1, del1, ins, del);
+  TH_FAILS(sal_metric_insertion_deletion(th_ctx(), g, y, map, 2, &o, &ins, &del, NULL, NULL), SAL_STATUS_BAD_INPUT,
+           "target 2 is out of range 0..1");
+  o.step = 5;
+  TH_FAILS(sal_metric_insertion_deletion(th_ctx(), g, y, map, 0, &o, &ins, &del, NULL, NULL), SAL_STATUS_BAD_INPUT,
+           "step 5 is out of range");
+  sal_graph_free(g);
+}
+
 static void test_bad_input(void) {
   float m[6] = {0, 1, 2, 3, 4, 5};
   m[5] = NAN;
@@ -282,6 +348,7 @@ int main(void) {
   test_overlap();
   test_dwsol();
   test_sparsity();
+  test_insertion_deletion();
   test_bad_input();
   return th_finish("test_metrics");
 }

@@ -8,6 +8,7 @@
 #define SALIENT_METRICS_H
 
 #include "salient/dataset.h"
+#include "salient/graph.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -114,6 +115,27 @@ typedef struct sal_sparsity {
   double gini, area, entropy;
 } sal_sparsity;
 sal_status sal_metric_sparsity(sal_ctx *ctx, const float *map, int64_t n, sal_sparsity *out);
+
+/* Insertion and deletion (Petsiuk et al., "RISE", BMVC 2018): pixels are moved in the order of
+ * decreasing saliency (equal values: row-major order), `step` at a time, n = ceil(H W / step) steps.
+ * Deletion starts from the image and replaces pixels by 0 (the model-input zero: the dataset mean
+ * for normalised inputs); insertion starts from the image under a Gaussian blur and puts the
+ * original pixels back. The softmax probability of `target` is recorded before the first step and
+ * after each (n + 1 values); AUC = (Σ s − s_0 / 2 − s_n / 2) / n, the trapezoid rule over [0, 1].
+ * Lower deletion and higher insertion are better. */
+typedef struct sal_causal_opts {
+  int64_t step;        /* pixels per step; 0 = W (Petsiuk et al.: 224 at 224 x 224) */
+  float blur_sigma;    /* insertion's blur in pixels; 0 = 5 · H / 224 (RISE's kernel sigma) */
+  int64_t max_memory;  /* bytes of activations per batch of states; 0 = 2 GiB */
+} sal_causal_opts;
+sal_causal_opts sal_causal_opts_default(void);
+/* image is (C, H, W) and map (H, W) for g's first input (N, C, H, W) and first output, the logits
+ * (N, K); target in 0..K-1. ins_curve / del_curve (optional) receive the n + 1 probabilities. */
+sal_status sal_metric_insertion_deletion(sal_ctx *ctx, sal_graph *g, const float *image, const float *map,
+                                         int64_t target, const sal_causal_opts *opts, double *insertion,
+                                         double *deletion, float *ins_curve, float *del_curve);
+/* n + 1 for an H × W map at step `step` (0 = W): the length of the curves. */
+int64_t sal_causal_curve_length(int64_t h, int64_t w, int64_t step);
 
 #ifdef __cplusplus
 }
