@@ -323,6 +323,21 @@ static void test_insertion_deletion(void) {
   o.step = 5;
   TH_FAILS(sal_metric_insertion_deletion(th_ctx(), g, y, map, 0, &o, &ins, &del, NULL, NULL), SAL_STATUS_BAD_INPUT,
            "step 5 is out of range");
+  /* Saliency metric. Map (0, 1, 1, 0): the box is columns 1..2, area 0.5. On (1, 1, 1, 1) the crop
+   * resized back is (1, 1, 1, 1): z0 = 6. On (0, 2, 4, 0) the crop (2, 4) resized to 4 columns
+   * (align_corners false: sources -0.25, 0.25, 0.75, 1.25, clamped) is (2, 2.5, 3.5, 4): z0 = 14.5. */
+  const float box_map[4] = {0, 1, 1, 0}, ramp[4] = {0, 2, 4, 0};
+  double sm = 0, area = 0, prob = 0;
+  TH_OK(sal_metric_saliency_metric(th_ctx(), g, x, box_map, 0, 0.5f, &sm, &area, &prob));
+  TH_CHECK(NEAR(area, 0.5) && fabs(prob - sigmoid(6)) < 1e-6 && fabs(sm - (log(0.5) - log(sigmoid(6)))) < 1e-6,
+           "saliency metric %g (area %g, p %g)", sm, area, prob);
+  TH_OK(sal_metric_saliency_metric(th_ctx(), g, ramp, box_map, 0, 0.5f, &sm, &area, &prob));
+  TH_CHECK(fabs(prob - sigmoid(14.5)) < 1e-6, "saliency metric: crop resized, p %.7f want %.7f", prob, sigmoid(14.5));
+  /* A constant map selects the whole image: area 1, log 1 = 0, so s = −log p (class 1: 1 − σ(6)). */
+  const float flat[4] = {2, 2, 2, 2};
+  TH_OK(sal_metric_saliency_metric(th_ctx(), g, x, flat, 1, 0.5f, &sm, &area, &prob));
+  TH_CHECK(NEAR(area, 1) && fabs(sm + log(1 - sigmoid(6))) < 1e-6, "saliency metric of a constant map %g", sm);
+  TH_FAILS(sal_metric_saliency_metric(th_ctx(), g, x, flat, 0, 1.5f, &sm, NULL, NULL), SAL_STATUS_BAD_INPUT, "threshold 1.5");
   sal_graph_free(g);
 }
 
