@@ -107,6 +107,58 @@ static void test_reference_dm(sal_graph *g, const sal_tensor *x, const int64_t *
   sal_tensor_free(aux);
 }
 
+static void test_reference_hdm(sal_graph *g, const sal_tensor *x, const int64_t *tg) {
+  sal_method_params p = ref_params("hdm");
+  char dir[512];
+  th_tmp_path(dir, sizeof dir, "ref_hdm");
+  p.trace_dir = dir;
+  sal_explanation e;
+  sal_tensor *map = load("hdm_map.npy"), *M = load("hdm_M.npy"), *R = load("hdm_R.npy"), *wt = load("hdm_w.npy");
+  sal_tensor *lv = load("hdm_levels.npy");
+  TH_OK(sal_explain_run(th_ctx(), g, x, tg, &p, &e));
+  check("hdm map", e.raw ? e.raw->data : NULL, map, REF_TOL);
+  for (int64_t i = 0; i < 2 && e.raw && M && R && wt && lv; i++) {
+    const int64_t L = (int64_t)lv->data[i];
+    char label[64], what[32], path[600];
+    for (int64_t t = 0; t < 3; t++) {
+      snprintf(what, sizeof what, "L%lld.M", (long long)t + 1);
+      snprintf(path, sizeof path, "%s/image%lld.hdm.%s.npy", dir, (long long)i, what);
+      FILE *f = fopen(path, "rb");
+      if (f) fclose(f);
+      /* levels run: the same number as the reference's (a level's trace exists iff it ran) */
+      TH_CHECK((f != NULL) == (t < L), "hdm image %lld level %lld ran: %d, reference levels %lld", (long long)i,
+               (long long)t + 1, f != NULL, (long long)L);
+      if (!f) continue;
+      sal_tensor *got = trace_file(dir, "hdm", i, what);
+      sal_tensor want = {{2, {16, 16}}, M->data + (i * 3 + t) * 256, SAL_LAYOUT_PLAIN, false};
+      snprintf(label, sizeof label, "hdm image %lld M_%lld", (long long)i, (long long)t + 1);
+      check(label, got ? got->data : NULL, &want, REF_TOL);
+      sal_tensor_free(got);
+      if (t + 1 < L) { /* regions are 0/1: they must agree exactly */
+        snprintf(what, sizeof what, "L%lld.R", (long long)t + 1);
+        got = trace_file(dir, "hdm", i, what);
+        int64_t diff = 0;
+        for (int64_t q = 0; got && q < 256; q++) diff += got->data[q] != R->data[(i * 3 + t) * 256 + q];
+        TH_CHECK(got && diff == 0, "hdm image %lld R_%lld: %lld pixels differ", (long long)i, (long long)t + 1,
+                 (long long)diff);
+        sal_tensor_free(got);
+      }
+    }
+    /* the fusion weights softmax(v) (0 for levels not run) */
+    sal_tensor *got = trace_file(dir, "hdm", i, "w");
+    sal_tensor want = {{2, {1, 3}}, wt->data + i * 3, SAL_LAYOUT_PLAIN, false};
+    snprintf(label, sizeof label, "hdm image %lld weights", (long long)i);
+    check(label, got ? got->data : NULL, &want, REF_TOL);
+    sal_tensor_free(got);
+  }
+  sal_explanation_clear(&e);
+  sal_tensor_free(map);
+  sal_tensor_free(M);
+  sal_tensor_free(R);
+  sal_tensor_free(wt);
+  sal_tensor_free(lv);
+}
+
 /* ---- a model whose evidence is known ---- */
 /* input (N, 1, 16, 16) -> Conv 16x16 (2 filters) -> Flatten -> logits (N, 2): logit 0 = 0.6 · mean of
  * region A (rows 2..5, cols 2..5) + 0.4 · mean of region B (rows 10..13, cols 9..12); logit 1 = 0. */
@@ -224,6 +276,68 @@ done:
   sal_graph_free(g);
 }
 
+/* HDM on the two-region model: level 1 finds part of the evidence, level 2 looks elsewhere (not at
+ * the removed region) and finds the rest; the fused map covers both regions. */
+static void test_known_hdm(void) {
+  sal_graph *g = two_region_model();
+  sal_tensor *x = NULL;
+  TH_OK(sal_tensor_new(th_ctx(), 4, (int64_t[]){1, 1, 16, 16}, &x));
+  if (!g || !x) goto done;
+  for (int64_t q = 0; q < 256; q++) x->data[q] = 3.0f;
+  const int64_t tg[1] = {0};
+  sal_method_params p = known_params("hdm");
+  p.quantile = 16.0f / 256.0f; /* each level removes 16 pixels: one region's worth */
+  char dir[512];
+  th_tmp_path(dir, sizeof dir, "known_hdm");
+  p.trace_dir = dir;
+  sal_explanation e;
+  TH_OK(sal_explain_run(th_ctx(), g, x, tg, &p, &e));
+  sal_tensor *R1 = trace_file(dir, "hdm", 0, "L1.R"), *R2 = trace_file(dir, "hdm", 0, "L2.R");
+  sal_tensor *M2 = trace_file(dir, "hdm", 0, "L2.M");
+  if (e.raw && R1 && R2 && M2) {
+    int64_t n1 = 0, n1ev = 0, n2 = 0, n2ev = 0, again = 0, arg = -1;
+    double m2_removed = 0, m2_rest = 0;
+    for (int64_t q = 0; q < 256; q++) {
+      bool ev = in_a(q) || in_b(q);
+      if (R1->data[q] > 0) n1++, n1ev += ev, m2_removed += M2->data[q];
+      if (R2->data[q] > 0 && R1->data[q] == 0) n2++, n2ev += ev;
+      again += R1->data[q] > 0 && R2->data[q] == 0; /* R only grows */
+      if (ev && R1->data[q] == 0) m2_rest += M2->data[q];
+      if (R1->data[q] == 0 && (arg < 0 || M2->data[q] > M2->data[arg])) arg = q;
+    }
+    m2_removed /= n1 > 0 ? (double)n1 : 1.0;
+    m2_rest /= 32.0 - (double)n1ev > 0 ? 32.0 - (double)n1ev : 1.0;
+    printf("  hdm: level 1 removed %lld pixels (%lld on evidence), level 2 %lld new (%lld on evidence); "
+           "M_2 mean %.3f on the removed region, %.3f on the remaining evidence\n",
+           (long long)n1, (long long)n1ev, (long long)n2, (long long)n2ev, m2_removed, m2_rest);
+    TH_CHECK(n1 >= 16 && n1ev >= 12, "hdm level 1 removed %lld pixels, %lld on the evidence", (long long)n1,
+             (long long)n1ev);
+    TH_CHECK(n2 >= 12 && n2ev >= 12, "hdm level 2 found %lld new pixels, %lld on the evidence", (long long)n2,
+             (long long)n2ev);
+    TH_CHECK(again == 0, "hdm: the removed region shrank");
+    TH_CHECK(m2_rest > m2_removed + 0.3, "hdm level 2 mask: %g on the removed region, %g on the rest of the evidence",
+             m2_removed, m2_rest);
+    TH_CHECK(in_a(arg) || in_b(arg), "hdm level 2 peaks off the evidence, at (%lld, %lld)", (long long)(arg / 16),
+             (long long)(arg % 16));
+    /* the fused map covers both regions */
+    double ina = 0, inb = 0, out = 0;
+    for (int64_t q = 0; q < 256; q++) {
+      if (in_a(q)) ina += e.raw->data[q] / 16.0;
+      else if (in_b(q)) inb += e.raw->data[q] / 16.0;
+      else out += e.raw->data[q] / 224.0;
+    }
+    printf("  hdm map: mean %.3f on A, %.3f on B, %.3f elsewhere\n", ina, inb, out);
+    TH_CHECK(ina > out + 0.2 && inb > out + 0.2, "hdm map: A %g, B %g, elsewhere %g", ina, inb, out);
+  }
+  sal_tensor_free(R1);
+  sal_tensor_free(R2);
+  sal_tensor_free(M2);
+  sal_explanation_clear(&e);
+done:
+  sal_tensor_free(x);
+  sal_graph_free(g);
+}
+
 /* ---- parameters ---- */
 static void test_params(sal_graph *g, const sal_tensor *x, const int64_t *tg) {
   sal_ctx *ctx = th_ctx();
@@ -291,9 +405,11 @@ int main(void) {
   for (int i = 0; tt && i < 2; i++) tg[i] = (int64_t)tt->data[i];
   if (g && x && tt) {
     test_reference_dm(g, x, tg);
+    test_reference_hdm(g, x, tg);
     test_params(g, x, tg);
   }
   test_known_dm();
+  test_known_hdm();
   sal_tensor_free(x);
   sal_tensor_free(tt);
   sal_graph_free(g);

@@ -185,10 +185,14 @@ def hdm(net, x, base, cls, P):
         levels[live] = t + 1
         if t == T - 1:
             break
-        # R_t = R_{t-1} + the top-k pixels of M_t (1 - R_{t-1}) that are > 0
-        v = Ps[live, t].flatten(1)
-        tau = v.sort(1, descending=True)[0][:, k - 1:k]
-        R[live] = torch.maximum(R[live], ((v >= tau) & (v > 0)).to(x.dtype).view(-1, h, w))
+        # R_t = R_{t-1} + the k top-ranked pixels of M_t (1 - R_{t-1}) that are > 0; rank: the value,
+        # then the level's benchmark map B (ties of a mask saturated at 1), then raster order
+        for a, i in enumerate(live.tolist()):
+            v = Ps[i, t].flatten().numpy()
+            bm = Bm[a].detach().flatten().numpy()
+            order = np.lexsort((np.arange(HW), -bm, -v))[:k]
+            order = order[v[order] > 0]
+            R[i].view(-1)[torch.from_numpy(order)] = 1
         Rs[live, t] = R[live]
         xt = (1 - R[:, None]) * x + R[:, None] * base
         with torch.no_grad():

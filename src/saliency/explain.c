@@ -59,6 +59,8 @@ static const method_def methods[] = {
      false, 0, NULL},
     {"dm", "dynamic masks: benchmark grids guide fine auxiliary masks (Peng et al.)", sal__explain_dm, DM_KEYS, false,
      0, NULL},
+    {"hdm", "hierarchical dynamic masks: DM levels on ever less of the image, fused (Peng et al.)", sal__explain_hdm,
+     DM_KEYS | B(P_LEVELS) | B(P_QUANTILE) | B(P_FUSION_ITERATIONS), false, 0, NULL},
 };
 #define N_METHODS ((int)(sizeof methods / sizeof methods[0]))
 
