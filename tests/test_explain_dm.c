@@ -10,6 +10,7 @@
 
 #include "harness.h"
 #include "salient/explain.h"
+#include "saliency/saliency.h"
 
 #define FIX "tests/fixtures/dm_refs/"
 
@@ -66,6 +67,14 @@ static sal_tensor *trace_file(const char *dir, const char *method, int64_t i, co
 /* ---- agreement with PyTorch ---- */
 static void test_reference_dm(sal_graph *g, const sal_tensor *x, const int64_t *tg) {
   sal_method_params p = ref_params("dm");
+  /* the baseline both sides use: the blur of sigma 10 * 16 / 224 px, mirrored borders */
+  sal_tensor *base = load("base.npy"), *got = NULL;
+  TH_OK(sal_tensor_new(th_ctx(), 4, (int64_t[]){2, 3, 16, 16}, &got));
+  for (int64_t i = 0; base && got && i < 2; i++)
+    TH_OK(sal__baseline_image(th_ctx(), &p, 0, x->data + i * 768, 3, 16, 16, got->data + i * 768));
+  check("blur baseline", got ? got->data : NULL, base, 1e-6); /* float32 vs float64 of a 7-tap blur */
+  sal_tensor_free(base);
+  sal_tensor_free(got);
   char dir[512];
   th_tmp_path(dir, sizeof dir, "ref_dm");
   p.trace_dir = dir;
@@ -394,6 +403,23 @@ static void test_params(sal_graph *g, const sal_tensor *x, const int64_t *tg) {
   p = ref_params("dm");
   p.lr = 0;
   TH_FAILS(sal_explain_run(ctx, g, x, tg, &p, &e), SAL_STATUS_BAD_INPUT, "lr");
+  /* the noise baseline: Philox draws keyed by the seed — same seed, same map; another seed, another */
+  p = ref_params("dm");
+  p.iterations = 3;
+  p.baseline = SAL_BASELINE_NOISE;
+  sal_explanation n1, n2, n3;
+  TH_OK(sal_explain_run(ctx, g, x, tg, &p, &n1));
+  TH_OK(sal_explain_run(ctx, g, x, tg, &p, &n2));
+  p.seed = 9;
+  TH_OK(sal_explain_run(ctx, g, x, tg, &p, &n3));
+  if (n1.raw && n2.raw && n3.raw) {
+    const size_t bytes = (size_t)sal_tensor_numel(n1.raw) * sizeof(float);
+    TH_CHECK(memcmp(n1.raw->data, n2.raw->data, bytes) == 0, "dm noise baseline: same seed, different maps");
+    TH_CHECK(memcmp(n1.raw->data, n3.raw->data, bytes) != 0, "dm noise baseline: the seed is ignored");
+  }
+  sal_explanation_clear(&n1);
+  sal_explanation_clear(&n2);
+  sal_explanation_clear(&n3);
   /* allocation failures anywhere clean up and report (leaks show under the sanitiser build) */
   p = ref_params("dm");
   p.iterations = 2;
