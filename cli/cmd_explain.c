@@ -408,7 +408,7 @@ int cmd_explain(int argc, char **argv) {
       {"--panel", CLI_FLAG, "also write <stem>.panel.png: the image and every method side by side", &o.panel},
       {"--max-memory", CLI_STRING, "memory budget of one method's passes, e.g. 512M (default 2G)", &o.max_memory},
       {"--batch", CLI_INT, "images explained together (default 8)", &o.batch},
-      {"--trace", CLI_STRING, "dm, hdm: write every stage's masks (.npy, .png) and loss curves (.csv) to this directory", &o.trace},
+      {"--trace", CLI_STRING, "dm, hdm: write every stage's masks (.npy, .png) and loss curves (.csv) here", &o.trace},
       {"--quiet", CLI_FLAG, "print nothing on success", &o.quiet},
       CLI_MODEL_OPTS(o.a),
   };
@@ -540,7 +540,8 @@ int cmd_explain(int argc, char **argv) {
   }
   /* --trace is the parameter `trace` of the methods that take it (dm, hdm) */
   int traced = 0;
-  for (int m = 0; o.trace && m < s.n_methods && !rc; m++) traced += sal_method_params_set(pctx, &s.params[m], "trace", o.trace) == SAL_STATUS_OK;
+  for (int m = 0; o.trace && m < s.n_methods && !rc; m++)
+    traced += sal_method_params_set(pctx, &s.params[m], "trace", o.trace) == SAL_STATUS_OK;
   if (!rc && o.trace && !traced) {
     fprintf(stderr, "salient explain: --trace: none of the chosen methods writes a trace (dm and hdm do)\n");
     rc = 2;

@@ -367,7 +367,8 @@ static void test_params(sal_graph *g, const sal_tensor *x, const int64_t *tg) {
            "dm defaults: baseline %d lr %g iterations %lld patience %lld", (int)p.baseline, (double)p.lr,
            (long long)p.iterations, (long long)p.patience);
   sal_method_params_str(&p, buf, sizeof buf);
-  TH_CHECK(strstr(buf, "baseline=blur blur_sigma=0 lr=0.05 iterations=300 grids=auto aux_grids=auto alpha=0.01 beta=1 gamma=0.01 patience=50") != NULL,
+  TH_CHECK(strstr(buf, "baseline=blur blur_sigma=0 lr=0.05 iterations=300 grids=auto aux_grids=auto alpha=0.01 "
+                       "beta=1 gamma=0.01 patience=50") != NULL,
            "dm params '%s'", buf);
   TH_OK(sal_method_params_set(ctx, &p, "grids", "3,5,7"));
   TH_CHECK(p.grids[0] == 3 && p.grids[1] == 5 && p.grids[2] == 7 && p.grids[3] == 0, "grids=3,5,7");

@@ -39,7 +39,8 @@ sal_status sal__dm_init(sal__dm *w, sal__xjob *job, int64_t n_images) {
       for (int i = 0; i < (l ? 2 : 4); i++) out[n++] = sal__scaled(l ? def_a[i] : def_b[i], job->H);
     } else {
       for (; n < SAL_MAX_GRIDS && lists[l][n]; n++) {
-        if (lists[l][n] < 1 || lists[l][n] > 4096) return bad(job, l ? "aux_grids: sides in 1..4096" : "grids: sides in 1..4096");
+        if (lists[l][n] < 1 || lists[l][n] > 4096)
+          return bad(job, l ? "aux_grids: sides in 1..4096" : "grids: sides in 1..4096");
         out[n] = lists[l][n];
       }
     }
@@ -349,7 +350,8 @@ static sal_status stage2(sal__dm *w, const int64_t *idx, int64_t n, const float 
         if (!st) st = sal__dm_trace_map(w, img[j], what, w->Mi + j * HW, H, W, true);
         snprintf(what, sizeof what, "L%d.aux", level);
         if (!st)
-          st = sal__dm_trace_csv(w, img[j], what, "step,loss,activation,area,tv", w->curve + j * T * 4, w->stop[j], 4, 4);
+          st = sal__dm_trace_csv(w, img[j], what, "step,loss,activation,area,tv", w->curve + j * T * 4, w->stop[j],
+                                 4, 4);
       }
     }
   }

@@ -421,7 +421,8 @@ char *sal_method_params_str(const sal_method_params *p, char *buf, size_t n) {
     case P_SIGMA: snprintf(v, sizeof v, "%g", (double)p->sigma); break;
     case P_STEPS: snprintf(v, sizeof v, "%lld", (long long)p->steps); break;
     case P_BASELINE:
-      snprintf(v, sizeof v, "%s", p->baseline == SAL_BASELINE_BLUR ? "blur" : p->baseline == SAL_BASELINE_NOISE ? "noise" : "zero");
+      snprintf(v, sizeof v, "%s",
+               p->baseline == SAL_BASELINE_BLUR ? "blur" : p->baseline == SAL_BASELINE_NOISE ? "noise" : "zero");
       break;
     case P_BLUR_SIGMA: snprintf(v, sizeof v, "%g", (double)p->blur_sigma); break;
     case P_LAYER: snprintf(v, sizeof v, "%.60s", p->layer ? p->layer : "auto"); break;
