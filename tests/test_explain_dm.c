@@ -434,7 +434,7 @@ static void test_params(sal_graph *g, const sal_tensor *x, const int64_t *tg) {
     p.trace_dir = dir;
     int ok = 0;
     int64_t n = 1;
-    for (; n < 4000 && !ok; n += 1 + n / (th_quick() ? 2 : 8)) {
+    for (; n < 4000 && !ok; n += 1 + n / (th_quick() ? 2 : 4)) {
       sal_ctx_fail_alloc_after(ctx, n);
       sal_status st = sal_explain_run(ctx, g, x, tg, &p, &e);
       sal_ctx_fail_alloc_after(ctx, 0);
