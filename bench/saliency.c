@@ -42,7 +42,7 @@ static int64_t method_batch(const sal_graph *g, const sal_method_params *p, int6
     int64_t nout = (s * (hin + 2 * pad - 2 * rad) - s + 1) * (s * (win + 2 * pad - 2 * rad) - s + 1);
     int64_t u = p->variant == SAL_EP_DUAL ? 2 : 1;
     int64_t npad = (hin + 2 * pad) * (win + 2 * pad);
-    return sal__runner_batch(g, p->max_memory, true, (2 + p->levels) * per + (6 * nout + 3 * hin * win + npad) * 4,
+    return sal__runner_batch(g, p->max_memory, true, (2 + p->pyramid_levels) * per + (6 * nout + 3 * hin * win + npad) * 4,
                              n * p->n_areas * u);
   }
   if (!strcmp(m, "rise")) return sal__runner_batch(g, p->max_memory, false, per + hw, n * p->samples);

@@ -1,7 +1,8 @@
 /* `salient explain --model M (--image PATH|DIR | --input X.npy) --method NAME[,NAME...] --out DIR`:
  * saliency maps of images (decoded and preprocessed) or of an already-preprocessed batch, written
  * per image and method as a PNG overlay, the raw map (.npy) and a JSON summary; --panel adds one
- * PNG per image with every method side by side. An image that fails to decode is reported by name,
+ * PNG per image with every method side by side; --trace DIR keeps the dynamic-mask methods' (dm, hdm)
+ * per-stage masks and loss curves. An image that fails to decode is reported by name,
  * the rest are still explained, and the exit code is 1 at the end. */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
@@ -22,7 +23,7 @@
 
 typedef struct explain_opts {
   cli_model_args a;
-  const char *model, *image, *input, *methods, *target, *out, *colormap, *alpha, *max_memory;
+  const char *model, *image, *input, *methods, *target, *out, *colormap, *alpha, *max_memory, *trace;
   bool panel, quiet;
   int64_t batch;
   const char *sets[MAX_SETS];
@@ -199,13 +200,25 @@ static int explain_batch(run_state *s, const sal_tensor *x, item *const *items, 
     goto done;
   }
   for (int64_t i = 0; i < n; i++) targets[i] = s->target;
+  /* trace files are named by the images' stems */
+  const char **stems = malloc((size_t)n * sizeof *stems);
+  if (!stems) {
+    fprintf(stderr, "salient explain: out of memory\n");
+    rc = 1;
+    goto done;
+  }
+  for (int64_t i = 0; i < n; i++) stems[i] = items[i]->stem;
   for (int m = 0; m < s->n_methods; m++) {
+    s->params[m].trace_names = stems;
     sal_status st = sal_explain_run(ctx, s->g, x, targets, &s->params[m], &ex[m]);
+    s->params[m].trace_names = NULL;
     if (st) {
+      free(stems);
       rc = cli_fail(ctx, st, s->method_names[m]);
       goto done;
     }
   }
+  free(stems);
   for (int64_t i = 0; i < n; i++) {
     sal_status st = sal_denormalize_image(ctx, x->data + i * per, s->C, s->H, s->W, s->meta->mean, s->meta->std, &bg[i]);
     if (st) {
@@ -395,6 +408,7 @@ int cmd_explain(int argc, char **argv) {
       {"--panel", CLI_FLAG, "also write <stem>.panel.png: the image and every method side by side", &o.panel},
       {"--max-memory", CLI_STRING, "memory budget of one method's passes, e.g. 512M (default 2G)", &o.max_memory},
       {"--batch", CLI_INT, "images explained together (default 8)", &o.batch},
+      {"--trace", CLI_STRING, "dm, hdm: write every stage's masks (.npy, .png) and loss curves (.csv) here", &o.trace},
       {"--quiet", CLI_FLAG, "print nothing on success", &o.quiet},
       CLI_MODEL_OPTS(o.a),
   };
@@ -523,6 +537,14 @@ int cmd_explain(int argc, char **argv) {
       fprintf(stderr, "salient explain: --set %s: no chosen method takes '%s' (see --method NAME --help)\n", o.sets[k], key);
       rc = 2;
     }
+  }
+  /* --trace is the parameter `trace` of the methods that take it (dm, hdm) */
+  int traced = 0;
+  for (int m = 0; o.trace && m < s.n_methods && !rc; m++)
+    traced += sal_method_params_set(pctx, &s.params[m], "trace", o.trace) == SAL_STATUS_OK;
+  if (!rc && o.trace && !traced) {
+    fprintf(stderr, "salient explain: --trace: none of the chosen methods writes a trace (dm and hdm do)\n");
+    rc = 2;
   }
   if (!rc && sal_colormap_parse(pctx, o.colormap, &s.cm)) {
     fprintf(stderr, "salient explain: --colormap: %s\n", sal_ctx_last_error(pctx));

@@ -111,6 +111,7 @@ static void test_completeness(sal_graph *g, sal_tensor *x, const int64_t *tg) {
     p.samples = 4;
     p.steps = 4;
     p.iterations = 3;
+    p.fusion_iterations = 3;
     TH_OK(run(g, x, NULL, &p, &e));
     for (int64_t i = 0; e.targets && i < x->shape.d[0]; i++) {
       int64_t best = 0;
@@ -140,6 +141,10 @@ static void test_determinism(sal_graph *g, sal_tensor *x, const int64_t *tg) {
     p.patch = 4; /* 4 x 4 windows at stride 4: 16 occluded copies per image */
     p.stride = 4;
     p.iterations = 5;
+    p.fusion_iterations = 5; /* dm, hdm: one benchmark grid, two levels */
+    p.levels = 2;
+    p.grids[0] = 2;
+    p.grids[1] = 0;
     p.seed = 7;
     sal_explanation a, b, c, one;
     TH_OK(run(g, x, tg, &p, &a));

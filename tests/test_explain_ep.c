@@ -96,7 +96,7 @@ static void test_params(sal_graph *g, const sal_tensor *x, const int64_t *tg) {
   sal_ctx *ctx = th_ctx();
   sal_method_params p = params("extremal_perturbation");
   TH_CHECK(p.n_areas == 1 && p.areas[0] == 0.1 && p.iterations == 800 && fabsf(p.lr - 0.01f) < 1e-9f &&
-               p.jitter == 1 && p.variant == SAL_EP_PRESERVE && p.levels == 8 && p.area_weight == 300 &&
+               p.jitter == 1 && p.variant == SAL_EP_PRESERVE && p.pyramid_levels == 8 && p.area_weight == 300 &&
                p.area_growth == 1.0035,
            "extremal_perturbation defaults");
   set(&p, "areas", "0.05,0.1,0.2");
@@ -104,7 +104,8 @@ static void test_params(sal_graph *g, const sal_tensor *x, const int64_t *tg) {
            (long long)p.n_areas);
   char buf[512];
   sal_method_params_str(&p, buf, sizeof buf);
-  TH_CHECK(strstr(buf, "areas=0.05,0.1,0.2 variant=preserve") && strstr(buf, "lr=0.01 iterations=800 jitter=1"),
+  TH_CHECK(strstr(buf, "areas=0.05,0.1,0.2 variant=preserve") && strstr(buf, "lr=0.01 iterations=800") &&
+               strstr(buf, "levels=8") && strstr(buf, "jitter=1"),
            "params string '%s'", buf);
   TH_FAILS(sal_method_params_set(ctx, &p, "areas", "1.5"), SAL_STATUS_BAD_INPUT, "areas='1.5'");
   TH_FAILS(sal_method_params_set(ctx, &p, "areas", "0"), SAL_STATUS_BAD_INPUT, "each in (0, 1)");
@@ -142,9 +143,9 @@ static void test_params(sal_graph *g, const sal_tensor *x, const int64_t *tg) {
   p.iterations = 0;
   TH_FAILS(sal_explain_run(ctx, g, x, tg, &p, &e), SAL_STATUS_BAD_INPUT, "extremal_perturbation: iterations");
   p.iterations = 3;
-  p.levels = 1;
+  p.pyramid_levels = 1;
   TH_FAILS(sal_explain_run(ctx, g, x, tg, &p, &e), SAL_STATUS_BAD_INPUT, "levels");
-  p.levels = 8;
+  p.pyramid_levels = 8;
   p.mask_step = 4;
   p.mask_sigma = 1; /* the margin-σ mask of a step-4 grid no longer covers the image */
   TH_FAILS(sal_explain_run(ctx, g, x, tg, &p, &e), SAL_STATUS_BAD_INPUT, "mask_sigma 1 is too small for mask_step 4");

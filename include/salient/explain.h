@@ -1,6 +1,6 @@
 /* salient saliency maps: one interface (sal_explain) over a registry of methods — gradient,
  * grad_input, smoothgrad, integrated_gradients, gradcam, occlusion, rise, meaningful_perturbation,
- * extremal_perturbation — each producing an
+ * extremal_perturbation, dm, hdm — each producing an
  * N×1×H×W map for a target class per image; plus the colour maps and overlays that render maps.
  * The equations, defaults and their sources are in docs/methods.md. */
 #ifndef SALIENT_EXPLAIN_H
@@ -21,7 +21,8 @@ extern "C" {
 
 typedef enum sal_baseline {
   SAL_BASELINE_ZERO = 0, /* 0 in the model's input space (the dataset mean for normalised inputs) */
-  SAL_BASELINE_BLUR = 1  /* the image under a Gaussian blur of blur_sigma pixels */
+  SAL_BASELINE_BLUR = 1, /* the image under a Gaussian blur of blur_sigma pixels */
+  SAL_BASELINE_NOISE = 2 /* dm, hdm: standard-normal draws (Philox, keyed by seed), the same for every image */
 } sal_baseline;
 
 /* extremal_perturbation's game (Fong, Patrick & Vedaldi 2019; TorchRay's variants). */
@@ -33,6 +34,9 @@ typedef enum sal_ep_variant {
 
 /* Most target areas one extremal_perturbation call optimises. */
 #define SAL_EP_MAX_AREAS 16
+
+/* Longest grid list of dm / hdm (sal_method_params.grids, aux_grids). */
+#define SAL_MAX_GRIDS 8
 
 typedef enum sal_score {
   SAL_SCORE_LOGIT = 0, /* z_c */
@@ -74,18 +78,31 @@ typedef struct sal_method_params {
   int64_t iterations;  /* Adam steps (300) */
   int64_t jitter;      /* largest random shift of the image per step in pixels; -1 = 4 · H / 224;
                         * extremal_perturbation: 0 = off, else flip horizontally on even steps (1) */
-  /* extremal_perturbation (lr 0.01 and iterations 800 are its defaults of the fields above) */
+  /* extremal_perturbation (lr 0.01, iterations 800 and jitter 1 are its defaults of the fields above) */
   double areas[SAL_EP_MAX_AREAS]; /* target areas a in (0, 1) ({0.1}); the map sums their masks */
   int64_t n_areas;     /* entries of areas used (1) */
   sal_ep_variant variant; /* preserve */
   float momentum;      /* SGD momentum μ, dampening μ (0.9) */
   double area_weight;  /* λ of the area constraint at step 0 (300) */
   double area_growth;  /* λ grows ×area_growth per step (1.0035; double, as TorchRay's Python float) */
-  int64_t levels;      /* blur-pyramid levels L (8) */
+  int64_t pyramid_levels; /* blur-pyramid levels L (key "levels") (8) */
   float max_blur;      /* σ of the most blurred level in pixels; 0 = 20 · H / 224 */
   int64_t mask_step;   /* smooth-max generator step in pixels; 0 = 7 · H / 224 */
   float mask_sigma;    /* its kernel σ in pixels; 0 = 21 · H / 224 */
   float tie_tol;       /* mask values within tie_tol of the area boundary's value are ties (1e-5) */
+  /* dm, hdm (Peng et al., METHODS.md §B; they also take lr (0.05), iterations (300), baseline (blur),
+   * blur_sigma) */
+  int64_t grids[SAL_MAX_GRIDS];     /* benchmark mask sides, 0-terminated; {0} = 6, 9, 12, 15 · H / 224 */
+  int64_t aux_grids[SAL_MAX_GRIDS]; /* auxiliary mask sides, 0-terminated; {0} = 56, 112 · H / 224 */
+  float alpha;         /* α: weight of the activation-preservation term (1e-2) */
+  float area;          /* β (key "beta"): weight of the mask-area terms (1) */
+  float gamma;         /* γ: weight of TV(M) (1e-2) */
+  int64_t patience;    /* a mask stops after this many steps without a lower loss (50); 0 = never */
+  int64_t levels;      /* hdm: T, the most DM levels (3) */
+  float quantile;      /* hdm: fraction of the image's pixels each level removes (0.15) */
+  int64_t fusion_iterations; /* hdm: Adam steps on the fusion weights (100) */
+  const char *trace_dir;     /* dm, hdm: every stage's masks and loss curves go here (NULL: none) */
+  const char *const *trace_names; /* optional N stems of the trace files (NULL: "image<i>") */
 } sal_method_params;
 
 /* Number of registered methods and their names (registry order), a one-line summary. */

@@ -16,11 +16,18 @@
 enum {
   P_SEED, P_MAX_MEMORY, P_SAMPLES, P_SIGMA, P_STEPS, P_BASELINE, P_BLUR_SIGMA, P_LAYER, P_PATCH, P_STRIDE,
   P_SCORE, P_GRID, P_P, P_MASK_SIZE, P_L1, P_TV, P_BETA, P_LR, P_ITERATIONS, P_JITTER,
-  /* extremal_perturbation; P_EP_LR/ITERATIONS/JITTER are lr/iterations/jitter with its defaults */
-  P_AREAS, P_VARIANT, P_MOMENTUM, P_AREA_WEIGHT, P_AREA_GROWTH, P_LEVELS, P_MAX_BLUR, P_MASK_STEP, P_MASK_SIGMA, P_TIE_TOL,
-  P_EP_LR, P_EP_ITERATIONS, P_EP_JITTER, P_COUNT
+  /* extremal_perturbation (P_EP_JITTER is its own reading of "jitter": a flip on even steps) */
+  P_AREAS, P_VARIANT, P_MOMENTUM, P_AREA_WEIGHT, P_AREA_GROWTH, P_PYRAMID_LEVELS, P_MAX_BLUR, P_MASK_STEP, P_MASK_SIGMA,
+  P_TIE_TOL, P_EP_JITTER,
+  /* dm, hdm */
+  P_GRIDS, P_AUX_GRIDS, P_ALPHA, P_AREA, P_GAMMA, P_PATIENCE, P_LEVELS, P_QUANTILE, P_FUSION_ITERATIONS, P_TRACE,
+  P_COUNT
 };
 #define B(k) ((uint64_t)1 << (k))
+/* The keys of the dynamic-mask methods (dm, hdm share them; hdm adds its hierarchy's). */
+#define DM_KEYS                                                                                                \
+  (B(P_SEED) | B(P_MAX_MEMORY) | B(P_BASELINE) | B(P_BLUR_SIGMA) | B(P_GRIDS) | B(P_AUX_GRIDS) | B(P_ALPHA) | \
+   B(P_AREA) | B(P_GAMMA) | B(P_LR) | B(P_ITERATIONS) | B(P_PATIENCE) | B(P_TRACE))
 
 typedef struct method_def {
   const char *name, *summary;
@@ -56,10 +63,14 @@ static const method_def methods[] = {
      false, 0, NULL},
     {"extremal_perturbation", "smooth mask of a fixed area that keeps the class (Fong, Patrick & Vedaldi 2019)",
      sal__explain_extremal_perturbation,
-     B(P_SEED) | B(P_MAX_MEMORY) | B(P_AREAS) | B(P_VARIANT) | B(P_EP_ITERATIONS) | B(P_EP_LR) | B(P_MOMENTUM) |
-         B(P_AREA_WEIGHT) | B(P_AREA_GROWTH) | B(P_LEVELS) | B(P_MAX_BLUR) | B(P_MASK_STEP) | B(P_MASK_SIGMA) |
+     B(P_SEED) | B(P_MAX_MEMORY) | B(P_AREAS) | B(P_VARIANT) | B(P_ITERATIONS) | B(P_LR) | B(P_MOMENTUM) |
+         B(P_AREA_WEIGHT) | B(P_AREA_GROWTH) | B(P_PYRAMID_LEVELS) | B(P_MAX_BLUR) | B(P_MASK_STEP) | B(P_MASK_SIGMA) |
          B(P_TIE_TOL) | B(P_EP_JITTER),
      false, 0, NULL},
+    {"dm", "dynamic masks: benchmark grids guide fine auxiliary masks (Peng et al.)", sal__explain_dm, DM_KEYS, false,
+     0, NULL},
+    {"hdm", "hierarchical dynamic masks: DM levels on ever less of the image, fused (Peng et al.)", sal__explain_hdm,
+     DM_KEYS | B(P_LEVELS) | B(P_QUANTILE) | B(P_FUSION_ITERATIONS), false, 0, NULL},
 };
 #define N_METHODS ((int)(sizeof methods / sizeof methods[0]))
 
@@ -74,7 +85,7 @@ static const key_def keys[P_COUNT] = {
     {"samples", "", ""},
     {"sigma", "0.15", "noise std as a fraction of the image's max - min"},
     {"steps", "50", "m: the path has m + 1 points, trapezoid rule"},
-    {"baseline", "zero", "zero (0 in input space) or blur"},
+    {"baseline", "zero", "zero (0 in input space) or blur; dm, hdm: also mean (= zero) and noise"},
     {"blur_sigma", "0", "Gaussian blur std in pixels for baseline=blur; 0 = 10 * H / 224"},
     {"layer", "auto", "activation name; auto = the last 4-D activation before global pooling"},
     {"patch", "0", "occluding square side in pixels; 0 = 16 * H / 224"},
@@ -86,8 +97,8 @@ static const key_def keys[P_COUNT] = {
     {"l1", "0.0001", "weight of the L1 term sum |1 - m| (sum over the mask's cells)"},
     {"tv", "0.01", "weight of the total-variation term sum |grad m|^beta"},
     {"beta", "3", "exponent of the total-variation term"},
-    {"lr", "0.1", "Adam learning rate"},
-    {"iterations", "300", "Adam steps"},
+    {"lr", "0.1", "learning rate (Adam; extremal_perturbation: SGD with momentum)"},
+    {"iterations", "300", "optimisation steps (dm, hdm: at most, with early stopping)"},
     {"jitter", "-1", "largest random image shift per step in pixels; -1 = 4 * H / 224"},
     {"areas", "0.1", "target areas in (0, 1), comma-separated; optimised as one batch, the map sums their masks"},
     {"variant", "preserve", "preserve (keep the mask, blur the rest), delete or dual"},
@@ -99,10 +110,42 @@ static const key_def keys[P_COUNT] = {
     {"mask_step", "0", "smooth-max mask generator step in pixels; 0 = 7 * H / 224"},
     {"mask_sigma", "0", "smooth-max mask generator kernel sigma in pixels; 0 = 21 * H / 224"},
     {"tie_tol", "1e-05", "mask values this close to the area boundary's value share its gradient evenly"},
-    {"lr", "0.01", "SGD learning rate"},
-    {"iterations", "800", "SGD steps"},
     {"jitter", "1", "1 = flip the input horizontally on even steps (TorchRay), 0 = off"},
+    {"grids", "auto", "benchmark mask sides, comma-separated; auto = 6,9,12,15 * H / 224"},
+    {"aux_grids", "auto", "auxiliary mask sides, comma-separated; auto = 56,112 * H / 224"},
+    {"alpha", "0.01", "weight of the activation term (z_c(composite) - z_c(x))^2"},
+    {"beta", "1", "weight of the mask-area terms"},
+    {"gamma", "0.01", "weight of the total variation of the superimposed mask"},
+    {"patience", "50", "a mask stops after this many steps without a lower loss; 0 = never"},
+    {"levels", "3", "T: the most DM levels (each explains what the previous ones left)"},
+    {"quantile", "0.15", "fraction of the image's pixels each level removes (its top mask values)"},
+    {"fusion_iterations", "100", "Adam steps on the level weights of the fusion"},
+    {"trace", "", "directory for every stage's masks (.npy, .png) and loss curves (.csv); empty = none"},
 };
+
+/* Methods' defaults where they differ from the key table's: {key, value, ..., NULL}. */
+static const struct {
+  const char *method;
+  const char *const *kv;
+} method_defaults[] = {
+    {"extremal_perturbation", (const char *const[]){"lr", "0.01", "iterations", "800", "jitter", "1", NULL}},
+    {"dm", (const char *const[]){"baseline", "blur", "lr", "0.05", NULL}},
+    {"hdm", (const char *const[]){"baseline", "blur", "lr", "0.05", NULL}},
+};
+
+static const char *const *defaults_of(int m) {
+  for (size_t i = 0; i < sizeof method_defaults / sizeof method_defaults[0]; i++)
+    if (strcmp(method_defaults[i].method, methods[m].name) == 0) return method_defaults[i].kv;
+  return NULL;
+}
+
+/* The default of key k for method m as text. */
+static const char *key_default(int m, int k) {
+  for (const char *const *d = defaults_of(m); d && d[0]; d += 2)
+    if (strcmp(d[0], keys[k].key) == 0) return d[1];
+  if (k == P_BASELINE && strcmp(methods[m].name, "meaningful_perturbation") == 0) return "blur";
+  return keys[k].def;
+}
 
 int sal_method_count(void) { return N_METHODS; }
 const char *sal_method_name(int i) { return i >= 0 && i < N_METHODS ? methods[i].name : NULL; }
@@ -154,18 +197,28 @@ sal_status sal_method_params_default(sal_ctx *ctx, const char *method, sal_metho
   out->momentum = 0.9f;
   out->area_weight = 300.0;
   out->area_growth = 1.0035;
-  out->levels = 8;
+  out->pyramid_levels = 8;
   out->max_blur = 0;
   out->mask_step = 0;
   out->mask_sigma = 0;
   out->tie_tol = 1e-5f;
-  if (strcmp(out->method, "extremal_perturbation") == 0) { /* TorchRay's SGD settings */
-    out->lr = 0.01f;
-    out->iterations = 800;
-    out->jitter = 1;
-  }
+  memset(out->grids, 0, sizeof out->grids);
+  memset(out->aux_grids, 0, sizeof out->aux_grids);
+  out->alpha = 1e-2f;
+  out->area = 1.0f;
+  out->gamma = 1e-2f;
+  out->patience = 50;
+  out->levels = 3;
+  out->quantile = 0.15f;
+  out->fusion_iterations = 100;
+  out->trace_dir = NULL;
+  out->trace_names = NULL;
   /* Fong & Vedaldi perturb with blur (METHODS.md §A) */
   if (strcmp(out->method, "meaningful_perturbation") == 0) out->baseline = SAL_BASELINE_BLUR;
+  for (const char *const *d = defaults_of(m); d && d[0]; d += 2) {
+    sal_status st = sal_method_params_set(ctx, out, d[0], d[1]);
+    if (st) return st;
+  }
   return SAL_STATUS_OK;
 }
 
@@ -191,8 +244,7 @@ bool sal_method_param(const char *method, int i, sal_param_info *out) {
   int k = m < 0 || i < 0 ? -1 : nth_key(m, i);
   if (k < 0) return false;
   out->key = keys[k].key;
-  out->def = keys[k].def;
-  if (k == P_BASELINE && strcmp(methods[m].name, "meaningful_perturbation") == 0) out->def = "blur";
+  out->def = key_default(m, k);
   out->help = keys[k].help;
   if (k == P_SAMPLES) {
     out->def = methods[m].samples == 50 ? "50" : "4000";
@@ -236,6 +288,25 @@ static bool parse_f64(const char *s, double lo, double hi, double *out) {
   double v = strtod(s, &end);
   if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return false;
   *out = v;
+  return true;
+}
+
+/* A comma-separated list of 1..SAL_MAX_GRIDS sides in 1..4096 (0-terminated in out), or "auto" ({0}). */
+static bool parse_grids(const char *s, int64_t *out) {
+  int64_t v[SAL_MAX_GRIDS] = {0};
+  if (strcmp(s, "auto") != 0) {
+    int n = 0;
+    for (const char *c = s;; c++) {
+      char *end;
+      errno = 0;
+      long long g = strtoll(c, &end, 10);
+      if (errno || end == c || g < 1 || g > 4096 || n == SAL_MAX_GRIDS || (*end != ',' && *end)) return false;
+      v[n++] = g;
+      c = end;
+      if (!*end) break;
+    }
+  }
+  memcpy(out, v, sizeof v);
   return true;
 }
 
@@ -289,10 +360,13 @@ sal_status sal_method_params_set(sal_ctx *ctx, sal_method_params *p, const char 
     range = "in 1..100000";
     break;
   case P_BASELINE:
+    /* the dynamic masks also take METHODS.md's `mean` (= zero: 0 in normalised space) and `noise` */
     if (strcmp(value, "zero") == 0) p->baseline = SAL_BASELINE_ZERO;
     else if (strcmp(value, "blur") == 0) p->baseline = SAL_BASELINE_BLUR;
+    else if (strcmp(value, "mean") == 0 && (methods[m].params & B(P_ALPHA))) p->baseline = SAL_BASELINE_ZERO;
+    else if (strcmp(value, "noise") == 0 && (methods[m].params & B(P_ALPHA))) p->baseline = SAL_BASELINE_NOISE;
     else ok = false;
-    range = "zero or blur";
+    range = methods[m].params & B(P_ALPHA) ? "zero, mean, blur or noise" : "zero or blur";
     break;
   case P_BLUR_SIGMA:
     ok = parse_f32(value, 0, 1000, &p->blur_sigma);
@@ -340,12 +414,10 @@ sal_status sal_method_params_set(sal_ctx *ctx, sal_method_params *p, const char 
     range = "in [1, 16]";
     break;
   case P_LR:
-  case P_EP_LR:
     ok = parse_f32(value, 1e-9, 100, &p->lr);
     range = "in (0, 100]";
     break;
   case P_ITERATIONS:
-  case P_EP_ITERATIONS:
     ok = parse_i64(value, 1, 1000000, &p->iterations);
     range = "in 1..1000000";
     break;
@@ -380,8 +452,8 @@ sal_status sal_method_params_set(sal_ctx *ctx, sal_method_params *p, const char 
     ok = parse_f64(value, 0.5, 2, &p->area_growth);
     range = "in [0.5, 2]";
     break;
-  case P_LEVELS:
-    ok = parse_i64(value, 2, 256, &p->levels);
+  case P_PYRAMID_LEVELS:
+    ok = parse_i64(value, 2, 256, &p->pyramid_levels);
     range = "in 2..256";
     break;
   case P_MAX_BLUR:
@@ -399,6 +471,42 @@ sal_status sal_method_params_set(sal_ctx *ctx, sal_method_params *p, const char 
   case P_TIE_TOL:
     ok = parse_f32(value, 0, 1, &p->tie_tol);
     range = "in [0, 1]";
+    break;
+  case P_GRIDS:
+  case P_AUX_GRIDS:
+    ok = parse_grids(value, k == P_GRIDS ? p->grids : p->aux_grids);
+    range = "auto or 1 to 8 comma-separated sides in 1..4096";
+    break;
+  case P_ALPHA:
+    ok = parse_f32(value, 0, 1e6, &p->alpha);
+    range = "in [0, 1e6]";
+    break;
+  case P_AREA:
+    ok = parse_f32(value, 0, 1e6, &p->area);
+    range = "in [0, 1e6]";
+    break;
+  case P_GAMMA:
+    ok = parse_f32(value, 0, 1e6, &p->gamma);
+    range = "in [0, 1e6]";
+    break;
+  case P_PATIENCE:
+    ok = parse_i64(value, 0, 1000000, &p->patience);
+    range = "in 0..1000000 (0 = never stop early)";
+    break;
+  case P_LEVELS:
+    ok = parse_i64(value, 1, 64, &p->levels);
+    range = "in 1..64";
+    break;
+  case P_QUANTILE:
+    ok = parse_f32(value, 1e-6, 1, &p->quantile) && p->quantile > 0 && p->quantile < 1;
+    range = "in (0, 1)";
+    break;
+  case P_FUSION_ITERATIONS:
+    ok = parse_i64(value, 0, 1000000, &p->fusion_iterations);
+    range = "in 0..1000000";
+    break;
+  case P_TRACE:
+    p->trace_dir = *value ? value : NULL;
     break;
   default:
     break;
@@ -421,7 +529,10 @@ char *sal_method_params_str(const sal_method_params *p, char *buf, size_t n) {
     case P_SAMPLES: snprintf(v, sizeof v, "%lld", (long long)p->samples); break;
     case P_SIGMA: snprintf(v, sizeof v, "%g", (double)p->sigma); break;
     case P_STEPS: snprintf(v, sizeof v, "%lld", (long long)p->steps); break;
-    case P_BASELINE: snprintf(v, sizeof v, "%s", p->baseline == SAL_BASELINE_BLUR ? "blur" : "zero"); break;
+    case P_BASELINE:
+      snprintf(v, sizeof v, "%s",
+               p->baseline == SAL_BASELINE_BLUR ? "blur" : p->baseline == SAL_BASELINE_NOISE ? "noise" : "zero");
+      break;
     case P_BLUR_SIGMA: snprintf(v, sizeof v, "%g", (double)p->blur_sigma); break;
     case P_LAYER: snprintf(v, sizeof v, "%.60s", p->layer ? p->layer : "auto"); break;
     case P_PATCH: snprintf(v, sizeof v, "%lld", (long long)p->patch); break;
@@ -432,10 +543,8 @@ char *sal_method_params_str(const sal_method_params *p, char *buf, size_t n) {
     case P_L1: snprintf(v, sizeof v, "%g", (double)p->l1); break;
     case P_TV: snprintf(v, sizeof v, "%g", (double)p->tv); break;
     case P_BETA: snprintf(v, sizeof v, "%g", (double)p->beta); break;
-    case P_LR:
-    case P_EP_LR: snprintf(v, sizeof v, "%g", (double)p->lr); break;
-    case P_ITERATIONS:
-    case P_EP_ITERATIONS: snprintf(v, sizeof v, "%lld", (long long)p->iterations); break;
+    case P_LR: snprintf(v, sizeof v, "%g", (double)p->lr); break;
+    case P_ITERATIONS: snprintf(v, sizeof v, "%lld", (long long)p->iterations); break;
     case P_JITTER:
     case P_EP_JITTER: snprintf(v, sizeof v, "%lld", (long long)p->jitter); break;
     case P_AREAS:
@@ -449,11 +558,27 @@ char *sal_method_params_str(const sal_method_params *p, char *buf, size_t n) {
     case P_MOMENTUM: snprintf(v, sizeof v, "%g", (double)p->momentum); break;
     case P_AREA_WEIGHT: snprintf(v, sizeof v, "%.15g", p->area_weight); break;
     case P_AREA_GROWTH: snprintf(v, sizeof v, "%.15g", p->area_growth); break;
-    case P_LEVELS: snprintf(v, sizeof v, "%lld", (long long)p->levels); break;
+    case P_PYRAMID_LEVELS: snprintf(v, sizeof v, "%lld", (long long)p->pyramid_levels); break;
     case P_MAX_BLUR: snprintf(v, sizeof v, "%g", (double)p->max_blur); break;
     case P_MASK_STEP: snprintf(v, sizeof v, "%lld", (long long)p->mask_step); break;
     case P_MASK_SIGMA: snprintf(v, sizeof v, "%g", (double)p->mask_sigma); break;
     case P_TIE_TOL: snprintf(v, sizeof v, "%g", (double)p->tie_tol); break;
+    case P_GRIDS:
+    case P_AUX_GRIDS: {
+      const int64_t *g = k == P_GRIDS ? p->grids : p->aux_grids;
+      size_t u = (size_t)snprintf(v, sizeof v, "%s", g[0] ? "" : "auto");
+      for (int i2 = 0; i2 < SAL_MAX_GRIDS && g[i2] && u < sizeof v; i2++)
+        u += (size_t)snprintf(v + u, sizeof v - u, "%s%lld", i2 ? "," : "", (long long)g[i2]);
+      break;
+    }
+    case P_ALPHA: snprintf(v, sizeof v, "%g", (double)p->alpha); break;
+    case P_AREA: snprintf(v, sizeof v, "%g", (double)p->area); break;
+    case P_GAMMA: snprintf(v, sizeof v, "%g", (double)p->gamma); break;
+    case P_PATIENCE: snprintf(v, sizeof v, "%lld", (long long)p->patience); break;
+    case P_LEVELS: snprintf(v, sizeof v, "%lld", (long long)p->levels); break;
+    case P_QUANTILE: snprintf(v, sizeof v, "%g", (double)p->quantile); break;
+    case P_FUSION_ITERATIONS: snprintf(v, sizeof v, "%lld", (long long)p->fusion_iterations); break;
+    case P_TRACE: snprintf(v, sizeof v, "%.60s", p->trace_dir ? p->trace_dir : ""); break;
     default: snprintf(v, sizeof v, "%g", (double)p->p); break;
     }
     used += (size_t)snprintf(buf + used, n - used, "%s%s=%s", i ? " " : "", keys[k].key, v);

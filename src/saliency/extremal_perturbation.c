@@ -261,7 +261,7 @@ static sal_status check_params(sal__xjob *job) {
   if (!(p->momentum >= 0 && p->momentum < 1)) return bad(job, "momentum must be in [0, 1)");
   if (!(p->area_weight >= 0) || !isfinite(p->area_weight)) return bad(job, "area_weight must be >= 0");
   if (!(p->area_growth > 0) || !isfinite(p->area_growth)) return bad(job, "area_growth must be > 0");
-  if (p->levels < 2 || p->levels > 256) return bad(job, "levels must be in 2..256");
+  if (p->pyramid_levels < 2 || p->pyramid_levels > 256) return bad(job, "levels must be in 2..256");
   if (!(p->max_blur >= 0) || !isfinite(p->max_blur)) return bad(job, "max_blur must be >= 0");
   if (p->mask_step < 0 || p->mask_step > 1024) return bad(job, "mask_step must be in 0..1024");
   if (!(p->mask_sigma >= 0) || !isfinite(p->mask_sigma) || p->mask_sigma > 1000)
@@ -310,7 +310,7 @@ sal_status sal__explain_extremal_perturbation(sal__xjob *job) {
   ep_geom g = {0};
   st = make_geom(job, &g);
   if (st) return st;
-  const int64_t C = job->C, H = job->H, W = job->W, per = C * H * W, HW = H * W, K = job->K, L = p->levels;
+  const int64_t C = job->C, H = job->H, W = job->W, per = C * H * W, HW = H * W, K = job->K, L = p->pyramid_levels;
   const int64_t A = p->n_areas, T = job->N * A, u = p->variant == SAL_EP_DUAL ? 2 : 1;
   const int64_t nout = g.hout * g.wout, nin = g.hin * g.win, npad = (g.hin + 2 * g.pad) * (g.win + 2 * g.pad);
   const int64_t npart = ((g.hout + g.s - 1) / g.s) * g.kw * (g.win + 2 * g.pad);

@@ -14,9 +14,6 @@ static inline int64_t shifted(int64_t i, int64_t d, int64_t n) {
   return v < 0 ? 0 : v >= n ? n - 1 : v;
 }
 
-/* d|t|^β/dt = β |t|^(β−1) sign(t) */
-static inline double dpow(double t, double beta) { return t == 0 ? 0 : beta * pow(fabs(t), beta - 1) * (t > 0 ? 1 : -1); }
-
 sal_status sal__explain_meaningful_perturbation(sal__xjob *job) {
   const sal_method_params *p = job->p;
   const int64_t C = job->C, H = job->H, W = job->W, per = C * H * W, HW = H * W, K = job->K;
@@ -41,15 +38,9 @@ sal_status sal__explain_meaningful_perturbation(sal__xjob *job) {
   float *z = sal_alloc(job->ctx, (size_t)(B * K) * sizeof(float));
   float *seed = sal_alloc(job->ctx, (size_t)(B * K) * sizeof(float));
   if (!base || !xb || !gx || !M || !gM || !m || !gm || !m1 || !m2 || !z || !seed) st = SAL_STATUS_OUT_OF_MEMORY;
-  if (!st && p->baseline == SAL_BASELINE_BLUR) {
-    float sigma = p->blur_sigma > 0 ? p->blur_sigma : 10.0f * (float)H / 224.0f;
-    for (int64_t i = 0; !st && i < job->N; i++)
-      st = sal__gauss_blur(job->ctx, job->images + i * per, C, H, W, sigma, base + i * per);
-  } else if (!st) {
-    memset(base, 0, (size_t)(job->N * per) * sizeof(float));
-  }
   const uint64_t stream = sal__stream("meaningful_perturbation", 0);
-  const double b1 = 0.9, b2 = 0.999, eps = 1e-8, beta = p->beta;
+  for (int64_t i = 0; !st && i < job->N; i++)
+    st = sal__baseline_image(job->ctx, p, stream + 1, job->images + i * per, C, H, W, base + i * per);
   for (int64_t i0 = 0; !st && i0 < job->N; i0 += B) {
     const int64_t b = job->N - i0 < B ? job->N - i0 : B;
     /* the image starts intact: m = 1 */
@@ -105,29 +96,9 @@ sal_status sal__explain_meaningful_perturbation(sal__xjob *job) {
         for (int64_t q = 0; q < ss; q++)
           if (mj[q] < 1.0f) gmj[q] -= p->l1;
         /* λ2 Σ (|m(i,j+1) − m(i,j)|^β + |m(i+1,j) − m(i,j)|^β) */
-        for (int64_t y = 0; y < s; y++)
-          for (int64_t xx = 0; xx < s; xx++) {
-            int64_t q = y * s + xx;
-            if (xx + 1 < s) {
-              double d = p->tv * dpow((double)mj[q + 1] - mj[q], beta);
-              gmj[q + 1] += (float)d;
-              gmj[q] -= (float)d;
-            }
-            if (y + 1 < s) {
-              double d = p->tv * dpow((double)mj[q + s] - mj[q], beta);
-              gmj[q + s] += (float)d;
-              gmj[q] -= (float)d;
-            }
-          }
-        /* Adam (Kingma & Ba 2015) with bias correction, then m clipped to [0, 1] */
-        double c1 = 1.0 - pow(b1, (double)(t + 1)), c2 = 1.0 - pow(b2, (double)(t + 1));
-        for (int64_t q = 0; q < ss; q++) {
-          float *a1 = m1 + j * ss + q, *a2 = m2 + j * ss + q;
-          *a1 = (float)(b1 * *a1 + (1 - b1) * gmj[q]);
-          *a2 = (float)(b2 * *a2 + (1 - b2) * (double)gmj[q] * gmj[q]);
-          double v = mj[q] - p->lr * (*a1 / c1) / (sqrt(*a2 / c2) + eps);
-          mj[q] = (float)(v < 0 ? 0 : v > 1 ? 1 : v);
-        }
+        sal__tv(mj, s, s, p->beta, p->tv, gmj);
+        /* Adam, then m clipped to [0, 1] */
+        sal__adam_step(mj, gmj, m1 + j * ss, m2 + j * ss, ss, t + 1, p->lr, 0.0f, 1.0f);
       }
     }
     /* saliency = 1 − up(m), without jitter */

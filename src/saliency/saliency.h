@@ -90,6 +90,24 @@ sal_status sal__explain_occlusion(sal__xjob *job);
 sal_status sal__explain_rise(sal__xjob *job);
 sal_status sal__explain_meaningful_perturbation(sal__xjob *job);
 sal_status sal__explain_extremal_perturbation(sal__xjob *job);
+sal_status sal__explain_dm(sal__xjob *job);
+sal_status sal__explain_hdm(sal__xjob *job);
+
+/* Pieces of mask optimisation shared by meaningful_perturbation, dm and hdm (src/saliency/maskopt.c). */
+/* One Adam step (Kingma & Ba 2015: β1 0.9, β2 0.999, ε 1e-8, bias-corrected; t counts from 1) on n
+ * values p with gradient g and moments m1, m2; the result is clamped to [lo, hi] (±INFINITY: none). */
+void sal__adam_step(float *p, const float *g, float *m1, float *m2, int64_t n, int64_t t, double lr, float lo, float hi);
+/* weight · Σ (|m(i,j+1) − m(i,j)|^β + |m(i+1,j) − m(i,j)|^β) of an (h, w) plane (anisotropic total
+ * variation); its gradient is added to g when g is not NULL. Returns the weighted value. */
+double sal__tv(const float *m, int64_t h, int64_t w, double beta, double weight, float *g);
+/* The composite Φ = b + M ⊙ d (d = x − b) of C planes of HW pixels: out (C, HW), M (HW). */
+void sal__composite(const float *b, const float *d, const float *M, int64_t C, int64_t HW, float *out);
+/* ∂/∂M of <g, Φ> for Φ = b + M ⊙ d: gM (HW) = Σ_c g_c ⊙ d_c (accumulated in double). */
+void sal__composite_grad(const float *g, const float *d, int64_t C, int64_t HW, float *gM);
+/* The baseline b(x) (C, H, W) of image x for p->baseline: zero, blur (σ = blur_sigma or 10·H/224),
+ * noise (standard-normal Philox draws of (p->seed, stream), the same for every image). */
+sal_status sal__baseline_image(sal_ctx *ctx, const sal_method_params *p, uint64_t stream, const float *x, int64_t C,
+                               int64_t H, int64_t W, float *out);
 
 /* Grad-CAM's default layer: the last 4-D activation with more than one spatial position (the input
  * of global pooling in ResNets and VGGs). NULL when the graph has none. */
