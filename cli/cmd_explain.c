@@ -22,7 +22,7 @@
 
 typedef struct explain_opts {
   cli_model_args a;
-  const char *model, *image, *input, *methods, *target, *out, *colormap, *alpha, *max_memory;
+  const char *model, *image, *input, *methods, *target, *out, *colormap, *alpha, *max_memory, *layers;
   bool panel, quiet;
   int64_t batch;
   const char *sets[MAX_SETS];
@@ -393,6 +393,8 @@ int cmd_explain(int argc, char **argv) {
       {"--colormap", CLI_STRING, "jet, viridis, inferno or gray (default jet)", &o.colormap},
       {"--alpha", CLI_STRING, "overlay opacity in [0, 1] (default 0.5)", &o.alpha},
       {"--panel", CLI_FLAG, "also write <stem>.panel.png: the image and every method side by side", &o.panel},
+      {"--layers", CLI_STRING, "NAME[,NAME...] layers masked by method reliable (= --set layers=...; default auto)",
+       &o.layers},
       {"--max-memory", CLI_STRING, "memory budget of one method's passes, e.g. 512M (default 2G)", &o.max_memory},
       {"--batch", CLI_INT, "images explained together (default 8)", &o.batch},
       {"--quiet", CLI_FLAG, "print nothing on success", &o.quiet},
@@ -521,6 +523,15 @@ int cmd_explain(int argc, char **argv) {
     }
     if (!rc && !used) {
       fprintf(stderr, "salient explain: --set %s: no chosen method takes '%s' (see --method NAME --help)\n", o.sets[k], key);
+      rc = 2;
+    }
+  }
+  /* --layers is --set layers=... for the methods that take it */
+  for (int m = 0, used = 0; o.layers && !rc && m <= s.n_methods; m++) {
+    sal_status st = m < s.n_methods ? sal_method_params_set(pctx, &s.params[m], "layers", o.layers) : SAL_STATUS_OK;
+    used += m < s.n_methods && st == SAL_STATUS_OK;
+    if ((st && st != SAL_STATUS_NOT_FOUND) || (m == s.n_methods && !used)) {
+      fprintf(stderr, "salient explain: --layers: %s\n", st ? sal_ctx_last_error(pctx) : "no chosen method takes layers");
       rc = 2;
     }
   }

@@ -1,5 +1,6 @@
 /* salient saliency maps: one interface (sal_explain) over a registry of methods — gradient,
- * grad_input, smoothgrad, integrated_gradients, gradcam, occlusion, rise, meaningful_perturbation —
+ * grad_input, smoothgrad, integrated_gradients, gradcam, occlusion, rise, meaningful_perturbation,
+ * reliable —
  * each producing an
  * N×1×H×W map for a target class per image; plus the colour maps and overlays that render maps.
  * The equations, defaults and their sources are in docs/methods.md. */
@@ -28,6 +29,11 @@ typedef enum sal_score {
   SAL_SCORE_LOGIT = 0, /* z_c */
   SAL_SCORE_PROB = 1   /* softmax(z)_c */
 } sal_score;
+
+typedef enum sal_preserve {
+  SAL_PRESERVE_ALL = 0,  /* reliable: keep every logit (μ = 1) */
+  SAL_PRESERVE_CLASS = 1 /* reliable: keep z_c only (μ = 0) */
+} sal_preserve;
 
 /* Every parameter of every method. Fields a method does not use are ignored by it; defaults come
  * from sal_method_params_default (0 in a size field = "scaled with the input", see docs/methods.md). */
@@ -63,6 +69,12 @@ typedef struct sal_method_params {
   float lr;            /* Adam learning rate (0.1) */
   int64_t iterations;  /* Adam steps (300) */
   int64_t jitter;      /* largest random shift of the image per step in pixels; -1 = 4 · H / 224 */
+  /* reliable (also takes lr, default 0.05, and iterations) */
+  const char *layers;  /* comma-separated value names masked; NULL = automatic (docs/methods.md) */
+  sal_preserve preserve; /* all (μ = 1) */
+  float lambda;        /* λ of λ Σ_l ‖m_l‖₁ / √(H_l W_l) (0.5) */
+  bool per_channel;    /* masks (C_l, H_l, W_l) instead of (1, H_l, W_l) (false) */
+  bool input_mask;     /* one more level: a mask on the input image (false) */
 } sal_method_params;
 
 /* Number of registered methods and their names (registry order), a one-line summary. */

@@ -15,7 +15,8 @@
 /* Parameter keys: bit i of a method's mask says it takes key i. */
 enum {
   P_SEED, P_MAX_MEMORY, P_SAMPLES, P_SIGMA, P_STEPS, P_BASELINE, P_BLUR_SIGMA, P_LAYER, P_PATCH, P_STRIDE,
-  P_SCORE, P_GRID, P_P, P_MASK_SIZE, P_L1, P_TV, P_BETA, P_LR, P_ITERATIONS, P_JITTER, P_COUNT
+  P_SCORE, P_GRID, P_P, P_MASK_SIZE, P_L1, P_TV, P_BETA, P_LR, P_ITERATIONS, P_JITTER,
+  P_LAYERS, P_PRESERVE, P_LAMBDA, P_PER_CHANNEL, P_INPUT_MASK, P_COUNT
 };
 #define B(k) (1u << (k))
 
@@ -51,6 +52,11 @@ static const method_def methods[] = {
      B(P_SEED) | B(P_MAX_MEMORY) | B(P_BASELINE) | B(P_BLUR_SIGMA) | B(P_MASK_SIZE) | B(P_L1) | B(P_TV) | B(P_BETA) |
          B(P_LR) | B(P_ITERATIONS) | B(P_JITTER),
      false, 0, NULL},
+    {"reliable", "non-negative masks inside the network keep the output; HAF fusion (Wang et al.)",
+     sal__explain_reliable,
+     B(P_SEED) | B(P_MAX_MEMORY) | B(P_LAYERS) | B(P_PRESERVE) | B(P_LAMBDA) | B(P_LR) | B(P_ITERATIONS) |
+         B(P_PER_CHANNEL) | B(P_INPUT_MASK),
+     false, 0, NULL},
 };
 #define N_METHODS ((int)(sizeof methods / sizeof methods[0]))
 
@@ -80,6 +86,11 @@ static const key_def keys[P_COUNT] = {
     {"lr", "0.1", "Adam learning rate"},
     {"iterations", "300", "Adam steps"},
     {"jitter", "-1", "largest random image shift per step in pixels; -1 = 4 * H / 224"},
+    {"layers", "auto", "NAME[,NAME...] activations masked; auto = last activation of the 4 coarsest resolutions"},
+    {"preserve", "all", "all (every logit kept, mu = 1) or class (z_c only, mu = 0)"},
+    {"lambda", "0.5", "weight of the mask L1 term sum_l |m_l|_1 / sqrt(H_l W_l)"},
+    {"per_channel", "false", "one mask per channel of each layer (true|false)"},
+    {"input_mask", "false", "add a mask on the input image as one more level (true|false)"},
 };
 
 int sal_method_count(void) { return N_METHODS; }
@@ -128,6 +139,10 @@ sal_status sal_method_params_default(sal_ctx *ctx, const char *method, sal_metho
   out->jitter = -1;
   /* Fong & Vedaldi perturb with blur (METHODS.md §A) */
   if (strcmp(out->method, "meaningful_perturbation") == 0) out->baseline = SAL_BASELINE_BLUR;
+  out->layers = NULL;
+  out->preserve = SAL_PRESERVE_ALL;
+  out->lambda = 0.5f;
+  if (strcmp(out->method, "reliable") == 0) out->lr = 0.05f; /* METHODS.md §C */
   return SAL_STATUS_OK;
 }
 
@@ -156,6 +171,7 @@ bool sal_method_param(const char *method, int i, sal_param_info *out) {
   out->def = keys[k].def;
   if (k == P_BASELINE && strcmp(methods[m].name, "meaningful_perturbation") == 0) out->def = "blur";
   out->help = keys[k].help;
+  if (k == P_LR && strcmp(methods[m].name, "reliable") == 0) out->def = "0.05";
   if (k == P_SAMPLES) {
     out->def = methods[m].samples == 50 ? "50" : "4000";
     out->help = methods[m].samples_help;
@@ -169,6 +185,13 @@ static bool parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
   long long v = strtoll(s, &end, 10);
   if (errno || end == s || *end || v < lo || v > hi) return false;
   *out = v;
+  return true;
+}
+
+static bool parse_bool(const char *s, bool *out) {
+  if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0) *out = true;
+  else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0) *out = false;
+  else return false;
   return true;
 }
 
@@ -284,6 +307,27 @@ sal_status sal_method_params_set(sal_ctx *ctx, sal_method_params *p, const char 
     ok = parse_i64(value, -1, 4096, &p->jitter);
     range = "in -1..4096 (-1 = scaled default)";
     break;
+  case P_LAYERS:
+    p->layers = strcmp(value, "auto") == 0 ? NULL : value;
+    break;
+  case P_PRESERVE:
+    if (strcmp(value, "all") == 0) p->preserve = SAL_PRESERVE_ALL;
+    else if (strcmp(value, "class") == 0) p->preserve = SAL_PRESERVE_CLASS;
+    else ok = false;
+    range = "all or class";
+    break;
+  case P_LAMBDA:
+    ok = parse_f32(value, 0, 1e6, &p->lambda);
+    range = "in [0, 1e6]";
+    break;
+  case P_PER_CHANNEL:
+    ok = parse_bool(value, &p->per_channel);
+    range = "true or false";
+    break;
+  case P_INPUT_MASK:
+    ok = parse_bool(value, &p->input_mask);
+    range = "true or false";
+    break;
   default:
     break;
   }
@@ -319,6 +363,11 @@ char *sal_method_params_str(const sal_method_params *p, char *buf, size_t n) {
     case P_LR: snprintf(v, sizeof v, "%g", (double)p->lr); break;
     case P_ITERATIONS: snprintf(v, sizeof v, "%lld", (long long)p->iterations); break;
     case P_JITTER: snprintf(v, sizeof v, "%lld", (long long)p->jitter); break;
+    case P_LAYERS: snprintf(v, sizeof v, "%.60s", p->layers ? p->layers : "auto"); break;
+    case P_PRESERVE: snprintf(v, sizeof v, "%s", p->preserve == SAL_PRESERVE_CLASS ? "class" : "all"); break;
+    case P_LAMBDA: snprintf(v, sizeof v, "%g", (double)p->lambda); break;
+    case P_PER_CHANNEL: snprintf(v, sizeof v, "%s", p->per_channel ? "true" : "false"); break;
+    case P_INPUT_MASK: snprintf(v, sizeof v, "%s", p->input_mask ? "true" : "false"); break;
     default: snprintf(v, sizeof v, "%g", (double)p->p); break;
     }
     used += (size_t)snprintf(buf + used, n - used, "%s%s=%s", i ? " " : "", keys[k].key, v);
