@@ -123,6 +123,24 @@ static void test_clone(void) {
   sal_graph_free(g);
 }
 
+/* ---- the masking Mul: an activation (N, C, h, w) times a mask (N, 1, h, w) or (N, C, h, w) ---- */
+static void test_mask_mul(void) {
+  const th_op_case cases[] = {
+      {.label = "mask (N,1,h,w)", .op = "Mul", .n_in = 2, .in = {{"a", 4, {3, 16, 5, 7}}, {"m", 4, {3, 1, 5, 7}}},
+       .n_out = 1},
+      {.label = "mask (N,1,h,w) first", .op = "Mul", .n_in = 2,
+       .in = {{"m", 4, {2, 1, 4, 3}}, {"a", 4, {2, 5, 4, 3}}}, .n_out = 1},
+      {.label = "mask (N,C,h,w)", .op = "Mul", .n_in = 2, .in = {{"a", 4, {2, 8, 3, 3}}, {"m", 4, {2, 8, 3, 3}}},
+       .n_out = 1},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    th_gradcheck(&cases[i], SAL_KERNELS_REF);
+    th_gradcheck(&cases[i], SAL_KERNELS_AUTO);
+    /* float32 sums over up to 16 channels in either order: 1e-5 */
+    th_compare_kernels(&cases[i], 1e-5, 1e-5);
+  }
+}
+
 /* ---- automatic layers ---- */
 static void check_levels(const char *arch, int64_t size, const char *const *want, int n_want) {
   sal_model_spec s = sal_model_spec_default(arch);
@@ -150,10 +168,11 @@ static void check_levels(const char *arch, int64_t size, const char *const *want
 
 static void test_default_layers(void) {
   const char *res[] = {"layer1", "layer2", "layer3", "layer4"};
-  check_levels("resnet18", 224, res, 4);
+  /* under the sanitisers (th_quick) only the small model: the big ones take seconds to build */
+  if (!th_quick()) check_levels("resnet18", 224, res, 4);
+  check_levels("resnet_small", 64, res, 3);
   /* 448 px: the four coarsest resolutions are 112..14, still the stage outputs */
   if (!th_quick()) check_levels("resnet18", 448, res, 4);
-  check_levels("resnet_small", 64, res, 3);
   if (!th_quick()) {
     check_levels("resnet50", 224, res, 4);
     /* VGG-16 at 224: the last ReLU at 56, 28 and 14, and the last max-pool (7 x 7) */
@@ -197,11 +216,13 @@ static void compare_case(sal_graph *g, sal_tensor *x, int64_t *tg, const sal_met
   sal_shape ms = {4, {N, 1, x->shape.d[2], x->shape.d[3]}};
   if (want) th_check_scaled(label, map, &ms, want, tol);
   /* the public entry point gives the same map */
-  sal_explanation e;
-  TH_OK(sal_explain_run(th_ctx(), g, x, tg, p, &e));
-  if (e.raw) TH_CHECK(memcmp(e.raw->data, map, (size_t)(N * HW) * sizeof(float)) == 0, "case %s: sal_explain_run's "
-                      "map differs from sal__reliable's", tag);
-  sal_explanation_clear(&e);
+  if (strcmp(tag, "a") == 0) {
+    sal_explanation e;
+    TH_OK(sal_explain_run(th_ctx(), g, x, tg, p, &e));
+    if (e.raw) TH_CHECK(memcmp(e.raw->data, map, (size_t)(N * HW) * sizeof(float)) == 0, "case %s: sal_explain_run's "
+                        "map differs from sal__reliable's", tag);
+    sal_explanation_clear(&e);
+  }
   sal_tensor_free(want);
   for (int l = 0; l < n; l++) sal_tensor_free(masks[l]);
   free(map);
@@ -210,7 +231,7 @@ static void compare_case(sal_graph *g, sal_tensor *x, int64_t *tg, const sal_met
 static void test_reference(sal_graph *g, sal_tensor *x, int64_t *tg) {
   sal_method_params p = params();
   p.iterations = 60;
-  compare_case(g, x, tg, &p, "a", 2);
+  if (!th_quick()) compare_case(g, x, tg, &p, "a", 2); /* quick: case b, which sets every parameter */
   p.input_mask = true;
   p.per_channel = true;
   p.preserve = SAL_PRESERVE_CLASS;
@@ -224,7 +245,7 @@ static void test_properties(sal_graph *g, sal_tensor *x, int64_t *tg) {
   sal_ctx *ctx = th_ctx();
   const int64_t N = x->shape.d[0], HW = 256;
   sal_method_params p = params();
-  p.iterations = th_quick() ? 10 : 40;
+  p.iterations = th_quick() ? 8 : 15;
   /* the caller's graph: same structure and same logits after the call */
   const int nodes = sal_graph_num_nodes(g), values = sal_graph_num_values(g), inputs = sal_graph_num_inputs(g);
   sal_explanation a, b, c, one;
@@ -339,6 +360,7 @@ int main(void) {
   double t0 = now_s();
   test_clone();
   printf("clone %.2fs\n", now_s() - t0);
+  test_mask_mul();
   test_default_layers();
   printf("default layers %.2fs\n", now_s() - t0);
   sal_graph *g = NULL;
