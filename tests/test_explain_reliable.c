@@ -289,6 +289,35 @@ static void test_properties(sal_graph *g, sal_tensor *x, int64_t *tg) {
   sal_explanation_clear(&c);
 }
 
+/* Number of sal_alloc calls of one run: the smallest n for which failing the n-th allocation
+ * still succeeds, minus 1 (a run fails exactly when one of its allocations fails). */
+static int64_t count_allocs(sal_graph *g, sal_tensor *x, int64_t *tg, const sal_method_params *p) {
+  int64_t lo = 1, hi = 1 << 16; /* failing allocation hi is past the end */
+  while (lo < hi) {
+    int64_t mid = (lo + hi) / 2;
+    sal_explanation e;
+    sal_ctx_fail_alloc_after(th_ctx(), mid);
+    sal_status st = sal_explain_run(th_ctx(), g, x, tg, p, &e);
+    sal_ctx_fail_alloc_after(th_ctx(), 0);
+    sal_explanation_clear(&e);
+    if (st == SAL_STATUS_OK) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo - 1;
+}
+
+/* No allocation inside the optimisation loop: a run of 25 steps allocates as often as one of 2. */
+static void test_no_loop_alloc(sal_graph *g, sal_tensor *x, int64_t *tg) {
+  sal_method_params p = params();
+  p.input_mask = true;
+  p.iterations = 2;
+  int64_t a = count_allocs(g, x, tg, &p);
+  p.iterations = 25;
+  int64_t b = count_allocs(g, x, tg, &p);
+  printf("  allocations: %lld with 2 steps, %lld with 25\n", (long long)a, (long long)b);
+  TH_CHECK(a == b && a > 10, "allocations: %lld with 2 steps, %lld with 25", (long long)a, (long long)b);
+}
+
 /* ---- errors and parameters ---- */
 static void test_errors(sal_graph *g, sal_tensor *x, int64_t *tg) {
   sal_ctx *ctx = th_ctx();
@@ -380,6 +409,7 @@ int main(void) {
     test_properties(g, x, tg);
     printf("properties %.2fs\n", now_s() - t0);
     test_errors(g, x, tg);
+    test_no_loop_alloc(g, x, tg);
     printf("errors %.2fs\n", now_s() - t0);
   }
   sal_tensor_free(x);
