@@ -171,6 +171,9 @@ static void test_default_layers(void) {
   /* under the sanitisers (th_quick) only the small model: the big ones take seconds to build */
   if (!th_quick()) check_levels("resnet18", 224, res, 4);
   check_levels("resnet_small", 64, res, 3);
+  /* simple_cnn at 64: resolutions 32..4, the last ReLU before each pool and the last pool */
+  const char *cnn[] = {"block2.relu", "block3.relu", "block4.relu", "block4"};
+  check_levels("simple_cnn", 64, cnn, 4);
   /* 448 px: the four coarsest resolutions are 112..14, still the stage outputs */
   if (!th_quick()) check_levels("resnet18", 448, res, 4);
   if (!th_quick()) {

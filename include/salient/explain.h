@@ -1,7 +1,6 @@
 /* salient saliency maps: one interface (sal_explain) over a registry of methods — gradient,
  * grad_input, smoothgrad, integrated_gradients, gradcam, occlusion, rise, meaningful_perturbation,
- * reliable —
- * each producing an
+ * reliable — each producing an
  * N×1×H×W map for a target class per image; plus the colour maps and overlays that render maps.
  * The equations, defaults and their sources are in docs/methods.md. */
 #ifndef SALIENT_EXPLAIN_H
