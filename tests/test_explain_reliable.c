@@ -1,5 +1,5 @@
 /* Tests of method `reliable` (src/saliency/reliable.c) and of sal_graph_clone (src/graph/clone.c):
- * masks and HAF maps against the PyTorch implementation (tools/make_reliable_refs.py), automatic
+ * masks (sal_explanation.levels) and HAF maps against the PyTorch implementation (tools/make_reliable_refs.py), automatic
  * layers on the built-in models, --layers errors, the caller's graph left unchanged, m >= 0,
  * determinism, batch invariance, preserve=class vs all. */
 #include <math.h>
@@ -25,28 +25,6 @@ static sal_method_params params(void) {
   sal_method_params p;
   TH_OK(sal_method_params_default(th_ctx(), "reliable", &p));
   return p;
-}
-
-/* Runs sal__reliable directly (the masks are an output only there): a job as sal_explain_run
- * builds it, targets resolved. masks[] receive the levels' final masks; map is (N, H, W). */
-static sal_status run_masks(sal_graph *g, const sal_tensor *x, int64_t *tg, const sal_method_params *p,
-                            sal_tensor **masks, int *n, float *map) {
-  sal_shape ys;
-  TH_OK(sal_graph_value_shape(g, sal_graph_output_name(g, 0), &ys));
-  float scores[16] = {0};
-  sal__xjob job = {0};
-  job.ctx = th_ctx();
-  job.g = g;
-  job.in = sal_graph_input_name(g, 0);
-  job.out = sal_graph_output_name(g, 0);
-  job.N = x->shape.d[0], job.C = x->shape.d[1], job.H = x->shape.d[2], job.W = x->shape.d[3];
-  job.K = ys.d[1];
-  job.images = x->data;
-  job.targets = tg;
-  job.p = p;
-  job.raw = map;
-  job.scores = scores;
-  return sal__reliable(&job, masks, n);
 }
 
 /* ---- sal_graph_clone ---- */
@@ -186,28 +164,28 @@ static void test_default_layers(void) {
 
 /* ---- agreement with PyTorch ---- */
 static void compare_case(sal_graph *g, sal_tensor *x, int64_t *tg, const sal_method_params *p, const char *tag,
-                         int levels) {
-  const int64_t N = x->shape.d[0], HW = x->shape.d[2] * x->shape.d[3];
-  sal_tensor *masks[SAL__REL_MAX_LEVELS] = {0};
-  int n = 0;
-  float *map = calloc((size_t)(N * HW), sizeof(float));
-  TH_OK(run_masks(g, x, tg, p, masks, &n, map));
-  TH_CHECK(n == levels, "case %s: %d levels, want %d", tag, n, levels);
+                         int levels, const char *const *level_names) {
+  sal_explanation e;
+  TH_OK(sal_explain_run(th_ctx(), g, x, tg, p, &e));
+  if (!e.raw) return;
+  TH_CHECK(e.n_levels == levels, "case %s: %d levels, want %d", tag, e.n_levels, levels);
   /* Tolerance 2e-4 of the largest value. salient runs float32 with oneDNN kernels, the reference
    * float64; 60 Adam steps carry the ~1e-6 rounding differences of the gradients forward (Adam
    * divides by √v, so even small gradient components move the mask by up to lr per step), and the
    * projection m >= 0 is a kink. Measured on this model: at most 5.5e-5 of the maximum (case b's
    * map), ~1e-6 for case a; the bound leaves a factor of ~4. */
   const double tol = 2e-4;
-  for (int l = 0; l < n && l < levels; l++) {
+  for (int l = 0; l < e.n_levels && l < levels; l++) {
     char rel[64], label[64];
     snprintf(rel, sizeof rel, "rel_refs/%s_mask%d.npy", tag, l);
     snprintf(label, sizeof label, "case %s mask %d", tag, l);
-    sal_tensor *want = load(rel);
-    if (want && masks[l]) th_check_scaled(label, masks[l]->data, &masks[l]->shape, want, tol);
-    for (int64_t q = 0; masks[l] && q < sal_tensor_numel(masks[l]); q++)
-      if (!(masks[l]->data[q] >= 0)) {
-        TH_CHECK(0, "case %s mask %d: m[%lld] = %g < 0", tag, l, (long long)q, (double)masks[l]->data[q]);
+    TH_CHECK(e.level_names[l] && strcmp(e.level_names[l], level_names[l]) == 0, "case %s level %d is '%s', want '%s'",
+             tag, l, e.level_names[l] ? e.level_names[l] : "(null)", level_names[l]);
+    sal_tensor *want = load(rel), *m = e.levels[l];
+    if (want && m) th_check_scaled(label, m->data, &m->shape, want, tol);
+    for (int64_t q = 0; m && q < sal_tensor_numel(m); q++)
+      if (!(m->data[q] >= 0)) {
+        TH_CHECK(0, "case %s mask %d: m[%lld] = %g < 0", tag, l, (long long)q, (double)m->data[q]);
         break;
       }
     sal_tensor_free(want);
@@ -216,31 +194,22 @@ static void compare_case(sal_graph *g, sal_tensor *x, int64_t *tg, const sal_met
   snprintf(rel, sizeof rel, "rel_refs/%s_map.npy", tag);
   snprintf(label, sizeof label, "case %s HAF map", tag);
   sal_tensor *want = load(rel);
-  sal_shape ms = {4, {N, 1, x->shape.d[2], x->shape.d[3]}};
-  if (want) th_check_scaled(label, map, &ms, want, tol);
-  /* the public entry point gives the same map */
-  if (strcmp(tag, "a") == 0) {
-    sal_explanation e;
-    TH_OK(sal_explain_run(th_ctx(), g, x, tg, p, &e));
-    if (e.raw) TH_CHECK(memcmp(e.raw->data, map, (size_t)(N * HW) * sizeof(float)) == 0, "case %s: sal_explain_run's "
-                        "map differs from sal__reliable's", tag);
-    sal_explanation_clear(&e);
-  }
+  if (want) th_check_scaled(label, e.raw->data, &e.raw->shape, want, tol);
   sal_tensor_free(want);
-  for (int l = 0; l < n; l++) sal_tensor_free(masks[l]);
-  free(map);
+  sal_explanation_clear(&e);
 }
 
 static void test_reference(sal_graph *g, sal_tensor *x, int64_t *tg) {
   sal_method_params p = params();
   p.iterations = 60;
-  if (!th_quick()) compare_case(g, x, tg, &p, "a", 2); /* quick: case b, which sets every parameter */
+  const char *names[3] = {"input", "/Tanh_output_0", "/Tanh_1_output_0"};
+  if (!th_quick()) compare_case(g, x, tg, &p, "a", 2, names + 1); /* quick: case b, which sets every parameter */
   p.input_mask = true;
   p.per_channel = true;
   p.preserve = SAL_PRESERVE_CLASS;
   p.lambda = 0.1f;
   p.lr = 0.03f;
-  compare_case(g, x, tg, &p, "b", 3);
+  compare_case(g, x, tg, &p, "b", 3, names);
 }
 
 /* ---- properties ---- */
@@ -337,13 +306,10 @@ static void test_errors(sal_graph *g, sal_tensor *x, int64_t *tg) {
   TH_FAILS(sal_explain_run(ctx, g, x, tg, &p, &e), SAL_STATUS_BAD_INPUT, "listed twice");
   /* a chosen layer: one level, its mask only */
   p.layers = "/Tanh_1_output_0";
-  sal_tensor *masks[SAL__REL_MAX_LEVELS] = {0};
-  int n = 0;
-  float *map = calloc(3 * 256, sizeof(float));
-  TH_OK(run_masks(g, x, tg, &p, masks, &n, map));
-  TH_CHECK(n == 1 && masks[0] && masks[0]->shape.d[2] == 8, "--layers /Tanh_1_output_0: %d levels", n);
-  for (int l = 0; l < n; l++) sal_tensor_free(masks[l]);
-  free(map);
+  TH_OK(sal_explain_run(ctx, g, x, tg, &p, &e));
+  TH_CHECK(e.n_levels == 1 && e.levels[0] && e.levels[0]->shape.d[1] == 1 && e.levels[0]->shape.d[2] == 8,
+           "--layers /Tanh_1_output_0: %d levels", e.n_levels);
+  sal_explanation_clear(&e);
   /* parameters from text */
   p = params();
   TH_CHECK(fabsf(p.lr - 0.05f) < 1e-9f && p.iterations == 300 && fabsf(p.lambda - 0.5f) < 1e-9f &&

@@ -16,6 +16,9 @@ extern "C" {
 /* Target "top1": the class with the largest logit of the unperturbed image. */
 #define SAL_TARGET_TOP1 ((int64_t)-1)
 
+/* Most levels (masked activations) of method reliable. */
+#define SAL_EXPLAIN_MAX_LEVELS 16
+
 /* Default memory budget of one method call: 2 GiB. */
 #define SAL_EXPLAIN_DEFAULT_MEMORY ((int64_t)2 << 30)
 
@@ -116,6 +119,11 @@ typedef struct sal_explanation {
   int64_t *targets;  /* N: the class explained (top1 resolved) */
   float *scores;     /* N: logit z_c of the unperturbed image */
   double ms;         /* wall time of the call */
+  /* Methods with levels (reliable): each level's final mask (N, C_m, H_l, W_l) and the name of the
+   * value it multiplies (borrowed from the graph; the graph input for the input level). */
+  int n_levels;
+  sal_tensor *levels[SAL_EXPLAIN_MAX_LEVELS];
+  const char *level_names[SAL_EXPLAIN_MAX_LEVELS];
 } sal_explanation;
 
 /* Explains images (N, C, H, W), already preprocessed, for the model graph g (its first input and

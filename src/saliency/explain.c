@@ -426,6 +426,7 @@ void sal_explanation_clear(sal_explanation *e) {
   sal_tensor_free(e->norm);
   sal_free(e->targets);
   sal_free(e->scores);
+  for (int l = 0; l < e->n_levels; l++) sal_tensor_free(e->levels[l]);
   memset(e, 0, sizeof *e);
 }
 
@@ -513,6 +514,9 @@ sal_status sal_explain_run(sal_ctx *ctx, sal_graph *g, const sal_tensor *images,
   job.targets = out->targets;
   job.scores = out->scores;
   job.raw = out->raw->data;
+  job.levels = out->levels;
+  job.level_names = out->level_names;
+  job.n_levels = &out->n_levels;
   if (!methods[m].resolves_targets) {
     st = prepass(&job);
     if (st) goto fail;

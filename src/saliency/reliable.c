@@ -120,8 +120,10 @@ typedef struct level {
   double l1w;            /* λ / (√(h w) · Cm): the L1 term's weight per element */
 } level;
 
-sal_status sal__reliable(sal__xjob *job, sal_tensor **masks, int *n_masks) {
+sal_status sal__explain_reliable(sal__xjob *job) {
   sal_ctx *ctx = job->ctx;
+  sal_tensor **masks = job->levels; /* NULL when the caller does not want them */
+  int *n_masks = job->n_levels;
   const sal_method_params *p = job->p;
   const int64_t C = job->C, H = job->H, W = job->W, per = C * H * W, HW = H * W, K = job->K, N = job->N;
   if (n_masks) *n_masks = 0;
@@ -178,6 +180,7 @@ sal_status sal__reliable(sal__xjob *job, sal_tensor **masks, int *n_masks) {
   for (int l = 0; !st && masks && l < L; l++) {
     st = sal_tensor_new(ctx, 4, (int64_t[]){N, lv[l].Cm, lv[l].h, lv[l].w}, &masks[l]);
     if (!st) *n_masks = l + 1;
+    if (job->level_names) job->level_names[l] = names[l];
   }
   const double mu = p->preserve == SAL_PRESERVE_ALL && K > 1 ? 1.0 / (double)(K - 1) : 0.0;
   const double b1 = 0.9, b2 = 0.999, eps = 1e-8;
@@ -280,5 +283,3 @@ sal_status sal__reliable(sal__xjob *job, sal_tensor **masks, int *n_masks) {
   }
   return st;
 }
-
-sal_status sal__explain_reliable(sal__xjob *job) { return sal__reliable(job, NULL, NULL); }

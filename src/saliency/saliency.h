@@ -20,6 +20,9 @@ typedef struct sal__xjob {
   const sal_method_params *p;
   float *raw;
   float *scores;
+  sal_tensor **levels;      /* methods with levels: per-level outputs (sal_explanation's), or NULL */
+  const char **level_names;
+  int *n_levels;
 } sal__xjob;
 
 typedef sal_status (*sal__method_fn)(sal__xjob *job);
@@ -94,12 +97,9 @@ sal_status sal__explain_reliable(sal__xjob *job);
 /* reliable (src/saliency/reliable.c). Its levels: the layers of p->layers, or the automatic ones
  * (docs/methods.md), after the graph input when p->input_mask; up to SAL__REL_MAX_LEVELS value
  * names (owned by g) in depth order. NOT_FOUND (listing the 4-D activations) for an unknown name. */
-#define SAL__REL_MAX_LEVELS 16
+#define SAL__REL_MAX_LEVELS SAL_EXPLAIN_MAX_LEVELS
 sal_status sal__reliable_levels(sal_ctx *ctx, const sal_graph *g, const sal_method_params *p, const char **names,
                                 int *n);
-/* The method with its final masks: masks[l] (N, Cm_l, H_l, W_l) for each level (allocated here, the
- * caller frees them) when masks is not NULL. */
-sal_status sal__reliable(sal__xjob *job, sal_tensor **masks, int *n_masks);
 
 /* Grad-CAM's default layer: the last 4-D activation with more than one spatial position (the input
  * of global pooling in ResNets and VGGs). NULL when the graph has none. */
