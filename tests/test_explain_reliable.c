@@ -162,6 +162,55 @@ static void test_default_layers(void) {
   }
 }
 
+/* ---- a residual model (fused conv-BN-ReLU, blocked layouts), exact end points ---- */
+static void test_resnet_small(void) {
+  sal_ctx *ctx = th_ctx();
+  sal_model_spec s = sal_model_spec_default("resnet_small");
+  s.image_size = 32;
+  s.num_classes = 4;
+  s.width = 8;
+  sal_graph *g = NULL;
+  sal_tensor *x = NULL;
+  TH_OK(sal_model_build(ctx, &s, &g));
+  TH_OK(sal_tensor_new(ctx, 4, (int64_t[]){2, 3, 32, 32}, &x));
+  if (!g || !x) goto done;
+  sal_rng_normal(3, 3, 0, x->data, (size_t)sal_tensor_numel(x));
+  sal_method_params p = params();
+  p.iterations = 6;
+  /* λ = 0: at m = 1 the output is the original one, every gradient is exactly 0 and Adam does not
+   * move (0 / (0 + ε)): the masks stay 1 and the HAF map is 1 everywhere */
+  p.lambda = 0;
+  sal_explanation e;
+  TH_OK(sal_explain_run(ctx, g, x, NULL, &p, &e));
+  TH_CHECK(e.n_levels == 3, "resnet_small: %d levels", e.n_levels);
+  for (int l = 0; l < e.n_levels; l++)
+    for (int64_t q = 0; q < sal_tensor_numel(e.levels[l]); q++)
+      if (e.levels[l]->data[q] != 1.0f) {
+        TH_CHECK(0, "lambda 0: level %s mask %g at %lld", e.level_names[l], (double)e.levels[l]->data[q], (long long)q);
+        break;
+      }
+  for (int64_t q = 0; e.raw && q < 2 * 32 * 32; q++)
+    if (fabsf(e.raw->data[q] - 1.0f) > 1e-6f) {
+      TH_CHECK(0, "lambda 0: map %g at %lld", (double)e.raw->data[q], (long long)q);
+      break;
+    }
+  sal_explanation_clear(&e);
+  /* a huge λ: the L1 term wins, every mask reaches 0 within 1 / lr = 20 steps, and the map is 0 */
+  p.lambda = 1e4f;
+  p.iterations = 30;
+  p.per_channel = true;
+  TH_OK(sal_explain_run(ctx, g, x, NULL, &p, &e));
+  double mx = 0;
+  for (int64_t q = 0; e.raw && q < 2 * 32 * 32; q++) mx = fmax(mx, fabs(e.raw->data[q]));
+  TH_CHECK(e.raw && mx == 0, "lambda 1e4: map max %g", mx);
+  TH_CHECK(e.n_levels == 3 && e.levels[2] && e.levels[2]->shape.d[1] == 32, "per_channel: layer3 mask has %lld channels",
+           e.n_levels == 3 && e.levels[2] ? (long long)e.levels[2]->shape.d[1] : -1LL);
+  sal_explanation_clear(&e);
+done:
+  sal_tensor_free(x);
+  sal_graph_free(g);
+}
+
 /* ---- agreement with PyTorch ---- */
 static void compare_case(sal_graph *g, sal_tensor *x, int64_t *tg, const sal_method_params *p, const char *tag,
                          int levels, const char *const *level_names) {
@@ -359,6 +408,7 @@ int main(void) {
   test_clone();
   printf("clone %.2fs\n", now_s() - t0);
   test_mask_mul();
+  test_resnet_small();
   test_default_layers();
   printf("default layers %.2fs\n", now_s() - t0);
   sal_graph *g = NULL;
