@@ -5,20 +5,22 @@
 # memory budget chose), and prints per-image medians and the ratio torch/salient.
 # Options: --model resnet50 --size 224 --methods a,b --rounds 1 --reps 3 --warm 1 --threads 2
 #   --samples 50 (smoothgrad) --steps 50 (IG) --rise-samples 4000 --iterations 300
-#   (meaningful_perturbation, add it to --methods) — quick runs: shrink these.
+#   (meaningful_perturbation) --ep-iterations 800 (extremal_perturbation; add these two to --methods)
+#   — quick runs: shrink these.
 set -euo pipefail
 build=${1:-build}
 shift || true
 here=$(cd "$(dirname "$0")" && pwd)
 bin="$build/bench_saliency"
 [[ -x $bin ]] || { echo "run_saliency.sh: $bin not found (build first)" >&2; exit 1; }
-model=resnet50; size=224; rounds=1; reps=3; warm=1; threads=2; samples=50; steps=50; rise=4000; iterations=300
+model=resnet50; size=224; rounds=1; reps=3; warm=1; threads=2; samples=50; steps=50; rise=4000; iterations=300; ep_iterations=800
 methods=gradient,grad_input,smoothgrad,integrated_gradients,gradcam,occlusion,rise
 while [[ $# -gt 0 ]]; do
   case $1 in
     --model) model=$2 ;; --size) size=$2 ;; --methods) methods=$2 ;; --rounds) rounds=$2 ;;
     --reps) reps=$2 ;; --warm) warm=$2 ;; --threads) threads=$2 ;; --samples) samples=$2 ;;
     --steps) steps=$2 ;; --rise-samples) rise=$2 ;; --iterations) iterations=$2 ;;
+    --ep-iterations) ep_iterations=$2 ;;
     *) echo "run_saliency.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift 2
@@ -28,7 +30,7 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 torch_ok=1
 /usr/bin/python3 -c 'import torch, torchvision' 2>/dev/null || { torch_ok=0; echo "PyTorch not installed: torch column skipped"; }
 common=(--size "$size" --reps "$reps" --warm "$warm" --threads "$threads" --samples "$samples" --steps "$steps"
-        --rise-samples "$rise" --iterations "$iterations")
+        --rise-samples "$rise" --iterations "$iterations" --ep-iterations "$ep_iterations")
 # One process at a time; per method salient then PyTorch, `rounds` times: both sides see the same
 # machine load, and the table keeps each side's best median (noise only ever adds time).
 for ((round = 1; round <= rounds; round++)); do
@@ -43,7 +45,8 @@ for ((round = 1; round <= rounds; round++)); do
 done
 echo
 echo "Saliency benchmark: $model at ${size}x${size}, $threads threads, one image; median ms per image (best of $rounds rounds)."
-echo "smoothgrad samples=$samples, integrated_gradients steps=$steps, rise samples=$rise; PyTorch uses salient's batch size."
+echo "smoothgrad samples=$samples, integrated_gradients steps=$steps, rise samples=$rise, meaningful_perturbation"
+echo "iterations=$iterations, extremal_perturbation iterations=$ep_iterations; PyTorch uses salient's batch size."
 awk '
   function field(line, key,   i, n, kv) {
     n = split(line, kv, " ")

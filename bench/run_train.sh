@@ -15,7 +15,7 @@ if [[ ! -x $bin ]]; then
   echo "run_train.sh: $bin not found (build first: make build)" >&2
   exit 1
 fi
-models=resnet_small,resnet18
+models=simple_cnn,resnet_small,resnet18
 rounds=3
 pass_args=()
 while [[ $# -gt 0 ]]; do

@@ -8,11 +8,12 @@
  *   RESULT impl=salient method=smoothgrad ms=123.4
  *   INFO impl=salient method=smoothgrad batch=12 params="seed=0 max_memory=... samples=50 sigma=0.15"
  * Options: --model resnet50 --size 224 --methods a,b --images 1 --reps 3 --warm 1 --threads 2
- *   --samples N (smoothgrad) --steps N (IG) --rise-samples N --iterations N (meaningful_perturbation,
- *   not in the default list) --max-memory BYTES.
+ *   --samples N (smoothgrad) --steps N (IG) --rise-samples N --iterations N (meaningful_perturbation)
+ *   --ep-iterations N (extremal_perturbation; these two are not in the default list) --max-memory BYTES.
  * bench/run_saliency.sh runs both sides alternately and prints one table. */
 #define _POSIX_C_SOURCE 200809L
 #include "bench_util.h"
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,18 @@ static int64_t method_batch(const sal_graph *g, const sal_method_params *p, int6
   if (!strcmp(m, "gradcam")) return sal__runner_batch(g, p->max_memory, true, 0, n);
   if (!strcmp(m, "meaningful_perturbation"))
     return sal__runner_batch(g, p->max_memory, true, 2 * per + 2 * hw, n);
+  if (!strcmp(m, "extremal_perturbation")) {
+    /* the extra bytes src/saliency/extremal_perturbation.c declares, at its default geometry */
+    int64_t s = p->mask_step > 0 ? p->mask_step : sal__scaled(7, H);
+    double sg = p->mask_sigma > 0 ? p->mask_sigma : (double)sal__scaled(21, H);
+    int64_t pad = 1 + (int64_t)ceil(2 * sg / (double)s), rad = 1 + (int64_t)ceil(sg / (double)s);
+    int64_t hin = (H + s - 1) / s, win = (W + s - 1) / s;
+    int64_t nout = (s * (hin + 2 * pad - 2 * rad) - s + 1) * (s * (win + 2 * pad - 2 * rad) - s + 1);
+    int64_t u = p->variant == SAL_EP_DUAL ? 2 : 1;
+    int64_t npad = (hin + 2 * pad) * (win + 2 * pad);
+    return sal__runner_batch(g, p->max_memory, true, (2 + p->levels) * per + (6 * nout + 3 * hin * win + npad) * 4,
+                             n * p->n_areas * u);
+  }
   if (!strcmp(m, "rise")) return sal__runner_batch(g, p->max_memory, false, per + hw, n * p->samples);
   /* occlusion: 1 + windows per image */
   int64_t patch = p->patch > 0 ? p->patch : sal__scaled(16, H), stride = p->stride > 0 ? p->stride : sal__scaled(8, H);
@@ -42,7 +55,7 @@ static int64_t method_batch(const sal_graph *g, const sal_method_params *p, int6
 int main(int argc, char **argv) {
   const char *model = "resnet50", *methods = "gradient,grad_input,smoothgrad,integrated_gradients,gradcam,occlusion,rise";
   int64_t size = 224, images = 1, reps = 3, warm = 1, threads = 2, samples = 0, steps = 0, rise_samples = 0,
-          iterations = 0;
+          iterations = 0, ep_iterations = 0;
   int64_t max_memory = SAL_EXPLAIN_DEFAULT_MEMORY;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -61,6 +74,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--steps")) steps = atoll(v);
     else if (!strcmp(a, "--rise-samples")) rise_samples = atoll(v);
     else if (!strcmp(a, "--iterations")) iterations = atoll(v);
+    else if (!strcmp(a, "--ep-iterations")) ep_iterations = atoll(v);
     else if (!strcmp(a, "--max-memory")) max_memory = atoll(v);
     else {
       fprintf(stderr, "bench_saliency: unknown option %s\n", a);
@@ -92,7 +106,8 @@ int main(int argc, char **argv) {
     if (samples && !strcmp(m, "smoothgrad")) p.samples = samples;
     if (rise_samples && !strcmp(m, "rise")) p.samples = rise_samples;
     if (steps) p.steps = steps;
-    if (iterations) p.iterations = iterations;
+    if (iterations && !strcmp(m, "meaningful_perturbation")) p.iterations = iterations;
+    if (ep_iterations && !strcmp(m, "extremal_perturbation")) p.iterations = ep_iterations;
     double t[100];
     for (int64_t r = 0; r < warm + reps && !st; r++) {
       sal_explanation e;

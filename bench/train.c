@@ -2,11 +2,11 @@
  * backward to every parameter, SGD with momentum and weight decay) of the built-in models on
  * synthetic in-memory data, timed as bench/train_torch.py times PyTorch on the same architecture.
  *
- * Per model (default resnet_small and resnet18 at 64 x 64, batch 64, 10 classes): a training-mode
+ * Per model (default simple_cnn, resnet_small and resnet18 at 64 x 64, batch 64, 10 classes): a training-mode
  * plan with parameter gradients, random images and labels drawn once, `warm` untimed steps, then
  * `timed` steps each timed alone; prints the median step time as images per second:
  *   RESULT impl=salient model=resnet_small size=64 batch=64 ms=123.4 img_s=518.6
- * Options: --model a,b  --size 64  --batch 64  --width 16 (resnet_small)  --steps N (timed, 10)
+ * Options: --model a,b  --size 64  --batch 64  --width 16 (simple_cnn, resnet_small)  --steps N (timed, 10)
  *          --threads N (2)  --quick (3 timed steps)  --profile (slowest nodes). bench/run_train.sh runs it beside PyTorch. */
 #include "bench_util.h"
 #include <stdio.h>
@@ -107,7 +107,7 @@ done:
 }
 
 int main(int argc, char **argv) {
-  const char *models = "resnet_small,resnet18";
+  const char *models = "simple_cnn,resnet_small,resnet18";
   int64_t size = 64, batch = 64, width = 16;
   int steps = 10, threads = 2;
   for (int i = 1; i < argc; i++) {

@@ -2,7 +2,7 @@
 """PyTorch counterpart of bench/train.c: training steps of the same architectures on the same
 synthetic in-memory batch, timed the same way.
 
-For each model (resnet_small and resnet18 at 64 x 64 by default, batch 64, 10 classes): the model
+For each model (simple_cnn, resnet_small and resnet18 at 64 x 64 by default, batch 64, 10 classes): the model
 in train mode, random normal images and labels i % 10 drawn once, 2 untimed steps, then `steps`
 steps each timed alone (zero_grad, forward, cross-entropy, backward, SGD step with momentum 0.9 and
 weight decay 5e-4, as bench/train.c); prints the median as
@@ -51,9 +51,23 @@ class ResNetSmall(nn.Module):
         return self.fc(torch.flatten(self.avgpool(x), 1))
 
 
+def simple_cnn(width=16, num_classes=10):
+    """salient's src/models/cnn.c: four conv 3x3 (no bias) / BN / ReLU / max-pool 2 blocks of
+    width, 2, 4 and 8 width channels, global max pool, linear."""
+    layers, cin = [], 3
+    for b in range(4):
+        cout = width << b
+        layers += [nn.Conv2d(cin, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True),
+                   nn.MaxPool2d(2)]
+        cin = cout
+    return nn.Sequential(*layers, nn.AdaptiveMaxPool2d(1), nn.Flatten(), nn.Linear(cin, num_classes))
+
+
 def make_model(name, width):
     if name == "resnet_small":
         return ResNetSmall(width)
+    if name == "simple_cnn":
+        return simple_cnn(width)
     if name == "resnet18":
         try:
             import torchvision.models as tvm
@@ -65,7 +79,7 @@ def make_model(name, width):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", default="resnet_small,resnet18")
+    ap.add_argument("--model", default="simple_cnn,resnet_small,resnet18")
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--width", type=int, default=16)

@@ -19,8 +19,8 @@ int cmd_demo(int argc, char **argv) {
   const char *arch = "resnet_small";
   int64_t size = 0, batch = 4, reps = 5, seed = 1;
   cli_opt opts[] = {
-      {"--arch", CLI_STRING, "built-in architecture (resnet_small, resnet18, resnet50, vgg16; default resnet_small)", &arch},
-      {"--size", CLI_INT, "image side in pixels (default: 64 for resnet_small, 224 otherwise)", &size},
+      {"--arch", CLI_STRING, "built-in architecture (resnet_small, simple_cnn, resnet18, resnet50, vgg16; default resnet_small)", &arch},
+      {"--size", CLI_INT, "image side in pixels (default: 64 for resnet_small and simple_cnn, 224 otherwise)", &size},
       {"--batch", CLI_INT, "images per pass (default 4)", &batch},
       {"--reps", CLI_INT, "timed repetitions (default 5)", &reps},
       {"--seed", CLI_INT, "seed for weights and input (default 1)", &seed},

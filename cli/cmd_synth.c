@@ -15,7 +15,7 @@ int cmd_synth(int argc, char **argv) {
       {"--out", CLI_STRING, "output directory (required; created if missing)", &out},
       {"--seed", CLI_INT, "random seed, >= 0 (default 0)", &seed},
       {"--size", CLI_INT, "image side in pixels, 32..512 (default 64)", &size},
-      {"--train", CLI_INT, "training images (default 10000)", &train},
+      {"--train", CLI_INT, "training images (default 20000)", &train},
       {"--val", CLI_INT, "validation images (default 1000)", &val},
       {"--test", CLI_INT, "test images (default 2000)", &test},
       {"--threads", CLI_INT, "concurrent workers (default 0 = 8 per core; the files do not depend on it)", &threads},

@@ -18,7 +18,7 @@ typedef struct cli_model_args {
 
 /* The option-table rows for the fields above (7 rows). */
 #define CLI_MODEL_OPTS(a)                                                                                      \
-  {"--size", CLI_INT, "built-in models: input side in pixels (default: the architecture's, 64 for resnet_small, 224 otherwise)", &(a).size}, \
+  {"--size", CLI_INT, "built-in models: input side in pixels (default: the architecture's, 64 for resnet_small and simple_cnn, 224 otherwise)", &(a).size}, \
   {"--seed", CLI_INT, "built-in models: seed of the random (untrained) weights (default 1)", &(a).seed},      \
   {"--threads", CLI_INT, "worker threads (default 0 = all cores)", &(a).threads},                              \
   {"--meta", CLI_STRING, "preprocessing sidecar JSON (default: MODEL with .json for its extension, if present)", &(a).meta}, \

@@ -1,6 +1,6 @@
 /* salient saliency maps: one interface (sal_explain) over a registry of methods — gradient,
  * grad_input, smoothgrad, integrated_gradients, gradcam, occlusion, rise, meaningful_perturbation,
- * reliable — each producing an
+ * extremal_perturbation, reliable — each producing an
  * N×1×H×W map for a target class per image; plus the colour maps and overlays that render maps.
  * The equations, defaults and their sources are in docs/methods.md. */
 #ifndef SALIENT_EXPLAIN_H
@@ -26,6 +26,16 @@ typedef enum sal_baseline {
   SAL_BASELINE_ZERO = 0, /* 0 in the model's input space (the dataset mean for normalised inputs) */
   SAL_BASELINE_BLUR = 1  /* the image under a Gaussian blur of blur_sigma pixels */
 } sal_baseline;
+
+/* extremal_perturbation's game (Fong, Patrick & Vedaldi 2019; TorchRay's variants). */
+typedef enum sal_ep_variant {
+  SAL_EP_PRESERVE = 0, /* keep the mask, blur the rest: maximise z_c */
+  SAL_EP_DELETE = 1,   /* blur the mask: minimise z_c */
+  SAL_EP_DUAL = 2      /* both: maximise z_c(preserved) − z_c(deleted) */
+} sal_ep_variant;
+
+/* Most target areas one extremal_perturbation call optimises. */
+#define SAL_EP_MAX_AREAS 16
 
 typedef enum sal_score {
   SAL_SCORE_LOGIT = 0, /* z_c */
@@ -70,7 +80,20 @@ typedef struct sal_method_params {
   float beta;          /* β (3) */
   float lr;            /* Adam learning rate (0.1) */
   int64_t iterations;  /* Adam steps (300) */
-  int64_t jitter;      /* largest random shift of the image per step in pixels; -1 = 4 · H / 224 */
+  int64_t jitter;      /* largest random shift of the image per step in pixels; -1 = 4 · H / 224;
+                        * extremal_perturbation: 0 = off, else flip horizontally on even steps (1) */
+  /* extremal_perturbation (lr 0.01 and iterations 800 are its defaults of the fields above) */
+  double areas[SAL_EP_MAX_AREAS]; /* target areas a in (0, 1) ({0.1}); the map sums their masks */
+  int64_t n_areas;     /* entries of areas used (1) */
+  sal_ep_variant variant; /* preserve */
+  float momentum;      /* SGD momentum μ, dampening μ (0.9) */
+  double area_weight;  /* λ of the area constraint at step 0 (300) */
+  double area_growth;  /* λ grows ×area_growth per step (1.0035; double, as TorchRay's Python float) */
+  int64_t levels;      /* blur-pyramid levels L (8) */
+  float max_blur;      /* σ of the most blurred level in pixels; 0 = 20 · H / 224 */
+  int64_t mask_step;   /* smooth-max generator step in pixels; 0 = 7 · H / 224 */
+  float mask_sigma;    /* its kernel σ in pixels; 0 = 21 · H / 224 */
+  float tie_tol;       /* mask values within tie_tol of the area boundary's value are ties (1e-5) */
   /* reliable (also takes lr, default 0.05, and iterations) */
   const char *layers;  /* comma-separated value names masked; NULL = automatic (docs/methods.md) */
   sal_preserve preserve; /* all (μ = 1) */

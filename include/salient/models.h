@@ -12,11 +12,11 @@ extern "C" {
 #endif
 
 typedef struct sal_model_spec {
-  const char *arch;      /* "resnet18", "resnet50", "vgg16", "resnet_small" (see sal_model_list) */
+  const char *arch;      /* "resnet18", "resnet50", "vgg16", "resnet_small", "simple_cnn" (sal_model_list) */
   int64_t num_classes;   /* 1000 for ImageNet */
   int64_t image_size;    /* square input side, e.g. 224 (64 for resnet_small) */
   int64_t in_channels;   /* 3 (1 for grayscale) */
-  int64_t width;         /* resnet_small: channels of the first stage (default 16); 0 = default */
+  int64_t width;         /* resnet_small, simple_cnn: channels of the first stage (default 16); 0 = default */
 } sal_model_spec;
 
 sal_model_spec sal_model_spec_default(const char *arch);

@@ -17,4 +17,5 @@
 #include "salient/train.h"
 #include "salient/explain.h"
 #include "salient/synth.h"
+#include "salient/metrics.h"
 #endif

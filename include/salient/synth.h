@@ -63,7 +63,7 @@ typedef struct sal_synth_params {
   bool omit_objects;
 } sal_synth_params;
 
-/* The documented defaults for a family: seed 0, size 64, 10 000 / 1 000 / 2 000 images, the
+/* The documented defaults for a family: seed 0, size 64, 20 000 / 1 000 / 2 000 images, the
  * family's size range, automatic threads, no preview, no force. */
 sal_synth_params sal_synth_params_default(sal_synth_family f);
 

@@ -16,9 +16,9 @@ extern "C" {
 
 typedef struct sal_train_opts {
   /* The model: a built-in architecture (sal_model_list); num_classes comes from the dataset. */
-  const char *arch;       /* "resnet_small" */
+  const char *arch;       /* "simple_cnn" */
   int64_t image_size;     /* square input side (64) */
-  int64_t width;          /* resnet_small's first-stage channels (0 = the architecture's default) */
+  int64_t width;          /* simple_cnn's and resnet_small's first-stage channels (16; 0 = the default) */
   int channels;           /* input channels: 3, or 1 for grayscale (3) */
   float mean[3], std[3];  /* normalisation of [0, 1] pixel values (0.5 / 0.25 per channel) */
   /* Data. */
@@ -26,7 +26,7 @@ typedef struct sal_train_opts {
   int threads;            /* loader threads (0 = 2) */
   sal_augment augment;    /* training augmentation (crop scale (0.7, 1), flip) */
   /* Optimisation. */
-  int64_t epochs;         /* (4) */
+  int64_t epochs;         /* (10) */
   sal_optim_kind optimizer; /* (ADAMW) */
   float lr;               /* base learning rate (3e-3) */
   float momentum;         /* SGD momentum (0) */

@@ -16,14 +16,18 @@
 enum {
   P_SEED, P_MAX_MEMORY, P_SAMPLES, P_SIGMA, P_STEPS, P_BASELINE, P_BLUR_SIGMA, P_LAYER, P_PATCH, P_STRIDE,
   P_SCORE, P_GRID, P_P, P_MASK_SIZE, P_L1, P_TV, P_BETA, P_LR, P_ITERATIONS, P_JITTER,
-  P_LAYERS, P_PRESERVE, P_LAMBDA, P_PER_CHANNEL, P_INPUT_MASK, P_COUNT
+  /* extremal_perturbation; P_EP_LR/ITERATIONS/JITTER are lr/iterations/jitter with its defaults */
+  P_AREAS, P_VARIANT, P_MOMENTUM, P_AREA_WEIGHT, P_AREA_GROWTH, P_LEVELS, P_MAX_BLUR, P_MASK_STEP, P_MASK_SIGMA, P_TIE_TOL,
+  P_EP_LR, P_EP_ITERATIONS, P_EP_JITTER,
+  /* reliable; P_REL_LR is lr with its default */
+  P_LAYERS, P_PRESERVE, P_LAMBDA, P_PER_CHANNEL, P_INPUT_MASK, P_REL_LR, P_COUNT
 };
-#define B(k) (1u << (k))
+#define B(k) ((uint64_t)1 << (k))
 
 typedef struct method_def {
   const char *name, *summary;
   sal__method_fn fn;
-  unsigned params;       /* bit mask of P_* */
+  uint64_t params;       /* bit mask of P_* */
   bool resolves_targets; /* its own passes find top-1 and z_c: no pre-pass */
   int64_t samples;       /* default of `samples` when it takes it */
   const char *samples_help;
@@ -52,9 +56,15 @@ static const method_def methods[] = {
      B(P_SEED) | B(P_MAX_MEMORY) | B(P_BASELINE) | B(P_BLUR_SIGMA) | B(P_MASK_SIZE) | B(P_L1) | B(P_TV) | B(P_BETA) |
          B(P_LR) | B(P_ITERATIONS) | B(P_JITTER),
      false, 0, NULL},
+    {"extremal_perturbation", "smooth mask of a fixed area that keeps the class (Fong, Patrick & Vedaldi 2019)",
+     sal__explain_extremal_perturbation,
+     B(P_SEED) | B(P_MAX_MEMORY) | B(P_AREAS) | B(P_VARIANT) | B(P_EP_ITERATIONS) | B(P_EP_LR) | B(P_MOMENTUM) |
+         B(P_AREA_WEIGHT) | B(P_AREA_GROWTH) | B(P_LEVELS) | B(P_MAX_BLUR) | B(P_MASK_STEP) | B(P_MASK_SIGMA) |
+         B(P_TIE_TOL) | B(P_EP_JITTER),
+     false, 0, NULL},
     {"reliable", "non-negative masks inside the network keep the output; HAF fusion (Wang et al.)",
      sal__explain_reliable,
-     B(P_SEED) | B(P_MAX_MEMORY) | B(P_LAYERS) | B(P_PRESERVE) | B(P_LAMBDA) | B(P_LR) | B(P_ITERATIONS) |
+     B(P_SEED) | B(P_MAX_MEMORY) | B(P_LAYERS) | B(P_PRESERVE) | B(P_LAMBDA) | B(P_REL_LR) | B(P_ITERATIONS) |
          B(P_PER_CHANNEL) | B(P_INPUT_MASK),
      false, 0, NULL},
 };
@@ -86,11 +96,25 @@ static const key_def keys[P_COUNT] = {
     {"lr", "0.1", "Adam learning rate"},
     {"iterations", "300", "Adam steps"},
     {"jitter", "-1", "largest random image shift per step in pixels; -1 = 4 * H / 224"},
+    {"areas", "0.1", "target areas in (0, 1), comma-separated; optimised as one batch, the map sums their masks"},
+    {"variant", "preserve", "preserve (keep the mask, blur the rest), delete or dual"},
+    {"momentum", "0.9", "SGD momentum (dampening the same, as TorchRay)"},
+    {"area_weight", "300", "weight of the area constraint at step 0"},
+    {"area_growth", "1.0035", "the area weight is multiplied by this after every step"},
+    {"levels", "8", "blur-pyramid levels (sigma from max_blur down to 0)"},
+    {"max_blur", "0", "sigma of the most blurred pyramid level in pixels; 0 = 20 * H / 224"},
+    {"mask_step", "0", "smooth-max mask generator step in pixels; 0 = 7 * H / 224"},
+    {"mask_sigma", "0", "smooth-max mask generator kernel sigma in pixels; 0 = 21 * H / 224"},
+    {"tie_tol", "1e-05", "mask values this close to the area boundary's value share its gradient evenly"},
+    {"lr", "0.01", "SGD learning rate"},
+    {"iterations", "800", "SGD steps"},
+    {"jitter", "1", "1 = flip the input horizontally on even steps (TorchRay), 0 = off"},
     {"layers", "auto", "NAME[,NAME...] activations masked; auto = last activation of the 4 coarsest resolutions"},
     {"preserve", "all", "all (every logit kept, mu = 1) or class (z_c only, mu = 0)"},
     {"lambda", "0.5", "weight of the mask L1 term sum_l |m_l|_1 / sqrt(H_l W_l)"},
     {"per_channel", "false", "one mask per channel of each layer (true|false)"},
     {"input_mask", "false", "add a mask on the input image as one more level (true|false)"},
+    {"lr", "0.05", "Adam learning rate"},
 };
 
 int sal_method_count(void) { return N_METHODS; }
@@ -137,6 +161,22 @@ sal_status sal_method_params_default(sal_ctx *ctx, const char *method, sal_metho
   out->lr = 0.1f;
   out->iterations = 300;
   out->jitter = -1;
+  out->areas[0] = 0.1;
+  out->n_areas = 1;
+  out->variant = SAL_EP_PRESERVE;
+  out->momentum = 0.9f;
+  out->area_weight = 300.0;
+  out->area_growth = 1.0035;
+  out->levels = 8;
+  out->max_blur = 0;
+  out->mask_step = 0;
+  out->mask_sigma = 0;
+  out->tie_tol = 1e-5f;
+  if (strcmp(out->method, "extremal_perturbation") == 0) { /* TorchRay's SGD settings */
+    out->lr = 0.01f;
+    out->iterations = 800;
+    out->jitter = 1;
+  }
   /* Fong & Vedaldi perturb with blur (METHODS.md §A) */
   if (strcmp(out->method, "meaningful_perturbation") == 0) out->baseline = SAL_BASELINE_BLUR;
   out->layers = NULL;
@@ -171,7 +211,6 @@ bool sal_method_param(const char *method, int i, sal_param_info *out) {
   out->def = keys[k].def;
   if (k == P_BASELINE && strcmp(methods[m].name, "meaningful_perturbation") == 0) out->def = "blur";
   out->help = keys[k].help;
-  if (k == P_LR && strcmp(methods[m].name, "reliable") == 0) out->def = "0.05";
   if (k == P_SAMPLES) {
     out->def = methods[m].samples == 50 ? "50" : "4000";
     out->help = methods[m].samples_help;
@@ -188,10 +227,39 @@ static bool parse_i64(const char *s, int64_t lo, int64_t hi, int64_t *out) {
   return true;
 }
 
+/* "0.05,0.1,0.2": 1..SAL_EP_MAX_AREAS values in (0, 1), kept as double (the area constraint's
+ * index floor(n (1 - a)) is computed in double, as TorchRay does). p is unchanged on failure. */
+static bool parse_areas(const char *s, sal_method_params *p) {
+  double a[SAL_EP_MAX_AREAS];
+  int64_t n = 0;
+  for (;;) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || !(v > 0 && v < 1) || n == SAL_EP_MAX_AREAS) return false;
+    a[n++] = v;
+    if (*end == '\0') break;
+    if (*end != ',') return false;
+    s = end + 1;
+  }
+  memcpy(p->areas, a, (size_t)n * sizeof a[0]);
+  p->n_areas = n;
+  return true;
+}
+
 static bool parse_bool(const char *s, bool *out) {
   if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0) *out = true;
   else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0) *out = false;
   else return false;
+  return true;
+}
+
+static bool parse_f64(const char *s, double lo, double hi, double *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || *end || !isfinite(v) || v < lo || v > hi) return false;
+  *out = v;
   return true;
 }
 
@@ -296,16 +364,66 @@ sal_status sal_method_params_set(sal_ctx *ctx, sal_method_params *p, const char 
     range = "in [1, 16]";
     break;
   case P_LR:
+  case P_EP_LR:
+  case P_REL_LR:
     ok = parse_f32(value, 1e-9, 100, &p->lr);
     range = "in (0, 100]";
     break;
   case P_ITERATIONS:
+  case P_EP_ITERATIONS:
     ok = parse_i64(value, 1, 1000000, &p->iterations);
     range = "in 1..1000000";
     break;
   case P_JITTER:
     ok = parse_i64(value, -1, 4096, &p->jitter);
     range = "in -1..4096 (-1 = scaled default)";
+    break;
+  case P_EP_JITTER:
+    ok = parse_i64(value, 0, 1, &p->jitter);
+    range = "0 or 1";
+    break;
+  case P_AREAS:
+    ok = parse_areas(value, p);
+    range = "a comma-separated list of 1 to 16 areas, each in (0, 1)";
+    break;
+  case P_VARIANT:
+    if (strcmp(value, "preserve") == 0) p->variant = SAL_EP_PRESERVE;
+    else if (strcmp(value, "delete") == 0) p->variant = SAL_EP_DELETE;
+    else if (strcmp(value, "dual") == 0) p->variant = SAL_EP_DUAL;
+    else ok = false;
+    range = "preserve, delete or dual";
+    break;
+  case P_MOMENTUM:
+    ok = parse_f32(value, 0, 0.999999, &p->momentum);
+    range = "in [0, 1)";
+    break;
+  case P_AREA_WEIGHT:
+    ok = parse_f64(value, 0, 1e9, &p->area_weight);
+    range = "in [0, 1e9]";
+    break;
+  case P_AREA_GROWTH:
+    ok = parse_f64(value, 0.5, 2, &p->area_growth);
+    range = "in [0.5, 2]";
+    break;
+  case P_LEVELS:
+    ok = parse_i64(value, 2, 256, &p->levels);
+    range = "in 2..256";
+    break;
+  case P_MAX_BLUR:
+    ok = parse_f32(value, 0, 1000, &p->max_blur);
+    range = "in [0, 1000] pixels (0 = scaled default)";
+    break;
+  case P_MASK_STEP:
+    ok = parse_i64(value, 0, 1024, &p->mask_step);
+    range = "in 0..1024 (0 = scaled default)";
+    break;
+  case P_MASK_SIGMA:
+    ok = parse_f32(value, 0, 1000, &p->mask_sigma);
+    range = "in [0, 1000] pixels (0 = scaled default)";
+    break;
+  case P_TIE_TOL:
+    ok = parse_f32(value, 0, 1, &p->tie_tol);
+    range = "in [0, 1]";
     break;
   case P_LAYERS:
     p->layers = strcmp(value, "auto") == 0 ? NULL : value;
@@ -342,7 +460,7 @@ char *sal_method_params_str(const sal_method_params *p, char *buf, size_t n) {
   size_t used = 0;
   if (n) buf[0] = '\0';
   for (int i = 0, k; m >= 0 && (k = nth_key(m, i)) >= 0 && used < n; i++) {
-    char v[64];
+    char v[256];
     switch (k) {
     case P_SEED: snprintf(v, sizeof v, "%llu", (unsigned long long)p->seed); break;
     case P_MAX_MEMORY: snprintf(v, sizeof v, "%lld", (long long)p->max_memory); break;
@@ -360,9 +478,29 @@ char *sal_method_params_str(const sal_method_params *p, char *buf, size_t n) {
     case P_L1: snprintf(v, sizeof v, "%g", (double)p->l1); break;
     case P_TV: snprintf(v, sizeof v, "%g", (double)p->tv); break;
     case P_BETA: snprintf(v, sizeof v, "%g", (double)p->beta); break;
-    case P_LR: snprintf(v, sizeof v, "%g", (double)p->lr); break;
-    case P_ITERATIONS: snprintf(v, sizeof v, "%lld", (long long)p->iterations); break;
-    case P_JITTER: snprintf(v, sizeof v, "%lld", (long long)p->jitter); break;
+    case P_LR:
+    case P_REL_LR:
+    case P_EP_LR: snprintf(v, sizeof v, "%g", (double)p->lr); break;
+    case P_ITERATIONS:
+    case P_EP_ITERATIONS: snprintf(v, sizeof v, "%lld", (long long)p->iterations); break;
+    case P_JITTER:
+    case P_EP_JITTER: snprintf(v, sizeof v, "%lld", (long long)p->jitter); break;
+    case P_AREAS:
+      v[0] = '\0';
+      for (int64_t a = 0, u = 0; a < p->n_areas && a < SAL_EP_MAX_AREAS && u < (int64_t)sizeof v; a++)
+        u += snprintf(v + u, sizeof v - (size_t)u, "%s%.15g", a ? "," : "", p->areas[a]);
+      break;
+    case P_VARIANT:
+      snprintf(v, sizeof v, "%s", p->variant == SAL_EP_DUAL ? "dual" : p->variant == SAL_EP_DELETE ? "delete" : "preserve");
+      break;
+    case P_MOMENTUM: snprintf(v, sizeof v, "%g", (double)p->momentum); break;
+    case P_AREA_WEIGHT: snprintf(v, sizeof v, "%.15g", p->area_weight); break;
+    case P_AREA_GROWTH: snprintf(v, sizeof v, "%.15g", p->area_growth); break;
+    case P_LEVELS: snprintf(v, sizeof v, "%lld", (long long)p->levels); break;
+    case P_MAX_BLUR: snprintf(v, sizeof v, "%g", (double)p->max_blur); break;
+    case P_MASK_STEP: snprintf(v, sizeof v, "%lld", (long long)p->mask_step); break;
+    case P_MASK_SIGMA: snprintf(v, sizeof v, "%g", (double)p->mask_sigma); break;
+    case P_TIE_TOL: snprintf(v, sizeof v, "%g", (double)p->tie_tol); break;
     case P_LAYERS: snprintf(v, sizeof v, "%.60s", p->layers ? p->layers : "auto"); break;
     case P_PRESERVE: snprintf(v, sizeof v, "%s", p->preserve == SAL_PRESERVE_CLASS ? "class" : "all"); break;
     case P_LAMBDA: snprintf(v, sizeof v, "%g", (double)p->lambda); break;

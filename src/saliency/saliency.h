@@ -92,6 +92,7 @@ sal_status sal__explain_gradcam(sal__xjob *job);
 sal_status sal__explain_occlusion(sal__xjob *job);
 sal_status sal__explain_rise(sal__xjob *job);
 sal_status sal__explain_meaningful_perturbation(sal__xjob *job);
+sal_status sal__explain_extremal_perturbation(sal__xjob *job);
 sal_status sal__explain_reliable(sal__xjob *job);
 
 /* reliable (src/saliency/reliable.c). Its levels: the layers of p->layers, or the automatic ones

@@ -30,7 +30,7 @@ static double now_s(void) {
 sal_train_opts sal_train_opts_default(void) {
   sal_train_opts o;
   memset(&o, 0, sizeof o);
-  o.arch = "resnet_small";
+  o.arch = "simple_cnn";
   o.image_size = 64;
   o.width = 16;
   o.channels = 3;
@@ -43,7 +43,7 @@ sal_train_opts sal_train_opts_default(void) {
   o.augment.crop = true;
   o.augment.scale_min = 0.7f;
   o.augment.flip = true;
-  o.epochs = 4;
+  o.epochs = 10;
   o.optimizer = SAL_OPTIM_ADAMW;
   o.lr = 3e-3f;
   o.weight_decay = 0.05f;
