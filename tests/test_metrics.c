@@ -7,6 +7,7 @@
 #include "harness.h"
 #include "saliency/saliency.h"
 #include "salient/metrics.h"
+#include "salient/onnx.h"
 
 #define NEAR(a, b) (fabs((double)(a) - (double)(b)) < 1e-6)
 
@@ -322,6 +323,75 @@ static void test_insertion_deletion(void) {
   o.step = 5;
   TH_FAILS(sal_metric_insertion_deletion(th_ctx(), g, y, map, 0, &o, &ins, &del, NULL, NULL), SAL_STATUS_BAD_INPUT,
            "step 5 is out of range");
+  /* Saliency metric. Map (0, 1, 1, 0): the box is columns 1..2, area 0.5. On (1, 1, 1, 1) the crop
+   * resized back is (1, 1, 1, 1): z0 = 6. On (0, 2, 4, 0) the crop (2, 4) resized to 4 columns
+   * (align_corners false: sources -0.25, 0.25, 0.75, 1.25, clamped) is (2, 2.5, 3.5, 4): z0 = 14.5. */
+  const float box_map[4] = {0, 1, 1, 0}, ramp[4] = {0, 2, 4, 0};
+  double sm = 0, area = 0, prob = 0;
+  TH_OK(sal_metric_saliency_metric(th_ctx(), g, x, box_map, 0, 0.5f, &sm, &area, &prob));
+  TH_CHECK(NEAR(area, 0.5) && fabs(prob - sigmoid(6)) < 1e-6 && fabs(sm - (log(0.5) - log(sigmoid(6)))) < 1e-6,
+           "saliency metric %g (area %g, p %g)", sm, area, prob);
+  TH_OK(sal_metric_saliency_metric(th_ctx(), g, ramp, box_map, 0, 0.5f, &sm, &area, &prob));
+  TH_CHECK(fabs(prob - sigmoid(14.5)) < 1e-6, "saliency metric: crop resized, p %.7f want %.7f", prob, sigmoid(14.5));
+  /* A constant map selects the whole image: area 1, log 1 = 0, so s = −log p (class 1: 1 − σ(6)). */
+  const float flat[4] = {2, 2, 2, 2};
+  TH_OK(sal_metric_saliency_metric(th_ctx(), g, x, flat, 1, 0.5f, &sm, &area, &prob));
+  TH_CHECK(NEAR(area, 1) && fabs(sm + log(1 - sigmoid(6))) < 1e-6, "saliency metric of a constant map %g", sm);
+  TH_FAILS(sal_metric_saliency_metric(th_ctx(), g, x, flat, 0, 1.5f, &sm, NULL, NULL), SAL_STATUS_BAD_INPUT, "threshold 1.5");
+  sal_graph_free(g);
+}
+
+/* Agreement with tools/make_metric_refs.py's PyTorch implementations of the published protocols. */
+#define REFS "tests/fixtures/metric_refs/"
+static void test_references(void) {
+  sal_tensor *pm = th_npy(REFS, "pg_maps.npy"), *pk = th_npy(REFS, "pg_masks.npy"), *ph = th_npy(REFS, "pg_hits.npy");
+  if (pm && pk && ph) {
+    static uint8_t mask[40 * 40];
+    const double tol[2] = {15, 4};
+    int agree = 0;
+    for (int t = 0; t < 2; t++)
+      for (int i = 0; i < 6; i++) {
+        for (int q = 0; q < 1600; q++) mask[q] = pk->data[i * 1600 + q] != 0;
+        bool hit = false;
+        TH_OK(sal_pointing_hit(th_ctx(), pm->data + i * 1600, 40, 40, mask, tol[t], &hit));
+        agree += hit == (ph->data[t * 6 + i] != 0);
+      }
+    TH_CHECK(agree == 12, "pointing game: %d of 12 cases agree with PyTorch", agree);
+  }
+  sal_tensor_free(pm), sal_tensor_free(pk), sal_tensor_free(ph);
+
+  /* Insertion / deletion curves: float32 forward passes against float64 ones of the same weights,
+   * so probabilities agree to ~1e-6 (measured 3e-8); 2e-5 leaves room for the blur's float32 rounding. */
+  sal_graph *g = NULL;
+  TH_OK(sal_onnx_load(th_ctx(), REFS "model.onnx", NULL, &g));
+  sal_tensor *im = th_npy(REFS, "images.npy"), *mp = th_npy(REFS, "maps.npy"), *tg = th_npy(REFS, "targets.npy");
+  const char *cases[2] = {"causal_default.npy", "causal_step37.npy"};
+  const int64_t steps[2] = {16, 37};
+  const float sigmas[2] = {5.0f * 16 / 224, 1.5f};
+  for (int c = 0; g && im && mp && tg && c < 2; c++) {
+    sal_tensor *ref = th_npy(REFS, cases[c]);
+    if (!ref) continue;
+    int64_t len = sal_causal_curve_length(16, 16, steps[c]);
+    TH_CHECK(ref->shape.d[2] == len, "%s: curve length %lld, want %lld", cases[c], (long long)ref->shape.d[2], (long long)len);
+    sal_causal_opts o = sal_causal_opts_default();
+    o.step = steps[c];
+    o.blur_sigma = sigmas[c];
+    double worst = 0;
+    for (int i = 0; i < 2 && ref->shape.d[2] == len; i++) {
+      float ic[17], dc[17];
+      double ins = 0, del = 0;
+      TH_OK(sal_metric_insertion_deletion(th_ctx(), g, im->data + i * 768, mp->data + i * 256, (int64_t)tg->data[i], &o, &ins,
+                                          &del, ic, dc));
+      for (int64_t k = 0; k < len; k++) {
+        worst = fmax(worst, fabs(ic[k] - ref->data[(i * 2 + 0) * len + k]));
+        worst = fmax(worst, fabs(dc[k] - ref->data[(i * 2 + 1) * len + k]));
+      }
+    }
+    fprintf(stderr, "%s: max |salient - PyTorch| over the curves %.2e\n", cases[c], worst);
+    TH_CHECK(worst < 2e-5, "%s: curves differ from PyTorch by %.2e", cases[c], worst);
+    sal_tensor_free(ref);
+  }
+  sal_tensor_free(im), sal_tensor_free(mp), sal_tensor_free(tg);
   sal_graph_free(g);
 }
 
@@ -349,6 +419,7 @@ int main(void) {
   test_dwsol();
   test_sparsity();
   test_insertion_deletion();
+  test_references();
   test_bad_input();
   return th_finish("test_metrics");
 }

@@ -137,6 +137,14 @@ sal_status sal_metric_insertion_deletion(sal_ctx *ctx, sal_graph *g, const float
 /* n + 1 for an H × W map at step `step` (0 = W): the length of the curves. */
 int64_t sal_causal_curve_length(int64_t h, int64_t w, int64_t step);
 
+/* The saliency metric (Dabkowski & Gal, NeurIPS 2017): the tightest box around every pixel of the
+ * min-max normalised map >= threshold (0.5 in docs/metrics.md's reading), its area a as a fraction
+ * of the image, the box's crop of the image resized back to H × W (bilinear, align_corners false)
+ * and classified: s = log(max(a, 0.05)) − log p_target(crop). Lower is better. A constant map
+ * selects the whole image. *area_out and *prob_out (optional) report a and p. */
+sal_status sal_metric_saliency_metric(sal_ctx *ctx, sal_graph *g, const float *image, const float *map, int64_t target,
+                                      float threshold, double *value, double *area_out, double *prob_out);
+
 #ifdef __cplusplus
 }
 #endif

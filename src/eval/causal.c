@@ -1,7 +1,8 @@
-/* Insertion and deletion (Petsiuk et al. 2018): the model's probability of the target as pixels are
- * removed from (or put back into) an image in the order a saliency map ranks them. Every state of
- * both curves goes through the model in batches sized to the memory budget (the saliency runner,
- * src/saliency/runner.c). Conventions in docs/metrics.md. */
+/* Metrics that query the model: insertion and deletion (Petsiuk et al. 2018) — the probability of
+ * the target as pixels are removed from (or put back into) an image in the order a saliency map
+ * ranks them, every state of both curves batched to the memory budget through the saliency runner
+ * (src/saliency/runner.c) — and the saliency metric (Dabkowski & Gal 2017). Conventions in
+ * docs/metrics.md. */
 #include "salient/metrics.h"
 
 #include <math.h>
@@ -16,6 +17,39 @@ sal_causal_opts sal_causal_opts_default(void) { return (sal_causal_opts){0, 0, 0
 int64_t sal_causal_curve_length(int64_t h, int64_t w, int64_t step) {
   if (step <= 0) step = w;
   return step > 0 ? (h * w + step - 1) / step + 1 : 0;
+}
+
+/* A one-image job on g (its first input and output) for the saliency runner; p receives the
+ * parameters the job points to. */
+static sal_status model_job(sal_ctx *ctx, sal_graph *g, int64_t max_memory, sal_method_params *p, sal__xjob *job) {
+  sal_status st = sal_method_params_default(ctx, "gradient", p);
+  if (st) return st;
+  p->max_memory = max_memory > 0 ? max_memory : SAL_EXPLAIN_DEFAULT_MEMORY;
+  memset(job, 0, sizeof *job);
+  job->ctx = ctx, job->g = g, job->p = p;
+  job->in = sal_graph_input_name(g, 0), job->out = sal_graph_output_name(g, 0);
+  sal_shape xs, ys;
+  if (!job->in || !job->out) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "metrics: the model has no input or output");
+  st = sal_graph_value_shape(g, job->in, &xs);
+  if (!st) st = sal_graph_value_shape(g, job->out, &ys);
+  if (st) return st;
+  if (xs.ndim != 4 || ys.ndim != 2)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "metrics: the model must map (N, C, H, W) to logits (N, K)");
+  job->N = 1, job->C = xs.d[1], job->H = xs.d[2], job->W = xs.d[3], job->K = ys.d[1];
+  return SAL_STATUS_OK;
+}
+
+static sal_status check_image(sal_ctx *ctx, const sal__xjob *job, const float *image, const float *map, int64_t target) {
+  if (!image) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "metrics: NULL image");
+  if (target < 0 || target >= job->K)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "metrics: target %lld is out of range 0..%lld", (long long)target,
+                         (long long)job->K - 1);
+  sal_status st = sal__eval_check_map(ctx, map, job->H, job->W);
+  if (st) return st;
+  for (int64_t i = 0; i < job->C * job->H * job->W; i++)
+    if (!isfinite(image[i]))
+      return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "metrics: image value %lld is not finite", (long long)i);
+  return SAL_STATUS_OK;
 }
 
 typedef struct ranked {
@@ -65,34 +99,16 @@ sal_status sal_metric_insertion_deletion(sal_ctx *ctx, sal_graph *g, const float
   if (!g || !image || !insertion || !deletion)
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "insertion/deletion: NULL model, image or output");
   sal_method_params p;
-  sal_status st = sal_method_params_default(ctx, "gradient", &p);
-  if (st) return st;
-  p.max_memory = o.max_memory > 0 ? o.max_memory : SAL_EXPLAIN_DEFAULT_MEMORY;
   sal__xjob job;
-  memset(&job, 0, sizeof job);
-  job.ctx = ctx, job.g = g, job.p = &p;
-  job.in = sal_graph_input_name(g, 0), job.out = sal_graph_output_name(g, 0);
-  sal_shape xs, ys;
-  if (!job.in || !job.out) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "insertion/deletion: the model has no input or output");
-  st = sal_graph_value_shape(g, job.in, &xs);
-  if (!st) st = sal_graph_value_shape(g, job.out, &ys);
+  sal_status st = model_job(ctx, g, o.max_memory, &p, &job);
   if (st) return st;
-  if (xs.ndim != 4 || ys.ndim != 2)
-    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "insertion/deletion: the model must map (N, C, H, W) to logits (N, K)");
-  job.N = 1, job.C = xs.d[1], job.H = xs.d[2], job.W = xs.d[3], job.K = ys.d[1];
   const int64_t C = job.C, H = job.H, W = job.W, per = C * H * W, n = H * W;
-  if (target < 0 || target >= job.K)
-    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "insertion/deletion: target %lld is out of range 0..%lld",
-                         (long long)target, (long long)job.K - 1);
+  if ((st = check_image(ctx, &job, image, map, target))) return st;
   if (o.step < 0 || o.step > n)
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "insertion/deletion: step %lld is out of range 0..%lld",
                          (long long)o.step, (long long)n);
   if (!(o.blur_sigma >= 0 && o.blur_sigma <= 1e4))
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "insertion/deletion: blur sigma %g is out of range", (double)o.blur_sigma);
-  if ((st = sal__eval_check_map(ctx, map, H, W))) return st;
-  for (int64_t i = 0; i < per; i++)
-    if (!isfinite(image[i]))
-      return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "insertion/deletion: image value %lld is not finite", (long long)i);
   const int64_t step = o.step > 0 ? o.step : W, n_steps = (n + step - 1) / step;
   const float sigma = o.blur_sigma > 0 ? o.blur_sigma : 5.0f * (float)H / 224.0f;
 
@@ -128,6 +144,56 @@ sal_status sal_metric_insertion_deletion(sal_ctx *ctx, sal_graph *g, const float
   sal_free(logits);
   sal_free(ic);
   sal_free(dc);
+  sal__runner_free(&r);
+  return st;
+}
+
+sal_status sal_metric_saliency_metric(sal_ctx *ctx, sal_graph *g, const float *image, const float *map, int64_t target,
+                                      float threshold, double *value, double *area_out, double *prob_out) {
+  if (!g || !value) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "saliency metric: NULL model or output");
+  if (!(threshold >= 0 && threshold <= 1))
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "saliency metric: threshold %g is not in [0, 1]", (double)threshold);
+  sal_method_params p;
+  sal__xjob job;
+  sal_status st = model_job(ctx, g, 0, &p, &job);
+  if (!st) st = check_image(ctx, &job, image, map, target);
+  if (st) return st;
+  const int64_t C = job.C, H = job.H, W = job.W, HW = H * W;
+  float *norm = sal_alloc(ctx, (size_t)HW * sizeof *norm), *crop = sal_alloc(ctx, (size_t)(C * HW) * sizeof *crop);
+  float *x = sal_alloc(ctx, (size_t)(C * HW) * sizeof *x), *logits = sal_alloc(ctx, (size_t)job.K * sizeof *logits);
+  sal__runner r;
+  memset(&r, 0, sizeof r);
+  if (!norm || !crop || !x || !logits) st = SAL_STATUS_OUT_OF_MEMORY;
+  if (!st) st = sal__runner_init(&r, &job, false, NULL, 1, 0);
+  if (!st) {
+    /* The box of every selected pixel; a constant map (all 0 after normalisation) selects all. */
+    sal__eval_minmax(map, HW, norm);
+    bool constant = sal__eval_argmax(map, HW) < 0;
+    int64_t x0 = W, y0 = H, x1 = 0, y1 = 0;
+    for (int64_t q = 0; q < HW; q++)
+      if (constant || norm[q] >= threshold) {
+        int64_t yy = q / W, xx = q % W;
+        x0 = xx < x0 ? xx : x0, x1 = xx + 1 > x1 ? xx + 1 : x1;
+        y0 = yy < y0 ? yy : y0, y1 = yy + 1 > y1 ? yy + 1 : y1;
+      }
+    const int64_t bw = x1 - x0, bh = y1 - y0;
+    for (int64_t c = 0; c < C; c++) {
+      for (int64_t yy = 0; yy < bh; yy++)
+        memcpy(crop + yy * bw, image + c * HW + (y0 + yy) * W + x0, (size_t)bw * sizeof *crop);
+      sal__bilinear(crop, bh, bw, x + c * HW, H, W);
+    }
+    st = sal__runner_forward(&r, x, 1, logits);
+    if (!st) {
+      double a = (double)(bw * bh) / (double)HW, pc = sal__softmax_at(logits, job.K, target);
+      *value = log(a > 0.05 ? a : 0.05) - log(pc);
+      if (area_out) *area_out = a;
+      if (prob_out) *prob_out = pc;
+    }
+  }
+  sal_free(norm);
+  sal_free(crop);
+  sal_free(x);
+  sal_free(logits);
   sal__runner_free(&r);
   return st;
 }
