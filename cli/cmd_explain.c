@@ -23,7 +23,7 @@
 
 typedef struct explain_opts {
   cli_model_args a;
-  const char *model, *image, *input, *methods, *target, *out, *colormap, *alpha, *max_memory, *trace;
+  const char *model, *image, *input, *methods, *target, *out, *colormap, *alpha, *max_memory, *trace, *layers;
   bool panel, quiet;
   int64_t batch;
   const char *sets[MAX_SETS];
@@ -290,6 +290,27 @@ done:
 }
 
 /* Decodes and preprocesses the image files in batches of --batch; failures are reported by name. */
+/* Sets parameter key = value for every chosen method that takes it (--set, --trace, --layers). A
+ * bad value is an error; so is a key no chosen method takes (who: which methods do; NULL: with a
+ * single method, the library's message listing its parameters). Returns the exit code (0 or 2). */
+static int set_param(sal_ctx *pctx, run_state *s, const char *opt, const char *key, const char *value, const char *who) {
+  int used = 0;
+  for (int m = 0; m < s->n_methods; m++) {
+    sal_status st = sal_method_params_set(pctx, &s->params[m], key, value);
+    if (st == SAL_STATUS_OK) {
+      used++;
+    } else if (st != SAL_STATUS_NOT_FOUND || (!who && s->n_methods == 1)) {
+      fprintf(stderr, "salient explain: %s: %s\n", opt, sal_ctx_last_error(pctx));
+      return 2;
+    }
+  }
+  if (!used) {
+    fprintf(stderr, "salient explain: %s: no chosen method takes %s (%s)\n", opt, key, who ? who : "see --method NAME --help");
+    return 2;
+  }
+  return 0;
+}
+
 static int run_images(run_state *s, item *items, int64_t n_items) {
   sal_ctx *ctx = s->ctx;
   const int64_t per = s->C * s->H * s->W, B = s->o->batch;
@@ -406,6 +427,8 @@ int cmd_explain(int argc, char **argv) {
       {"--colormap", CLI_STRING, "jet, viridis, inferno or gray (default jet)", &o.colormap},
       {"--alpha", CLI_STRING, "overlay opacity in [0, 1] (default 0.5)", &o.alpha},
       {"--panel", CLI_FLAG, "also write <stem>.panel.png: the image and every method side by side", &o.panel},
+      {"--layers", CLI_STRING, "NAME[,NAME...] layers masked by method reliable (= --set layers=...; default auto)",
+       &o.layers},
       {"--max-memory", CLI_STRING, "memory budget of one method's passes, e.g. 512M (default 2G)", &o.max_memory},
       {"--batch", CLI_INT, "images explained together (default 8)", &o.batch},
       {"--trace", CLI_STRING, "dm, hdm: write every stage's masks (.npy, .png) and loss curves (.csv) here", &o.trace},
@@ -524,28 +547,13 @@ int cmd_explain(int argc, char **argv) {
     }
     memcpy(key, o.sets[k], (size_t)(eq - o.sets[k]));
     key[eq - o.sets[k]] = '\0';
-    int used = 0;
-    for (int m = 0; m < s.n_methods && !rc; m++) {
-      sal_status st = sal_method_params_set(pctx, &s.params[m], key, eq + 1);
-      if (st == SAL_STATUS_OK) used++;
-      else if (st != SAL_STATUS_NOT_FOUND || s.n_methods == 1) {
-        fprintf(stderr, "salient explain: --set %s: %s\n", o.sets[k], sal_ctx_last_error(pctx));
-        rc = 2;
-      }
-    }
-    if (!rc && !used) {
-      fprintf(stderr, "salient explain: --set %s: no chosen method takes '%s' (see --method NAME --help)\n", o.sets[k], key);
-      rc = 2;
-    }
+    char opt[96];
+    snprintf(opt, sizeof opt, "--set %.80s", o.sets[k]);
+    rc = set_param(pctx, &s, opt, key, eq + 1, NULL);
   }
-  /* --trace is the parameter `trace` of the methods that take it (dm, hdm) */
-  int traced = 0;
-  for (int m = 0; o.trace && m < s.n_methods && !rc; m++)
-    traced += sal_method_params_set(pctx, &s.params[m], "trace", o.trace) == SAL_STATUS_OK;
-  if (!rc && o.trace && !traced) {
-    fprintf(stderr, "salient explain: --trace: none of the chosen methods writes a trace (dm and hdm do)\n");
-    rc = 2;
-  }
+  /* --trace and --layers are the parameters `trace` (dm, hdm) and `layers` (reliable) */
+  if (!rc && o.trace) rc = set_param(pctx, &s, "--trace", "trace", o.trace, "dm and hdm do");
+  if (!rc && o.layers) rc = set_param(pctx, &s, "--layers", "layers", o.layers, "reliable does");
   if (!rc && sal_colormap_parse(pctx, o.colormap, &s.cm)) {
     fprintf(stderr, "salient explain: --colormap: %s\n", sal_ctx_last_error(pctx));
     rc = 2;

@@ -1,6 +1,6 @@
 /* salient saliency maps: one interface (sal_explain) over a registry of methods — gradient,
  * grad_input, smoothgrad, integrated_gradients, gradcam, occlusion, rise, meaningful_perturbation,
- * extremal_perturbation, dm, hdm — each producing an
+ * extremal_perturbation, dm, hdm, reliable — each producing an
  * N×1×H×W map for a target class per image; plus the colour maps and overlays that render maps.
  * The equations, defaults and their sources are in docs/methods.md. */
 #ifndef SALIENT_EXPLAIN_H
@@ -15,6 +15,9 @@ extern "C" {
 
 /* Target "top1": the class with the largest logit of the unperturbed image. */
 #define SAL_TARGET_TOP1 ((int64_t)-1)
+
+/* Most levels (masked activations) of method reliable. */
+#define SAL_EXPLAIN_MAX_LEVELS 16
 
 /* Default memory budget of one method call: 2 GiB. */
 #define SAL_EXPLAIN_DEFAULT_MEMORY ((int64_t)2 << 30)
@@ -42,6 +45,11 @@ typedef enum sal_score {
   SAL_SCORE_LOGIT = 0, /* z_c */
   SAL_SCORE_PROB = 1   /* softmax(z)_c */
 } sal_score;
+
+typedef enum sal_preserve {
+  SAL_PRESERVE_ALL = 0,  /* reliable: keep every logit (μ = 1) */
+  SAL_PRESERVE_CLASS = 1 /* reliable: keep z_c only (μ = 0) */
+} sal_preserve;
 
 /* Every parameter of every method. Fields a method does not use are ignored by it; defaults come
  * from sal_method_params_default (0 in a size field = "scaled with the input", see docs/methods.md). */
@@ -103,6 +111,12 @@ typedef struct sal_method_params {
   int64_t fusion_iterations; /* hdm: Adam steps on the fusion weights (100) */
   const char *trace_dir;     /* dm, hdm: every stage's masks and loss curves go here (NULL: none) */
   const char *const *trace_names; /* optional N stems of the trace files (NULL: "image<i>") */
+  /* reliable (also takes lr, default 0.05, and iterations) */
+  const char *layers;  /* comma-separated value names masked; NULL = automatic (docs/methods.md) */
+  sal_preserve preserve; /* all (μ = 1) */
+  float lambda;        /* λ of λ Σ_l ‖m_l‖₁ / √(H_l W_l) (0.5) */
+  bool per_channel;    /* masks (C_l, H_l, W_l) instead of (1, H_l, W_l) (false) */
+  bool input_mask;     /* one more level: a mask on the input image (false) */
 } sal_method_params;
 
 /* Number of registered methods and their names (registry order), a one-line summary. */
@@ -145,6 +159,11 @@ typedef struct sal_explanation {
   int64_t *targets;  /* N: the class explained (top1 resolved) */
   float *scores;     /* N: logit z_c of the unperturbed image */
   double ms;         /* wall time of the call */
+  /* Methods with levels (reliable): each level's final mask (N, C_m, H_l, W_l) and the name of the
+   * value it multiplies (borrowed from the graph; the graph input for the input level). */
+  int n_levels;
+  sal_tensor *levels[SAL_EXPLAIN_MAX_LEVELS];
+  const char *level_names[SAL_EXPLAIN_MAX_LEVELS];
 } sal_explanation;
 
 /* Explains images (N, C, H, W), already preprocessed, for the model graph g (its first input and

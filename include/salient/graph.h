@@ -81,6 +81,10 @@ sal_status sal_graph_insert_after(sal_graph *g, const char *value, const char *o
                                   int n_extra, const char *new_value, const sal_attr *attrs,
                                   int n_attrs);
 
+/* Deep copy of g (values, parameter data, nodes, attributes), sharing g's context: rewrite the
+ * copy and g stays as it was. The caller frees *out with sal_graph_free. */
+sal_status sal_graph_clone(const sal_graph *g, sal_graph **out);
+
 /* Queries. Shapes are those inferred at batch 1. Names returned are owned by the graph. */
 int sal_graph_num_nodes(const sal_graph *g);
 int sal_graph_num_values(const sal_graph *g);

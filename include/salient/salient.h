@@ -18,4 +18,5 @@
 #include "salient/explain.h"
 #include "salient/synth.h"
 #include "salient/metrics.h"
+#include "salient/eval.h"
 #endif

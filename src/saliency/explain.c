@@ -21,7 +21,8 @@ enum {
   P_TIE_TOL, P_EP_JITTER,
   /* dm, hdm */
   P_GRIDS, P_AUX_GRIDS, P_ALPHA, P_AREA, P_GAMMA, P_PATIENCE, P_LEVELS, P_QUANTILE, P_FUSION_ITERATIONS, P_TRACE,
-  P_COUNT
+  /* reliable */
+  P_LAYERS, P_PRESERVE, P_LAMBDA, P_PER_CHANNEL, P_INPUT_MASK, P_COUNT
 };
 #define B(k) ((uint64_t)1 << (k))
 /* The keys of the dynamic-mask methods (dm, hdm share them; hdm adds its hierarchy's). */
@@ -71,6 +72,11 @@ static const method_def methods[] = {
      0, NULL},
     {"hdm", "hierarchical dynamic masks: DM levels on ever less of the image, fused (Peng et al.)", sal__explain_hdm,
      DM_KEYS | B(P_LEVELS) | B(P_QUANTILE) | B(P_FUSION_ITERATIONS), false, 0, NULL},
+    {"reliable", "non-negative masks inside the network keep the output; HAF fusion (Wang et al.)",
+     sal__explain_reliable,
+     B(P_SEED) | B(P_MAX_MEMORY) | B(P_LAYERS) | B(P_PRESERVE) | B(P_LAMBDA) | B(P_LR) | B(P_ITERATIONS) |
+         B(P_PER_CHANNEL) | B(P_INPUT_MASK),
+     false, 0, NULL},
 };
 #define N_METHODS ((int)(sizeof methods / sizeof methods[0]))
 
@@ -121,6 +127,11 @@ static const key_def keys[P_COUNT] = {
     {"quantile", "0.15", "fraction of the image's pixels each level removes (its top mask values)"},
     {"fusion_iterations", "100", "Adam steps on the level weights of the fusion"},
     {"trace", "", "directory for every stage's masks (.npy, .png) and loss curves (.csv); empty = none"},
+    {"layers", "auto", "NAME[,NAME...] activations masked; auto = last activation of the 4 coarsest resolutions"},
+    {"preserve", "all", "all (every logit kept, mu = 1) or class (z_c only, mu = 0)"},
+    {"lambda", "0.5", "weight of the mask L1 term sum_l |m_l|_1 / sqrt(H_l W_l)"},
+    {"per_channel", "false", "one mask per channel of each layer (true|false)"},
+    {"input_mask", "false", "add a mask on the input image as one more level (true|false)"},
 };
 
 /* Methods' defaults where they differ from the key table's: {key, value, ..., NULL}. */
@@ -131,6 +142,7 @@ static const struct {
     {"extremal_perturbation", (const char *const[]){"lr", "0.01", "iterations", "800", "jitter", "1", NULL}},
     {"dm", (const char *const[]){"baseline", "blur", "lr", "0.05", NULL}},
     {"hdm", (const char *const[]){"baseline", "blur", "lr", "0.05", NULL}},
+    {"reliable", (const char *const[]){"lr", "0.05", NULL}}, /* METHODS.md §C */
 };
 
 static const char *const *defaults_of(int m) {
@@ -215,6 +227,9 @@ sal_status sal_method_params_default(sal_ctx *ctx, const char *method, sal_metho
   out->trace_names = NULL;
   /* Fong & Vedaldi perturb with blur (METHODS.md §A) */
   if (strcmp(out->method, "meaningful_perturbation") == 0) out->baseline = SAL_BASELINE_BLUR;
+  out->layers = NULL;
+  out->preserve = SAL_PRESERVE_ALL;
+  out->lambda = 0.5f;
   for (const char *const *d = defaults_of(m); d && d[0]; d += 2) {
     sal_status st = sal_method_params_set(ctx, out, d[0], d[1]);
     if (st) return st;
@@ -279,6 +294,13 @@ static bool parse_areas(const char *s, sal_method_params *p) {
   }
   memcpy(p->areas, a, (size_t)n * sizeof a[0]);
   p->n_areas = n;
+  return true;
+}
+
+static bool parse_bool(const char *s, bool *out) {
+  if (strcmp(s, "true") == 0 || strcmp(s, "1") == 0) *out = true;
+  else if (strcmp(s, "false") == 0 || strcmp(s, "0") == 0) *out = false;
+  else return false;
   return true;
 }
 
@@ -508,6 +530,27 @@ sal_status sal_method_params_set(sal_ctx *ctx, sal_method_params *p, const char 
   case P_TRACE:
     p->trace_dir = *value ? value : NULL;
     break;
+  case P_LAYERS:
+    p->layers = strcmp(value, "auto") == 0 ? NULL : value;
+    break;
+  case P_PRESERVE:
+    if (strcmp(value, "all") == 0) p->preserve = SAL_PRESERVE_ALL;
+    else if (strcmp(value, "class") == 0) p->preserve = SAL_PRESERVE_CLASS;
+    else ok = false;
+    range = "all or class";
+    break;
+  case P_LAMBDA:
+    ok = parse_f32(value, 0, 1e6, &p->lambda);
+    range = "in [0, 1e6]";
+    break;
+  case P_PER_CHANNEL:
+    ok = parse_bool(value, &p->per_channel);
+    range = "true or false";
+    break;
+  case P_INPUT_MASK:
+    ok = parse_bool(value, &p->input_mask);
+    range = "true or false";
+    break;
   default:
     break;
   }
@@ -579,6 +622,11 @@ char *sal_method_params_str(const sal_method_params *p, char *buf, size_t n) {
     case P_QUANTILE: snprintf(v, sizeof v, "%g", (double)p->quantile); break;
     case P_FUSION_ITERATIONS: snprintf(v, sizeof v, "%lld", (long long)p->fusion_iterations); break;
     case P_TRACE: snprintf(v, sizeof v, "%.60s", p->trace_dir ? p->trace_dir : ""); break;
+    case P_LAYERS: snprintf(v, sizeof v, "%.60s", p->layers ? p->layers : "auto"); break;
+    case P_PRESERVE: snprintf(v, sizeof v, "%s", p->preserve == SAL_PRESERVE_CLASS ? "class" : "all"); break;
+    case P_LAMBDA: snprintf(v, sizeof v, "%g", (double)p->lambda); break;
+    case P_PER_CHANNEL: snprintf(v, sizeof v, "%s", p->per_channel ? "true" : "false"); break;
+    case P_INPUT_MASK: snprintf(v, sizeof v, "%s", p->input_mask ? "true" : "false"); break;
     default: snprintf(v, sizeof v, "%g", (double)p->p); break;
     }
     used += (size_t)snprintf(buf + used, n - used, "%s%s=%s", i ? " " : "", keys[k].key, v);
@@ -637,6 +685,7 @@ void sal_explanation_clear(sal_explanation *e) {
   sal_tensor_free(e->norm);
   sal_free(e->targets);
   sal_free(e->scores);
+  for (int l = 0; l < e->n_levels; l++) sal_tensor_free(e->levels[l]);
   memset(e, 0, sizeof *e);
 }
 
@@ -724,6 +773,9 @@ sal_status sal_explain_run(sal_ctx *ctx, sal_graph *g, const sal_tensor *images,
   job.targets = out->targets;
   job.scores = out->scores;
   job.raw = out->raw->data;
+  job.levels = out->levels;
+  job.level_names = out->level_names;
+  job.n_levels = &out->n_levels;
   if (!methods[m].resolves_targets) {
     st = prepass(&job);
     if (st) goto fail;

@@ -20,6 +20,9 @@ typedef struct sal__xjob {
   const sal_method_params *p;
   float *raw;
   float *scores;
+  sal_tensor **levels;      /* methods with levels: per-level outputs (sal_explanation's), or NULL */
+  const char **level_names;
+  int *n_levels;
 } sal__xjob;
 
 typedef sal_status (*sal__method_fn)(sal__xjob *job);
@@ -108,6 +111,14 @@ void sal__composite_grad(const float *g, const float *d, int64_t C, int64_t HW, 
  * noise (standard-normal Philox draws of (p->seed, stream), the same for every image). */
 sal_status sal__baseline_image(sal_ctx *ctx, const sal_method_params *p, uint64_t stream, const float *x, int64_t C,
                                int64_t H, int64_t W, float *out);
+sal_status sal__explain_reliable(sal__xjob *job);
+
+/* reliable (src/saliency/reliable.c). Its levels: the layers of p->layers, or the automatic ones
+ * (docs/methods.md), after the graph input when p->input_mask; up to SAL__REL_MAX_LEVELS value
+ * names (owned by g) in depth order. NOT_FOUND (listing the 4-D activations) for an unknown name. */
+#define SAL__REL_MAX_LEVELS SAL_EXPLAIN_MAX_LEVELS
+sal_status sal__reliable_levels(sal_ctx *ctx, const sal_graph *g, const sal_method_params *p, const char **names,
+                                int *n);
 
 /* Grad-CAM's default layer: the last 4-D activation with more than one spatial position (the input
  * of global pooling in ResNets and VGGs). NULL when the graph has none. */
