@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -189,6 +190,12 @@ static int open_dataset(eval_state *s, const char *path) {
     clen = strlen(tmp);
   }
   free(text);
+  /* An error that names no row (or too many bad rows): fatal; said of the manifest, not the copy. */
+  const char *msg = sal_ctx_last_error(ctx);
+  if (cur != path && strncmp(msg, cur, clen) == 0) {
+    fprintf(stderr, "salient: reading the data: %s: %s%s\n", sal_status_name(SAL_STATUS_BAD_INPUT), path, msg + clen);
+    return 1;
+  }
   return cli_fail(ctx, SAL_STATUS_BAD_INPUT, "reading the data");
 }
 
@@ -196,13 +203,14 @@ static int open_dataset(eval_state *s, const char *path) {
 
 /* One parsed line: the fields the summary needs. */
 typedef struct record {
-  int64_t item, label;
-  int method;          /* index into the summary's method list */
-  double v[MAX_KEYS];  /* NAN = null / absent */
+  int64_t item;
+  int method; /* index into the results' method names */
+  int64_t row; /* its metric values are vals[row * n_keys ...], NAN = null or absent */
 } record;
 
 typedef struct results {
   record *r;
+  double *vals;
   int64_t n, cap;
   char *names[64]; /* methods seen, --methods first */
   int n_names;
@@ -220,6 +228,7 @@ typedef struct results {
 
 static void results_free(results *R) {
   free(R->r);
+  free(R->vals);
   for (int m = 0; m < R->n_names; m++) {
     free(R->names[m]);
     free(R->seen[m]);
@@ -306,18 +315,25 @@ static bool add_line(results *R, const key_table *keys, const sal_dataset *ds, c
   }
   ok = true;
   if (results_seen(R, m, it)) goto done; /* a repeated pair counts once */
-  if (!mark_seen(R, m, it) || (R->n == R->cap && !(R->cap = 2 * R->cap + 256, R->r = realloc(R->r, (size_t)R->cap * sizeof *R->r)))) {
+  if (R->n == R->cap) {
+    int64_t cap = 2 * R->cap + 256;
+    record *r = realloc(R->r, (size_t)cap * sizeof *r);
+    if (r) R->r = r;
+    double *v = r ? realloc(R->vals, (size_t)(cap * (keys->n ? keys->n : 1)) * sizeof *v) : NULL;
+    if (v) R->vals = v, R->cap = cap;
+  }
+  if (R->n == R->cap || !mark_seen(R, m, it)) {
     snprintf(why, nwhy, "out of memory");
     ok = false;
     goto done;
   }
-  record *r = &R->r[R->n++];
+  record *r = &R->r[R->n];
   r->item = it;
-  r->label = lab;
   r->method = m;
+  r->row = R->n++;
   for (int k = 0; k < keys->n; k++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(mets, keys->names[k]);
-    r->v[k] = cJSON_IsNumber(v) ? v->valuedouble : NAN;
+    R->vals[r->row * keys->n + k] = cJSON_IsNumber(v) ? v->valuedouble : NAN;
   }
   const cJSON *pt = cJSON_GetObjectItemCaseSensitive(mets, "pointing");
   if (cJSON_IsNumber(pt)) {
@@ -405,6 +421,37 @@ static int read_results(const char *path, const key_table *keys, const sal_datas
 
 /* ---- summary ---- */
 
+/* A growing text; failed records an allocation failure (later appends are dropped). */
+typedef struct text_buf {
+  char *s;
+  size_t len, cap;
+  bool failed;
+} text_buf;
+
+static void buf_printf(text_buf *b, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  int w = vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  if (b->failed || w < 0 || (size_t)w >= sizeof line) {
+    b->failed = true;
+    return;
+  }
+  if (b->len + (size_t)w + 1 > b->cap) {
+    size_t cap = 2 * b->cap + (size_t)w + 4096;
+    char *s = realloc(b->s, cap);
+    if (!s) {
+      b->failed = true;
+      return;
+    }
+    b->s = s;
+    b->cap = cap;
+  }
+  memcpy(b->s + b->len, line, (size_t)w + 1);
+  b->len += (size_t)w;
+}
+
 static int cmp_rec(const void *a, const void *b) {
   const record *x = a, *y = b;
   if (x->method != y->method) return x->method < y->method ? -1 : 1;
@@ -442,20 +489,8 @@ static int write_summary(eval_state *s, results *R) {
   cJSON_AddStringToObject(root, "data", s->data_path);
   cJSON_AddStringToObject(root, "interval", "95 % normal interval: mean ± 1.96 · s / √n, s the sample standard deviation");
   cJSON *methods = cJSON_AddObjectToObject(root, "methods");
-  char csvbuf[512];
-  size_t csv_cap = 4096, csv_len = 0;
-  char *csv = malloc(csv_cap);
-#define CSV(...)                                                                       \
-  do {                                                                                 \
-    int w_ = snprintf(csvbuf, sizeof csvbuf, __VA_ARGS__);                             \
-    if (csv && csv_len + (size_t)w_ + 1 > csv_cap) {                                   \
-      csv_cap = 2 * csv_cap + (size_t)w_;                                              \
-      char *c_ = realloc(csv, csv_cap);                                                \
-      if (!c_) free(csv);                                                              \
-      csv = c_;                                                                        \
-    }                                                                                  \
-    if (csv) memcpy(csv + csv_len, csvbuf, (size_t)w_ + 1), csv_len += (size_t)w_;     \
-  } while (0)
+  text_buf csv = {0};
+#define CSV(...) buf_printf(&csv, __VA_ARGS__)
   CSV("method,metric,n,mean,sd,ci95_low,ci95_high\n");
   for (int oi = 0; oi < n_order; oi++) {
     int m = order[oi];
@@ -469,11 +504,15 @@ static int write_summary(eval_state *s, results *R) {
     for (int k = 0; k < keys->n; k++) {
       int64_t n = 0;
       double sum = 0;
-      for (int64_t i = first; i < last; i++)
-        if (!isnan(R->r[i].v[k])) sum += R->r[i].v[k], n++;
+      for (int64_t i = first; i < last; i++) {
+        double v = R->vals[R->r[i].row * keys->n + k];
+        if (!isnan(v)) sum += v, n++;
+      }
       double mean = n ? sum / (double)n : NAN, ss = 0;
-      for (int64_t i = first; i < last; i++)
-        if (!isnan(R->r[i].v[k])) ss += (R->r[i].v[k] - mean) * (R->r[i].v[k] - mean);
+      for (int64_t i = first; i < last; i++) {
+        double v = R->vals[R->r[i].row * keys->n + k];
+        if (!isnan(v)) ss += (v - mean) * (v - mean);
+      }
       double sd = n > 1 ? sqrt(ss / (double)(n - 1)) : NAN, half = 1.96 * sd / sqrt((double)n);
       cJSON *e = cJSON_AddObjectToObject(jk, keys->names[k]);
       cJSON_AddNumberToObject(e, "n", (double)n);
@@ -527,7 +566,7 @@ static int write_summary(eval_state *s, results *R) {
   char path[4096];
   int rc = 0;
   const char *names[2] = {"summary.json", "summary.csv"};
-  const char *bodies[2] = {text, csv};
+  const char *bodies[2] = {text, csv.failed ? NULL : csv.s};
   for (int k = 0; k < 2 && !rc; k++) {
     if (!bodies[k]) {
       rc = cli_fail(s->ctx, SAL_STATUS_OUT_OF_MEMORY, "writing the summary");
@@ -543,7 +582,7 @@ static int write_summary(eval_state *s, results *R) {
     if (st) rc = cli_fail(s->ctx, st, "writing the summary");
   }
   free(text);
-  free(csv);
+  free(csv.s);
   return rc;
 }
 
@@ -1147,6 +1186,18 @@ int cmd_eval(int argc, char **argv) {
     rc = 1;
     goto done;
   }
+  /* Labels are the model's class indices: named classes must be the model's, in its order (a
+   * dataset without names calls class k "k"). */
+  for (int64_t k = 0; meta.class_names && k < s.ds->n_classes && !rc; k++) {
+    char idx[24];
+    snprintf(idx, sizeof idx, "%lld", (long long)k);
+    if (strcmp(s.ds->class_names[k], meta.class_names[k]) != 0 && strcmp(s.ds->class_names[k], idx) != 0) {
+      fprintf(stderr, "salient eval: class %lld is '%s' in %s but '%s' in the model\n", (long long)k,
+              s.ds->class_names[k], dpath, meta.class_names[k]);
+      rc = 1;
+    }
+  }
+  if (rc) goto done;
   rc = run(&s);
   if (!rc && s.bad_rows) {
     fprintf(stderr, "salient eval: %d row%s could not be evaluated (see above)\n", s.bad_rows, s.bad_rows == 1 ? "" : "s");

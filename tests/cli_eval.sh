@@ -86,6 +86,11 @@ sleep 0.3; kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 check "eval killed resume" 0 "summary in" -- "$bin" eval "${run[@]}" --out "$tmp/kill" --resume
 cmp -s "$tmp/full/summary.json" "$tmp/kill/summary.json" && ok || bad "summary after a kill differs"
 
+# Class names: the model's must be the dataset's, in order.
+check "eval class names" 0 "summary in" -- "$bin" eval "${run[@]}" --classes "$tmp/d/classes.txt" --limit 2 --out "$tmp/cls"
+tac "$tmp/d/classes.txt" > "$tmp/rev.txt"
+check "eval class order" 1 "class 0 is 'circle'" -- "$bin" eval "${run[@]}" --classes "$tmp/rev.txt" --limit 2 --out "$tmp/rev"
+
 # Bad rows: a missing image, a malformed row, a box outside the image, a row with too few fields.
 { cat "$tmp/d/test.csv"
   echo "images/test/nope.png,1,1 1 5 5"
