@@ -27,7 +27,7 @@
 #define MAX_SETS 64
 #define MAX_PCT 16
 #define MAX_KEYS (8 + 4 * MAX_PCT)
-#define MAX_BAD_ROWS 10000 /* malformed manifest rows skipped before giving up */
+#define MAX_BAD_ROWS 1000 /* malformed manifest rows skipped before giving up (each costs a copy) */
 
 /* Metric groups selectable with --metrics. */
 enum { G_LOC, G_OM, G_POINTING, G_OVERLAP, G_F1, G_SPARSITY, G_MAXBOXACC, G_PXAP, N_GROUPS };
@@ -143,7 +143,11 @@ static int open_dataset(eval_state *s, const char *path) {
       if (n + 65536 > cap) {
         cap = 2 * cap + 65536;
         char *t = realloc(text, cap);
-        if (!t) break;
+        if (!t) {
+          free(text);
+          text = NULL;
+          break;
+        }
         text = t;
       }
       size_t got = fread(text + n, 1, cap - n, f);
@@ -157,7 +161,7 @@ static int open_dataset(eval_state *s, const char *path) {
   int rc = 1;
   for (int rounds = 0; text && rounds < MAX_BAD_ROWS; rounds++) {
     const char *msg = sal_ctx_last_error(ctx);
-    char *end;
+    char *end = NULL;
     long long line = strncmp(msg, cur, clen) == 0 && msg[clen] == ':' ? strtoll(msg + clen + 1, &end, 10) : 0;
     if (line <= 0 || *end != ':') break;
     fprintf(stderr, "salient eval: %s:%lld:%s (row skipped)\n", path, line, end + 1);
@@ -593,7 +597,7 @@ typedef struct gt {
   int64_t item;
   uint8_t *mask;  /* 2 × H × W: the union of the objects' masks, then a scratch plane */
   bool has_mask;  /* the item has mask files (else the mask metrics are null) */
-  sal_box *boxes; /* DS_MAX_OBJECTS: the boxes of the item's class that lie in the frame */
+  sal_box *boxes; /* MAX_OBJECTS: the boxes of the item's class that lie in the frame */
   int64_t n_boxes;
   bool has_boxes; /* the item has boxes at all (an item whose boxes were all cropped away scores 0) */
 } gt;
@@ -633,6 +637,7 @@ static int load_item(eval_state *s, sal_workspace *ws, int64_t idx, float *x, gt
   for (int k = 0; !st && k < it->n_objects; k++) {
     const char *mp = it->objects[k].mask_path;
     if (!mp) continue;
+    if (k > 0 && it->objects[k - 1].mask_path && strcmp(mp, it->objects[k - 1].mask_path) == 0) continue; /* read once */
     if (!g->has_mask) memset(g->mask, 0, (size_t)plane);
     g->has_mask = true;
     sal_image *mk = NULL;
