@@ -86,6 +86,17 @@ sleep 0.3; kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 check "eval killed resume" 0 "summary in" -- "$bin" eval "${run[@]}" --out "$tmp/kill" --resume
 cmp -s "$tmp/full/summary.json" "$tmp/kill/summary.json" && ok || bad "summary after a kill differs"
 
+# A subset of the metrics; ground truth without boxes and masks: those metrics are null, n = 0.
+check "eval metrics subset" 0 "summary in" -- "$bin" eval "${run[@]}" --metrics loc,sparsity --limit 2 --out "$tmp/sub"
+grep -qF '"loc_iou":' "$tmp/sub/results.jsonl" && ! grep -qE '"(f1|dice_p80|om|boxacc|pxap)"' "$tmp/sub/results.jsonl" \
+  && ok || bad "--metrics loc,sparsity: other metrics written"
+cut -d, -f1,2 "$tmp/d/test.csv" > "$tmp/d/plain.csv"
+check "eval no ground truth" 0 "summary in" -- "$bin" eval "${run[@]}" --data "$tmp/d/plain.csv" --limit 3 --out "$tmp/plain"
+grep -qF '"loc":null' "$tmp/plain/results.jsonl" && grep -qF '"f1":null' "$tmp/plain/results.jsonl" && ok || bad "no ground truth: nulls expected"
+check "no ground truth summary" 0 "gradient,loc,0,,,," -- cat "$tmp/plain/summary.csv"
+check "no ground truth sparsity" 0 "gradient,gini,3," -- cat "$tmp/plain/summary.csv"
+if grep -q pxap "$tmp/plain/summary.csv"; then bad "no ground truth: no PxAP expected"; else ok; fi
+
 # Class names: the model's must be the dataset's, in order.
 check "eval class names" 0 "summary in" -- "$bin" eval "${run[@]}" --classes "$tmp/d/classes.txt" --limit 2 --out "$tmp/cls"
 tac "$tmp/d/classes.txt" > "$tmp/rev.txt"
