@@ -611,13 +611,13 @@ int cmd_eval(int argc, char **argv) {
       {"--metrics", CLI_STRING, "groups among loc,om,pointing,overlap,f1,sparsity,maxboxacc,pxap (default all)", &o.metrics},
       {"--target", CLI_STRING, "class explained: label, top1, a class index or name (default label)", &o.target},
       {"--limit", CLI_INT, "evaluate only the first N items (default 0 = all)", &o.limit},
-      {"--resume", CLI_FLAG, "continue the results.jsonl in --out, skipping finished (item, method) pairs", &o.resume},
-      {"--set", CLI_STRING, "key=value method parameter, repeatable (applies to every method that takes the key)", NULL},
+      {"--resume", CLI_FLAG, "continue the results.jsonl in --out, skipping finished (item, method) pairs (default off)", &o.resume},
+      {"--set", CLI_STRING, "key=value method parameter, repeatable, for every method that takes the key (default: none)", NULL},
       {"--batch", CLI_INT, "images explained together (default 8)", &o.batch},
       {"--max-memory", CLI_STRING, "memory budget of one method's passes, e.g. 512M (default 2G)", &o.max_memory},
       {"--percentiles", CLI_STRING, "overlap percentiles p: the top (100 - p) % of a map is kept (default 80,90,95,99)", &o.percentiles},
       {"--tolerance", CLI_STRING, "pointing game tolerance in pixels (default 15)", &o.tolerance},
-      {"--quiet", CLI_FLAG, "no progress bar and no summary lines", &o.quiet},
+      {"--quiet", CLI_FLAG, "no progress bar and no summary lines (default off)", &o.quiet},
       CLI_MODEL_OPTS(o.a),
   };
   int n_opts = (int)(sizeof opts / sizeof opts[0]);
