@@ -29,9 +29,9 @@
 #define MAX_BAD_ROWS 1000 /* malformed manifest rows skipped before giving up (each costs a copy) */
 
 /* Metric groups selectable with --metrics. */
-enum { G_LOC, G_OM, G_POINTING, G_OVERLAP, G_F1, G_SPARSITY, G_MAXBOXACC, G_PXAP, N_GROUPS };
-static const char *const group_names[N_GROUPS] = {"loc", "om",        "pointing",  "overlap",
-                                                  "f1",  "sparsity", "maxboxacc", "pxap"};
+enum { G_LOC, G_OM, G_POINTING, G_OVERLAP, G_F1, G_SPARSITY, G_MAXBOXACC, G_PXAP, G_INSDEL, G_SALIENCY, N_GROUPS };
+static const char *const group_names[N_GROUPS] = {"loc",      "om",        "pointing", "overlap", "f1",
+                                                  "sparsity", "maxboxacc", "pxap",     "insdel",  "saliency"};
 
 typedef struct eval_opts {
   cli_model_args a;
@@ -57,6 +57,7 @@ typedef struct eval_state {
   int n_pct;
   double tolerance;
   int64_t target; /* -2 = the label, else a class or SAL_TARGET_TOP1 */
+  int64_t max_memory;
   eval_keys keys;
   int64_t C, H, W, K;
   sal_preprocess pp;
@@ -80,6 +81,8 @@ static void build_keys(eval_state *s) {
   }
   if (s->group[G_F1]) ADD("f1");
   if (s->group[G_SPARSITY]) ADD("gini"), ADD("area"), ADD("entropy");
+  if (s->group[G_INSDEL]) ADD("insertion"), ADD("deletion");
+  if (s->group[G_SALIENCY]) ADD("saliency_metric");
 #undef ADD
 }
 
@@ -274,7 +277,8 @@ static char *bits_of(const int64_t *hits, char *buf) {
 }
 
 /* The metrics of one map (H × W) against g, into the line j. */
-static sal_status score_map(eval_state *s, const float *map, const gt *g, int64_t top1, int64_t label, cJSON *j) {
+static sal_status score_map(eval_state *s, const float *image, const float *map, const gt *g, int64_t target,
+                            int64_t top1, int64_t label, cJSON *j) {
   sal_ctx *ctx = s->ctx;
   const int64_t H = s->H, W = s->W;
   cJSON *mets = cJSON_AddObjectToObject(j, "metrics");
@@ -321,6 +325,20 @@ static sal_status score_map(eval_state *s, const float *map, const gt *g, int64_
     PUT("gini", true, sp.gini);
     PUT("area", true, sp.area);
     PUT("entropy", true, sp.entropy);
+  }
+  /* The causal metrics run the model on perturbed copies of image (C, H, W) for the explained class. */
+  if (s->group[G_INSDEL]) {
+    sal_causal_opts co = sal_causal_opts_default();
+    co.max_memory = s->max_memory;
+    double ins, del;
+    if ((st = sal_metric_insertion_deletion(ctx, s->g, image, map, target, &co, &ins, &del, NULL, NULL))) return st;
+    PUT("insertion", true, ins);
+    PUT("deletion", true, del);
+  }
+  if (s->group[G_SALIENCY]) {
+    double v;
+    if ((st = sal_metric_saliency_metric(ctx, s->g, image, map, target, 0.5f, &v, NULL, NULL))) return st;
+    PUT("saliency_metric", true, v);
   }
 #undef PUT
   /* What the dataset-level scores need from this image, so that results.jsonl alone rebuilds them:
@@ -442,7 +460,7 @@ static int evaluate(eval_state *s, const eval_results *R, const int *slot, const
         cJSON_AddNumberToObject(j, "top1", (double)top1[i]);
         cJSON_AddNumberToObject(j, "score", (double)ex.scores[i]);
         cJSON_AddNumberToObject(j, "time_ms", ex.ms / (double)nb);
-        st = score_map(s, ex.raw->data + i * HW, &g[i], top1[i], it->label, j);
+        st = score_map(s, x->data + i * per, ex.raw->data + i * HW, &g[i], ex.targets[i], top1[i], it->label, j);
         if (st) rc = cli_fail(ctx, st, "scoring");
         else rc = append_line(s, f, j);
         cJSON_Delete(j);
@@ -584,9 +602,11 @@ static int run(eval_state *s) {
   if (!rc && !o->quiet) {
     printf("eval: %lld lines in %s; summary in %s/summary.json and summary.csv\n", (long long)R.n, rpath, o->out);
     for (int m = 0; m < R.n_names; m++) {
-      printf("  %-22s", R.names[m]);
-      if (s->group[G_MAXBOXACC] && R.box_n[m]) printf(" MaxBoxAccV2 %.4f", sal_boxacc_max_v2(&R.box[m]));
-      if (s->group[G_PXAP] && R.px_n[m]) printf(" PxAP %.4f", sal_pxap_value(&R.px[m]));
+      int64_t n = 0;
+      for (int64_t i = 0; i < R.n; i++) n += R.r[i].method == m;
+      printf("  %-22s %lld images", R.names[m], (long long)n);
+      if (R.box_n[m]) printf(", MaxBoxAccV2 %.4f", sal_boxacc_max_v2(&R.box[m]));
+      if (R.px_n[m]) printf(", PxAP %.4f", sal_pxap_value(&R.px[m]));
       printf("\n");
     }
   }
@@ -608,7 +628,8 @@ int cmd_eval(int argc, char **argv) {
       {"--data", CLI_STRING, "labelled data: a CSV manifest, an image folder, or a directory with test.csv (required)", &o.data},
       {"--methods", CLI_STRING, "NAME[,NAME...] saliency methods (required; see salient explain --help)", &o.methods},
       {"--out", CLI_STRING, "output directory: results.jsonl, summary.json, summary.csv, settings.json (required)", &o.out},
-      {"--metrics", CLI_STRING, "groups among loc,om,pointing,overlap,f1,sparsity,maxboxacc,pxap (default all)", &o.metrics},
+      {"--metrics", CLI_STRING, "groups among loc,om,pointing,overlap,f1,sparsity,maxboxacc,pxap and the model-based insdel,saliency "
+                                       "(default loc,om,pointing,overlap,f1,sparsity,maxboxacc,pxap)", &o.metrics},
       {"--target", CLI_STRING, "class explained: label, top1, a class index or name (default label)", &o.target},
       {"--limit", CLI_INT, "evaluate only the first N items (default 0 = all)", &o.limit},
       {"--resume", CLI_FLAG, "continue the results.jsonl in --out, skipping finished (item, method) pairs (default off)", &o.resume},
@@ -683,7 +704,7 @@ int cmd_eval(int argc, char **argv) {
       while (gi < N_GROUPS && strcmp(group_names[gi], tok) != 0) gi++;
       if (gi == N_GROUPS) {
         fprintf(stderr, "salient eval: unknown metric '%s' (expected loc, om, pointing, overlap, f1, sparsity, maxboxacc, "
-                        "pxap)\n", tok);
+                        "pxap, insdel, saliency)\n", tok);
         rc = 2;
       } else {
         s.group[gi] = true;
@@ -720,6 +741,7 @@ int cmd_eval(int argc, char **argv) {
     }
     s.method_names[s.n_methods] = s.params[s.n_methods].method;
     s.params[s.n_methods].max_memory = max_memory;
+    s.max_memory = max_memory;
     s.n_methods++;
   }
   for (int k = 0; k < o.n_sets && !rc; k++) {

@@ -9,7 +9,7 @@
 #include "salient/metrics.h"
 
 #define EVAL_MAX_PCT 16                      /* overlap percentiles */
-#define EVAL_MAX_KEYS (8 + 4 * EVAL_MAX_PCT) /* per-image scalar metrics */
+#define EVAL_MAX_KEYS (12 + 4 * EVAL_MAX_PCT) /* per-image scalar metrics */
 #define EVAL_MAX_NAMES 64                    /* methods in one results file */
 
 /* The per-image scalar metrics of a run: their keys in a line's "metrics", in summary order. */

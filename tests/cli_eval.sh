@@ -97,6 +97,13 @@ check "no ground truth summary" 0 "gradient,loc,0,,,," -- cat "$tmp/plain/summar
 check "no ground truth sparsity" 0 "gradient,gini,3," -- cat "$tmp/plain/summary.csv"
 if grep -q pxap "$tmp/plain/summary.csv"; then bad "no ground truth: no PxAP expected"; else ok; fi
 
+# The model-based metrics, on request.
+check "eval insdel" 0 "summary in" -- "$bin" eval "${run[@]}" --methods gradcam --metrics insdel,saliency --limit 2 --out "$tmp/causal"
+for field in '"insertion":' '"deletion":' '"saliency_metric":'; do
+  grep -qF -- "$field" "$tmp/causal/results.jsonl" && ok || bad "--metrics insdel,saliency: no $field"
+done
+check "insdel summary" 0 "gradcam,deletion,2," -- cat "$tmp/causal/summary.csv"
+
 # Class names: the model's must be the dataset's, in order.
 check "eval class names" 0 "summary in" -- "$bin" eval "${run[@]}" --classes "$tmp/d/classes.txt" --limit 2 --out "$tmp/cls"
 tac "$tmp/d/classes.txt" > "$tmp/rev.txt"
