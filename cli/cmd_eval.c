@@ -21,6 +21,7 @@
 #include "salient/data.h"
 #include "salient/explain.h"
 #include "salient/metrics.h"
+#include "salient/train.h"
 #include "src/io/atomic.h"
 
 #define MAX_METHODS 16
@@ -800,11 +801,29 @@ int cmd_eval(int argc, char **argv) {
     rc = cli_fail(s.ctx, st, "--target");
     goto done;
   }
-  /* The model's evaluation transform, as `salient explain` applies it. */
+  /* The model's evaluation transform: a checkpoint's own (as `salient test` applies it: an exact
+   * resize to its training size), else the ImageNet one scaled to the input, as `salient explain`. */
   s.pp = sal_preprocess_default();
   s.pp.resize = (s.H * 256 + 112) / 224; /* torchvision's Resize(256) / CenterCrop(224) ratio */
   s.pp.crop_w = s.W;
   s.pp.crop_h = s.H;
+  size_t mlen = strlen(o.model);
+  if (mlen > 12 && strcmp(o.model + mlen - 12, ".safetensors") == 0) {
+    sal_graph *cg = NULL;
+    char *json = NULL;
+    sal_checkpoint_info info;
+    memset(&info, 0, sizeof info);
+    st = sal_checkpoint_open(s.ctx, o.model, &cg, &json);
+    if (!st) st = sal_checkpoint_info_parse(s.ctx, json, &info);
+    if (!st) s.pp = info.pp;
+    sal_checkpoint_info_free(&info);
+    sal_free(json);
+    sal_graph_free(cg);
+    if (st) {
+      rc = cli_fail(s.ctx, st, "reading the checkpoint's preprocessing");
+      goto done;
+    }
+  }
   s.pp.channels = (int)s.C;
   for (int c = 0; c < 3; c++) {
     s.pp.mean[c] = meta.mean[s.C == 1 ? 0 : c];

@@ -104,6 +104,14 @@ for field in '"insertion":' '"deletion":' '"saliency_metric":'; do
 done
 check "insdel summary" 0 "gradcam,deletion,2," -- cat "$tmp/causal/summary.csv"
 
+# A checkpoint of salient train: its own preprocessing and class names.
+"$bin" synth shapes --out "$tmp/t" --size 32 --train 24 --val 12 --test 6 --quiet >/dev/null 2>&1 || bad "synth for training"
+"$bin" train --data "$tmp/t" --out "$tmp/m.safetensors" --width 4 --image-size 32 --batch 12 --epochs 1 --warmup 0 \
+  --threads 2 --quiet >/dev/null 2>&1 || bad "train"
+check "eval checkpoint" 0 "summary in" -- "$bin" eval --model "$tmp/m.safetensors" --threads 2 --data "$tmp/t" \
+  --methods gradcam --metrics loc,pxap --out "$tmp/ckpt"
+check "eval checkpoint lines" 0 '"item":5' -- cat "$tmp/ckpt/results.jsonl"
+
 # Class names: the model's must be the dataset's, in order.
 check "eval class names" 0 "summary in" -- "$bin" eval "${run[@]}" --classes "$tmp/d/classes.txt" --limit 2 --out "$tmp/cls"
 tac "$tmp/d/classes.txt" > "$tmp/rev.txt"
