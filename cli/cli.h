@@ -36,5 +36,6 @@ int cmd_run(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 #endif

@@ -14,6 +14,7 @@ static const cli_command commands[] = {
     {"test", "accuracy, per-class accuracy and confusion matrix of a trained checkpoint", cmd_test},
     {"run", "logits (and input gradients) of a model for an .npy batch", cmd_run},
     {"explain", "saliency maps (gradient, gradcam, rise, ...) as PNG overlays, .npy and JSON", cmd_explain},
+    {"eval", "evaluation runs: saliency metrics over a labelled dataset, resumable, with a summary", cmd_eval},
 };
 
 static void usage(FILE *f) {

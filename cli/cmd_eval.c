@@ -1,0 +1,872 @@
+/* `salient eval --model M --data MANIFEST --methods a,b --out DIR`: explains every image of a labelled
+ * dataset with each method and scores the maps against the ground truth (include/salient/metrics.h).
+ * One JSON line per (image, method) is appended to DIR/results.jsonl and synced as it finishes, so
+ * --resume after a kill redoes at most the item in flight; DIR/summary.json and summary.csv are then
+ * recomputed from results.jsonl alone by cli/eval_results.c (means, 95 % intervals, MaxBoxAcc, PxAP,
+ * pointing game).
+ * Bad rows (malformed, missing file, box outside the image) are reported by name, the rest are still
+ * evaluated, and the exit code is 1. Conventions: docs/metrics.md, "Evaluation runs". */
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/eval_results.h"
+#include "cli/model_args.h"
+#include "salient/data.h"
+#include "salient/explain.h"
+#include "salient/metrics.h"
+#include "salient/train.h"
+#include "src/io/atomic.h"
+
+#define MAX_METHODS 16
+#define MAX_SETS 64
+#define MAX_PCT EVAL_MAX_PCT
+#define MAX_BAD_ROWS 1000 /* malformed manifest rows skipped before giving up (each costs a copy) */
+
+/* Metric groups selectable with --metrics. */
+enum { G_LOC, G_OM, G_POINTING, G_OVERLAP, G_F1, G_SPARSITY, G_MAXBOXACC, G_PXAP, G_INSDEL, G_SALIENCY, N_GROUPS };
+static const char *const group_names[N_GROUPS] = {"loc",      "om",        "pointing", "overlap", "f1",
+                                                  "sparsity", "maxboxacc", "pxap",     "insdel",  "saliency"};
+
+typedef struct eval_opts {
+  cli_model_args a;
+  const char *model, *data, *methods, *metrics, *target, *out, *max_memory, *percentiles, *tolerance;
+  int64_t limit, batch;
+  bool resume, quiet;
+  const char *sets[MAX_SETS];
+  int n_sets;
+} eval_opts;
+
+typedef struct eval_state {
+  eval_opts *o;
+  sal_ctx *ctx;
+  sal_graph *g;
+  sal_model_meta *meta;
+  sal_dataset *ds;
+  const char *data_path;
+  const char *method_names[MAX_METHODS];
+  sal_method_params params[MAX_METHODS];
+  int n_methods;
+  bool group[N_GROUPS];
+  double pct[MAX_PCT];
+  int n_pct;
+  double tolerance;
+  int64_t target; /* -2 = the label, else a class or SAL_TARGET_TOP1 */
+  int64_t max_memory;
+  eval_keys keys;
+  int64_t C, H, W, K;
+  sal_preprocess pp;
+  int bad_rows;
+} eval_state;
+
+#define TARGET_LABEL ((int64_t)-2)
+
+static void build_keys(eval_state *s) {
+  eval_keys *k = &s->keys;
+  k->n = 0;
+#define ADD(...) snprintf(k->names[k->n++], sizeof k->names[0], __VA_ARGS__)
+  if (s->group[G_LOC]) ADD("loc"), ADD("loc_iou");
+  if (s->group[G_OM]) ADD("om");
+  if (s->group[G_POINTING]) ADD("pointing");
+  for (int p = 0; s->group[G_OVERLAP] && p < s->n_pct; p++) {
+    ADD("dice_p%g", s->pct[p]);
+    ADD("iou_p%g", s->pct[p]);
+    ADD("ppv_p%g", s->pct[p]);
+    ADD("sens_p%g", s->pct[p]);
+  }
+  if (s->group[G_F1]) ADD("f1");
+  if (s->group[G_SPARSITY]) ADD("gini"), ADD("area"), ADD("entropy");
+  if (s->group[G_INSDEL]) ADD("insertion"), ADD("deletion");
+  if (s->group[G_SALIENCY]) ADD("saliency_metric");
+#undef ADD
+}
+
+/* "a,b,c" of numbers into v (at most cap); false when malformed or out of [lo, hi]. */
+static bool parse_list(const char *s, double *v, int cap, int *n, double lo, double hi) {
+  *n = 0;
+  const char *p = s;
+  while (*p) {
+    char *end;
+    errno = 0;
+    double x = strtod(p, &end);
+    if (end == p || errno || !(x >= lo && x <= hi) || *n == cap) return false;
+    v[(*n)++] = x;
+    p = end;
+    if (*p == ',') p++;
+    else if (*p) return false;
+  }
+  return *n > 0;
+}
+
+/* "2G", "512M", "64K" or plain bytes. */
+static bool parse_bytes(const char *s, int64_t *out) {
+  char *end;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno || end == s || !(v > 0)) return false;
+  double mul = 1;
+  if (*end == 'K' || *end == 'k') mul = 1024.0, end++;
+  else if (*end == 'M' || *end == 'm') mul = 1024.0 * 1024, end++;
+  else if (*end == 'G' || *end == 'g') mul = 1024.0 * 1024 * 1024, end++;
+  if (*end == 'B' || *end == 'i') end++;
+  if (*end || v * mul > 9e18) return false;
+  *out = (int64_t)(v * mul);
+  return *out >= 1;
+}
+
+/* ---- the manifest: malformed rows are reported and skipped ---- */
+
+/* sal_dataset_open stops at the first malformed row with "PATH:LINE: why". To evaluate the other
+ * rows, that line is blanked (the reader skips blank lines, and line numbers stay those of the
+ * original) in a temporary copy beside the manifest — beside it so that relative image paths and
+ * classes.txt resolve the same — which is opened and removed at once, until the rest parses. */
+static int open_dataset(eval_state *s, const char *path) {
+  sal_ctx *ctx = s->ctx;
+  sal_status st = sal_dataset_open(ctx, path, NULL, &s->ds);
+  if (st != SAL_STATUS_BAD_INPUT) return st ? cli_fail(ctx, st, "reading the data") : 0;
+  size_t plen = strlen(path);
+  const char *dot = strrchr(path, '.');
+  char *text = NULL, tmp[4096];
+  size_t n = 0;
+  FILE *f = dot && strcmp(dot, ".csv") == 0 ? fopen(path, "rb") : NULL;
+  if (f) {
+    size_t cap = 0;
+    for (;;) {
+      if (n + 65536 > cap) {
+        cap = 2 * cap + 65536;
+        char *t = realloc(text, cap);
+        if (!t) {
+          free(text);
+          text = NULL;
+          break;
+        }
+        text = t;
+      }
+      size_t got = fread(text + n, 1, cap - n, f);
+      n += got;
+      if (got == 0) break;
+    }
+    fclose(f);
+  }
+  const char *cur = path; /* the file the last error names */
+  size_t clen = plen;
+  int rc = 1;
+  for (int rounds = 0; text && rounds < MAX_BAD_ROWS; rounds++) {
+    const char *msg = sal_ctx_last_error(ctx);
+    char *end = NULL;
+    long long line = strncmp(msg, cur, clen) == 0 && msg[clen] == ':' ? strtoll(msg + clen + 1, &end, 10) : 0;
+    if (line <= 0 || *end != ':') break;
+    fprintf(stderr, "salient eval: %s:%lld:%s (row skipped)\n", path, line, end + 1);
+    s->bad_rows++;
+    /* Blank line `line` (1-based) in text. */
+    size_t i = 0;
+    for (long long l = 1; l < line && i < n; i++)
+      if (text[i] == '\n') l++;
+    for (; i < n && text[i] != '\n'; i++) text[i] = ' ';
+    const char *slash = strrchr(path, '/');
+    snprintf(tmp, sizeof tmp, "%.*s.salient-eval-%ld-%d.csv", slash ? (int)(slash - path + 1) : 0, path, (long)getpid(),
+             rounds);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+      fprintf(stderr, "salient eval: cannot write a filtered copy of %s beside it (%s): fix the rows above\n", path,
+              strerror(errno));
+      free(text);
+      return 1;
+    }
+    bool ok = write(fd, text, n) == (ssize_t)n;
+    close(fd);
+    st = ok ? sal_dataset_open(ctx, tmp, NULL, &s->ds) : SAL_STATUS_IO;
+    unlink(tmp);
+    if (st != SAL_STATUS_BAD_INPUT) {
+      rc = st ? cli_fail(ctx, st, "reading the data") : 0;
+      free(text);
+      return rc;
+    }
+    cur = tmp;
+    clen = strlen(tmp);
+  }
+  free(text);
+  /* An error that names no row (or too many bad rows): fatal; said of the manifest, not the copy. */
+  const char *msg = sal_ctx_last_error(ctx);
+  if (cur != path && strncmp(msg, cur, clen) == 0) {
+    fprintf(stderr, "salient: reading the data: %s: %s%s\n", sal_status_name(SAL_STATUS_BAD_INPUT), path, msg + clen);
+    return 1;
+  }
+  return cli_fail(ctx, SAL_STATUS_BAD_INPUT, "reading the data");
+}
+
+/* ---- evaluation ---- */
+
+/* One decoded item of a batch: its ground truth in the model frame. */
+typedef struct gt {
+  int64_t item;
+  uint8_t *mask;  /* 2 × H × W: the union of the objects' masks, then a scratch plane */
+  bool has_mask;  /* the item has mask files (else the mask metrics are null) */
+  sal_box *boxes; /* MAX_OBJECTS: the boxes of the item's class that lie in the frame */
+  int64_t n_boxes;
+  bool has_boxes; /* the item has boxes at all (an item whose boxes were all cropped away scores 0) */
+} gt;
+
+#define MAX_OBJECTS 4096 /* the dataset reader's bound on objects per image */
+
+/* Reads item idx into x (C, H, W) and g. Returns 0, or 1 after reporting the row. */
+static int load_item(eval_state *s, sal_workspace *ws, int64_t idx, float *x, gt *g) {
+  sal_ctx *ctx = s->ctx;
+  const sal_item *it = &s->ds->items[idx];
+  const int64_t plane = s->H * s->W;
+  sal_image *img = NULL;
+  sal_geom geo;
+  g->item = idx;
+  g->n_boxes = 0;
+  g->has_boxes = g->has_mask = false;
+  sal_status st = sal_image_read(ctx, it->path, NULL, &img);
+  for (int k = 0; !st && k < it->n_objects; k++) {
+    const sal_box *b = &it->objects[k].box;
+    if (it->objects[k].has_box && (b->x0 < 0 || b->y0 < 0 || b->x1 > (float)img->width || b->y1 > (float)img->height))
+      st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "box %d (%g %g %g %g) lies outside the %lldx%lld image", k + 1,
+                         (double)b->x0, (double)b->y0, (double)b->x1, (double)b->y1, (long long)img->width,
+                         (long long)img->height);
+  }
+  if (!st) st = sal_preprocess_image(ctx, &s->pp, img, ws, x, s->C * plane, &geo);
+  int64_t src_w = img ? img->width : 0, src_h = img ? img->height : 0;
+  sal_image_free(img);
+  for (int k = 0; !st && k < it->n_objects; k++) {
+    if (!it->objects[k].has_box) continue;
+    g->has_boxes = true;
+    if (it->objects[k].label != it->label) continue;
+    float v[4] = {it->objects[k].box.x0, it->objects[k].box.y0, it->objects[k].box.x1, it->objects[k].box.y1};
+    bool inside = false;
+    sal_geom_map_boxes(&geo, 1, v, &inside);
+    if (inside) g->boxes[g->n_boxes++] = (sal_box){v[0], v[1], v[2], v[3]};
+  }
+  for (int k = 0; !st && k < it->n_objects; k++) {
+    const char *mp = it->objects[k].mask_path;
+    if (!mp) continue;
+    if (k > 0 && it->objects[k - 1].mask_path && strcmp(mp, it->objects[k - 1].mask_path) == 0) continue; /* read once */
+    if (!g->has_mask) memset(g->mask, 0, (size_t)plane);
+    g->has_mask = true;
+    sal_image *mk = NULL;
+    sal_image_read_opts ro = {.channels = 1, .depth = 8};
+    st = sal_image_read(ctx, mp, &ro, &mk);
+    if (!st && (mk->width != src_w || mk->height != src_h))
+      st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "mask %s is %lldx%lld but the image is %lldx%lld", mp,
+                         (long long)mk->width, (long long)mk->height, (long long)src_w, (long long)src_h);
+    uint8_t *tmp = g->mask + plane; /* scratch plane after the union */
+    if (!st) st = sal_preprocess_mask(ctx, &s->pp, mk->pixels, mk->width, mk->height, SAL_MASK_NEAREST, ws, tmp, plane);
+    sal_image_free(mk);
+    for (int64_t p = 0; !st && p < plane; p++) g->mask[p] = g->mask[p] || tmp[p];
+  }
+  if (st) {
+    fprintf(stderr, "salient eval: item %lld (%s): %s: %s (skipped)\n", (long long)idx, it->path, sal_status_name(st),
+            sal_ctx_last_error(ctx));
+    s->bad_rows++;
+    return 1;
+  }
+  return 0;
+}
+
+static char *bits_of(const int64_t *hits, char *buf) {
+  for (int t = 0; t < SAL_BOXACC_TAUS; t++) buf[t] = hits[t] ? '1' : '0';
+  buf[SAL_BOXACC_TAUS] = '\0';
+  return buf;
+}
+
+/* The metrics of one map (H × W) against g, into the line j. */
+static sal_status score_map(eval_state *s, const float *image, const float *map, const gt *g, int64_t target,
+                            int64_t top1, int64_t label, cJSON *j) {
+  sal_ctx *ctx = s->ctx;
+  const int64_t H = s->H, W = s->W;
+  cJSON *mets = cJSON_AddObjectToObject(j, "metrics");
+  sal_status st = SAL_STATUS_OK;
+  bool boxes = g->has_boxes, mask = g->has_mask;
+#define PUT(key, ok, val) cJSON_AddItemToObject(mets, key, (ok) ? cJSON_CreateNumber(val) : cJSON_CreateNull())
+  if (s->group[G_LOC] || s->group[G_OM]) {
+    bool correct = false;
+    double iou = 0;
+    if (boxes) st = sal_metric_localization(ctx, map, H, W, g->boxes, g->n_boxes, &correct, &iou);
+    if (st) return st;
+    if (s->group[G_LOC]) {
+      PUT("loc", boxes, correct ? 1 : 0);
+      PUT("loc_iou", boxes, iou);
+    }
+    if (s->group[G_OM]) PUT("om", boxes, correct && top1 == label ? 1 : 0);
+  }
+  if (s->group[G_POINTING]) {
+    bool hit = false;
+    if (mask && (st = sal_pointing_hit(ctx, map, H, W, g->mask, s->tolerance, &hit))) return st;
+    PUT("pointing", mask, hit ? 1 : 0);
+  }
+  for (int p = 0; s->group[G_OVERLAP] && p < s->n_pct; p++) {
+    sal_overlap ov = {0};
+    if (mask && (st = sal_metric_overlap(ctx, map, H, W, g->mask, s->pct[p], &ov))) return st;
+    char k[32];
+    snprintf(k, sizeof k, "dice_p%g", s->pct[p]);
+    PUT(k, mask, ov.dice);
+    snprintf(k, sizeof k, "iou_p%g", s->pct[p]);
+    PUT(k, mask, ov.iou);
+    snprintf(k, sizeof k, "ppv_p%g", s->pct[p]);
+    PUT(k, mask, ov.ppv);
+    snprintf(k, sizeof k, "sens_p%g", s->pct[p]);
+    PUT(k, mask, ov.sensitivity);
+  }
+  if (s->group[G_F1]) {
+    double f1 = 0;
+    if (mask && (st = sal_metric_f1(ctx, map, H, W, g->mask, &f1))) return st;
+    PUT("f1", mask, f1);
+  }
+  if (s->group[G_SPARSITY]) {
+    sal_sparsity sp;
+    if ((st = sal_metric_sparsity(ctx, map, H * W, &sp))) return st;
+    PUT("gini", true, sp.gini);
+    PUT("area", true, sp.area);
+    PUT("entropy", true, sp.entropy);
+  }
+  /* The causal metrics run the model on perturbed copies of image (C, H, W) for the explained class. */
+  if (s->group[G_INSDEL]) {
+    sal_causal_opts co = sal_causal_opts_default();
+    co.max_memory = s->max_memory;
+    double ins, del;
+    if ((st = sal_metric_insertion_deletion(ctx, s->g, image, map, target, &co, &ins, &del, NULL, NULL))) return st;
+    PUT("insertion", true, ins);
+    PUT("deletion", true, del);
+  }
+  if (s->group[G_SALIENCY]) {
+    double v;
+    if ((st = sal_metric_saliency_metric(ctx, s->g, image, map, target, 0.5f, &v, NULL, NULL))) return st;
+    PUT("saliency_metric", true, v);
+  }
+#undef PUT
+  /* What the dataset-level scores need from this image, so that results.jsonl alone rebuilds them:
+   * its MaxBoxAcc hit at every threshold, and its PxAP pixel counts per score bin. */
+  if (s->group[G_MAXBOXACC] && boxes) {
+    sal_boxacc a;
+    sal_boxacc_init(&a);
+    if ((st = sal_boxacc_add(ctx, &a, map, H, W, g->boxes, g->n_boxes))) return st;
+    char buf[SAL_BOXACC_TAUS + 1];
+    cJSON *b = cJSON_AddArrayToObject(j, "boxacc");
+    cJSON_AddItemToArray(b, cJSON_CreateString(bits_of(a.hits, buf)));
+    for (int d = 0; d < 3; d++) cJSON_AddItemToArray(b, cJSON_CreateString(bits_of(a.hits_v2[d], buf)));
+  }
+  if (s->group[G_PXAP] && mask) {
+    sal_pxap a;
+    sal_pxap_init(&a);
+    if ((st = sal_pxap_add(ctx, &a, map, H, W, g->mask))) return st;
+    cJSON *px = cJSON_AddObjectToObject(j, "pxap");
+    cJSON *pos = cJSON_AddArrayToObject(px, "pos"), *neg = cJSON_AddArrayToObject(px, "neg");
+    for (int b = 0; b < SAL_PXAP_BINS; b++) {
+      cJSON_AddItemToArray(pos, cJSON_CreateNumber((double)a.pos[b]));
+      cJSON_AddItemToArray(neg, cJSON_CreateNumber((double)a.neg[b]));
+    }
+  }
+  return SAL_STATUS_OK;
+}
+
+/* Appends one line and makes it durable before the next item starts. */
+static int append_line(eval_state *s, FILE *f, cJSON *j) {
+  char *text = cJSON_PrintUnformatted(j);
+  bool ok = text && fputs(text, f) >= 0 && fputc('\n', f) != EOF && fflush(f) == 0 && fsync(fileno(f)) == 0;
+  free(text);
+  if (!ok) {
+    fprintf(stderr, "salient eval: writing %s/results.jsonl: %s\n", s->o->out, strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
+/* Evaluates todo[0..n_todo) in batches and appends their lines to f. */
+static int evaluate(eval_state *s, const eval_results *R, const int *slot, const int64_t *todo, int64_t n_todo, FILE *f) {
+  sal_ctx *ctx = s->ctx;
+  const int64_t B = s->o->batch, HW = s->H * s->W, per = s->C * HW;
+  sal_tensor *x = NULL;
+  sal_plan *plan = NULL;
+  sal_workspace *ws = NULL;
+  gt *g = calloc((size_t)B, sizeof *g);
+  int64_t *targets = malloc((size_t)B * sizeof *targets), *top1 = malloc((size_t)B * sizeof *top1);
+  sal_progress *prog = NULL;
+  int rc = 0;
+  sal_plan_opts po = sal_plan_opts_default();
+  po.batch = B;
+  sal_status st = sal_tensor_new(ctx, 4, (int64_t[]){B, s->C, s->H, s->W}, &x);
+  if (!st) st = sal_plan_new(ctx, s->g, &po, &plan);
+  if (!st) st = sal_workspace_new(ctx, &ws);
+  for (int64_t i = 0; !st && g && i < B; i++) {
+    g[i].boxes = malloc(MAX_OBJECTS * sizeof *g[i].boxes);
+    g[i].mask = malloc((size_t)(2 * HW));
+    if (!g[i].boxes || !g[i].mask) st = SAL_STATUS_OUT_OF_MEMORY;
+  }
+  if (!st && (!g || !targets || !top1)) st = SAL_STATUS_OUT_OF_MEMORY;
+  if (!st) st = sal_progress_start(ctx, "eval", n_todo, &prog);
+  if (st) {
+    rc = cli_fail(ctx, st, "setting up the evaluation");
+    goto done;
+  }
+  int64_t next = 0, finished = 0;
+  while (next < n_todo && !rc) {
+    /* Decode up to B good items. */
+    int64_t nb = 0;
+    while (nb < B && next < n_todo) {
+      int64_t idx = todo[next++];
+      if (load_item(s, ws, idx, x->data + nb * per, &g[nb])) {
+        finished++;
+        continue;
+      }
+      nb++;
+    }
+    if (nb == 0) break;
+    /* Top-1 classes from one forward pass (the unused tail of the batch is left as it was). */
+    const sal_tensor *logits = NULL;
+    st = sal_plan_set_input(plan, sal_graph_input_name(s->g, 0), x);
+    if (!st) st = sal_plan_forward(plan);
+    if (!st) st = sal_plan_value(plan, sal_graph_output_name(s->g, 0), &logits);
+    if (st) {
+      rc = cli_fail(ctx, st, "classifying");
+      break;
+    }
+    for (int64_t i = 0; i < nb; i++) {
+      const float *z = logits->data + i * s->K;
+      int64_t best = 0;
+      for (int64_t k = 1; k < s->K; k++)
+        if (z[k] > z[best]) best = k;
+      top1[i] = best;
+      targets[i] = s->target == TARGET_LABEL ? s->ds->items[g[i].item].label : s->target;
+    }
+    sal_tensor v = *x;
+    v.shape.d[0] = nb;
+    v.owns_data = false;
+    for (int m = 0; m < s->n_methods && !rc; m++) {
+      bool need = false;
+      for (int64_t i = 0; i < nb; i++) need = need || !eval_results_seen(R, slot[m], g[i].item);
+      if (!need) continue;
+      sal_explanation ex = {0};
+      st = sal_explain_run(ctx, s->g, &v, targets, &s->params[m], &ex);
+      if (st) {
+        rc = cli_fail(ctx, st, s->method_names[m]);
+        break;
+      }
+      for (int64_t i = 0; i < nb && !rc; i++) {
+        if (eval_results_seen(R, slot[m], g[i].item)) continue;
+        const sal_item *it = &s->ds->items[g[i].item];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "item", (double)g[i].item);
+        cJSON_AddStringToObject(j, "path", it->path);
+        cJSON_AddStringToObject(j, "method", s->method_names[m]);
+        cJSON_AddNumberToObject(j, "label", (double)it->label);
+        cJSON_AddNumberToObject(j, "target", (double)ex.targets[i]);
+        cJSON_AddNumberToObject(j, "top1", (double)top1[i]);
+        cJSON_AddNumberToObject(j, "score", (double)ex.scores[i]);
+        cJSON_AddNumberToObject(j, "time_ms", ex.ms / (double)nb);
+        st = score_map(s, x->data + i * per, ex.raw->data + i * HW, &g[i], ex.targets[i], top1[i], it->label, j);
+        if (st) rc = cli_fail(ctx, st, "scoring");
+        else rc = append_line(s, f, j);
+        cJSON_Delete(j);
+      }
+      sal_explanation_clear(&ex);
+    }
+    finished += nb;
+    sal_progress_update(prog, finished, NULL);
+  }
+done:
+  sal_progress_finish(prog);
+  for (int64_t i = 0; g && i < B; i++) {
+    free(g[i].boxes);
+    free(g[i].mask);
+  }
+  free(g);
+  free(targets);
+  free(top1);
+  sal_workspace_free(ws);
+  sal_plan_free(plan);
+  sal_tensor_free(x);
+  return rc;
+}
+
+/* The settings that change what results.jsonl holds; a resumed run must use the same. */
+static char *settings_json(eval_state *s) {
+  cJSON *j = cJSON_CreateObject();
+  cJSON_AddStringToObject(j, "model", s->o->model);
+  cJSON_AddNumberToObject(j, "seed", (double)s->o->a.seed); /* the weights of a built-in model */
+  cJSON_AddStringToObject(j, "data", s->data_path);
+  cJSON_AddStringToObject(j, "target", s->o->target);
+  cJSON *ms = cJSON_AddObjectToObject(j, "methods");
+  for (int m = 0; m < s->n_methods; m++) {
+    char buf[1024];
+    cJSON_AddStringToObject(ms, s->method_names[m], sal_method_params_str(&s->params[m], buf, sizeof buf));
+  }
+  cJSON_AddStringToObject(j, "metrics", s->o->metrics);
+  cJSON_AddStringToObject(j, "percentiles", s->o->percentiles);
+  cJSON_AddNumberToObject(j, "tolerance", s->tolerance);
+  char pp[160];
+  snprintf(pp, sizeof pp, "%lldx%lldx%lld, mean %g,%g,%g, std %g,%g,%g", (long long)s->C, (long long)s->H,
+           (long long)s->W, (double)s->pp.mean[0], (double)s->pp.mean[1], (double)s->pp.mean[2], (double)s->pp.std[0],
+           (double)s->pp.std[1], (double)s->pp.std[2]);
+  cJSON_AddStringToObject(j, "input", pp);
+  char *text = cJSON_Print(j);
+  cJSON_Delete(j);
+  return text;
+}
+
+static char *read_small(const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *buf = malloc(1 << 16);
+  size_t n = buf ? fread(buf, 1, (1 << 16) - 1, f) : 0;
+  fclose(f);
+  if (buf) buf[n] = '\0';
+  return buf;
+}
+
+static int run(eval_state *s) {
+  eval_opts *o = s->o;
+  sal_ctx *ctx = s->ctx;
+  char path[4096], rpath[4096];
+  int rc = 0;
+  if (mkdir(o->out, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "salient eval: cannot create %s: %s\n", o->out, strerror(errno));
+    return 1;
+  }
+  snprintf(rpath, sizeof rpath, "%s/results.jsonl", o->out);
+  snprintf(path, sizeof path, "%s/settings.json", o->out);
+  struct stat sb;
+  bool exists = stat(rpath, &sb) == 0 && sb.st_size > 0;
+  if (exists && !o->resume) {
+    fprintf(stderr, "salient eval: %s already has results: add --resume to continue it, or choose another --out\n",
+            rpath);
+    return 1;
+  }
+  /* The settings: written at the start, compared on --resume. */
+  char *want = settings_json(s);
+  if (!want) return cli_fail(ctx, SAL_STATUS_OUT_OF_MEMORY, "settings");
+  char *have = o->resume ? read_small(path) : NULL;
+  if (have && strcmp(have, want) != 0) {
+    fprintf(stderr, "salient eval: %s was written with other settings than these (%s): use the same options, or "
+                    "another --out\n", rpath, path);
+    free(have);
+    free(want);
+    return 1;
+  }
+  if (!have) {
+    sal__atomic_file af;
+    sal_status st = sal__atomic_open(ctx, path, &af);
+    if (!st) st = sal__atomic_commit(ctx, &af, fputs(want, af.f) >= 0);
+    if (st) rc = cli_fail(ctx, st, "writing the settings");
+  }
+  free(have);
+  free(want);
+  if (rc) return rc;
+
+  eval_results R = {0};
+  int slot[MAX_METHODS];
+  for (int m = 0; m < s->n_methods; m++) slot[m] = eval_results_slot(&R, s->method_names[m]);
+  if (o->resume) {
+    rc = eval_results_read(rpath, &s->keys, s->ds, true, &R);
+    if (rc) goto done;
+    if (!o->quiet)
+      printf("eval: resuming %s: %lld lines%s\n", rpath, (long long)R.lines, R.torn ? " (a torn last line removed)" : "");
+  }
+  int64_t n_items = s->ds->n_items;
+  if (o->limit > 0 && o->limit < n_items) n_items = o->limit;
+  int64_t *todo = malloc((size_t)(n_items ? n_items : 1) * sizeof *todo), n_todo = 0;
+  if (!todo) {
+    rc = cli_fail(ctx, SAL_STATUS_OUT_OF_MEMORY, "eval");
+    goto done;
+  }
+  for (int64_t i = 0; i < n_items; i++) {
+    bool all = true;
+    for (int m = 0; m < s->n_methods; m++) all = all && eval_results_seen(&R, slot[m], i);
+    if (!all) todo[n_todo++] = i;
+  }
+  FILE *f = fopen(rpath, "ab");
+  if (!f) {
+    fprintf(stderr, "salient eval: cannot open %s: %s\n", rpath, strerror(errno));
+    free(todo);
+    rc = 1;
+    goto done;
+  }
+  rc = evaluate(s, &R, slot, todo, n_todo, f);
+  if (fclose(f) != 0 && !rc) rc = cli_fail(ctx, SAL_STATUS_IO, "closing results.jsonl");
+  free(todo);
+  if (rc) goto done;
+  /* The summary comes from the file alone, whatever runs wrote it. */
+  eval_results_free(&R);
+  for (int m = 0; m < s->n_methods; m++) eval_results_slot(&R, s->method_names[m]);
+  rc = eval_results_read(rpath, &s->keys, s->ds, false, &R);
+  if (!rc) {
+    eval_summary_info info = {o->model, s->data_path, o->out, s->method_names, s->n_methods};
+    rc = eval_summary_write(ctx, &info, &s->keys, &R);
+  }
+  if (!rc && !o->quiet) {
+    printf("eval: %lld lines in %s; summary in %s/summary.json and summary.csv\n", (long long)R.n, rpath, o->out);
+    for (int m = 0; m < R.n_names; m++) {
+      int64_t n = 0;
+      for (int64_t i = 0; i < R.n; i++) n += R.r[i].method == m;
+      printf("  %-22s %lld images", R.names[m], (long long)n);
+      if (R.box_n[m]) printf(", MaxBoxAccV2 %.4f", sal_boxacc_max_v2(&R.box[m]));
+      if (R.px_n[m]) printf(", PxAP %.4f", sal_pxap_value(&R.px[m]));
+      printf("\n");
+    }
+  }
+done:
+  eval_results_free(&R);
+  return rc;
+}
+
+int cmd_eval(int argc, char **argv) {
+  eval_opts o = {0};
+  o.a.seed = 1;
+  o.batch = 8;
+  o.target = "label";
+  o.metrics = "loc,om,pointing,overlap,f1,sparsity,maxboxacc,pxap";
+  o.percentiles = "80,90,95,99";
+  o.tolerance = "15";
+  cli_opt opts[] = {
+      {"--model", CLI_STRING, "a .onnx file or a built-in architecture name (required)", &o.model},
+      {"--data", CLI_STRING, "labelled data: a CSV manifest, an image folder, or a directory with test.csv (required)", &o.data},
+      {"--methods", CLI_STRING, "NAME[,NAME...] saliency methods (required; see salient explain --help)", &o.methods},
+      {"--out", CLI_STRING, "output directory: results.jsonl, summary.json, summary.csv, settings.json (required)", &o.out},
+      {"--metrics", CLI_STRING, "groups among loc,om,pointing,overlap,f1,sparsity,maxboxacc,pxap and the model-based insdel,saliency "
+                                       "(default loc,om,pointing,overlap,f1,sparsity,maxboxacc,pxap)", &o.metrics},
+      {"--target", CLI_STRING, "class explained: label, top1, a class index or name (default label)", &o.target},
+      {"--limit", CLI_INT, "evaluate only the first N items (default 0 = all)", &o.limit},
+      {"--resume", CLI_FLAG, "continue the results.jsonl in --out, skipping finished (item, method) pairs (default off)", &o.resume},
+      {"--set", CLI_STRING, "key=value method parameter, repeatable, for every method that takes the key (default: none)", NULL},
+      {"--batch", CLI_INT, "images explained together (default 8)", &o.batch},
+      {"--max-memory", CLI_STRING, "memory budget of one method's passes, e.g. 512M (default 2G)", &o.max_memory},
+      {"--percentiles", CLI_STRING, "overlap percentiles p: the top (100 - p) % of a map is kept (default 80,90,95,99)", &o.percentiles},
+      {"--tolerance", CLI_STRING, "pointing game tolerance in pixels (default 15)", &o.tolerance},
+      {"--quiet", CLI_FLAG, "no progress bar and no summary lines (default off)", &o.quiet},
+      CLI_MODEL_OPTS(o.a),
+  };
+  int n_opts = (int)(sizeof opts / sizeof opts[0]);
+  const char *usage = "salient eval --model M --data MANIFEST|DIR --methods a,b --out DIR [--metrics x,y] [--target label|top1] "
+                      "[--limit N] [--resume] [--set key=value ...] [options]";
+  /* --set may repeat: take every occurrence out before cli_parse (which keeps one value per option). */
+  char **rest = malloc((size_t)(argc + 1) * sizeof *rest);
+  if (!rest) return 1;
+  int nr = 0;
+  for (int i = 0; i < argc; i++) {
+    if (strcmp(argv[i], "--set") == 0 || strncmp(argv[i], "--set=", 6) == 0) {
+      const char *v = argv[i][5] == '=' ? argv[i] + 6 : (i + 1 < argc ? argv[++i] : NULL);
+      if (!v || o.n_sets == MAX_SETS) {
+        fprintf(stderr, "salient eval: --set needs key=value (at most %d)\n", MAX_SETS);
+        free(rest);
+        return 2;
+      }
+      o.sets[o.n_sets++] = v;
+      continue;
+    }
+    rest[nr++] = argv[i];
+  }
+  rest[nr] = NULL;
+  int r = cli_parse(nr, rest, usage, opts, n_opts);
+  free(rest);
+  if (r == 1) {
+    printf("\nmethods ('salient explain --method NAME --help' lists a method's parameters):\n");
+    for (int i = 0; i < sal_method_count(); i++) printf("  %-22s %s\n", sal_method_name(i), sal_method_summary(i));
+    return 0;
+  }
+  if (r) return 2;
+  if (!o.model || !o.data || !o.methods || !o.out) {
+    fprintf(stderr, "salient eval: --model, --data, --methods and --out are required\nusage: %s\n", usage);
+    return 2;
+  }
+  if (o.batch < 1 || o.batch > 4096 || o.limit < 0) {
+    fprintf(stderr, "salient eval: --batch must be in 1..4096 and --limit >= 0\n");
+    return 2;
+  }
+  o.a.model = o.model;
+  eval_state s = {0};
+  s.o = &o;
+  int64_t max_memory = SAL_EXPLAIN_DEFAULT_MEMORY;
+  if (o.max_memory && !parse_bytes(o.max_memory, &max_memory)) {
+    fprintf(stderr, "salient eval: --max-memory must be a size such as 512M or 2G, got '%s'\n", o.max_memory);
+    return 2;
+  }
+  if (!parse_list(o.percentiles, s.pct, MAX_PCT, &s.n_pct, 0, 100)) {
+    fprintf(stderr, "salient eval: --percentiles must be at most %d numbers in [0, 100], got '%s'\n", MAX_PCT,
+            o.percentiles);
+    return 2;
+  }
+  int n_tol;
+  if (!parse_list(o.tolerance, &s.tolerance, 1, &n_tol, 0, 1e6)) {
+    fprintf(stderr, "salient eval: --tolerance must be a number of pixels >= 0, got '%s'\n", o.tolerance);
+    return 2;
+  }
+  {
+    char *list = strdup(o.metrics), *save = NULL;
+    int rc = list ? 0 : 1;
+    for (char *tok = list ? strtok_r(list, ",", &save) : NULL; tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+      int gi = 0;
+      while (gi < N_GROUPS && strcmp(group_names[gi], tok) != 0) gi++;
+      if (gi == N_GROUPS) {
+        fprintf(stderr, "salient eval: unknown metric '%s' (expected loc, om, pointing, overlap, f1, sparsity, maxboxacc, "
+                        "pxap, insdel, saliency)\n", tok);
+        rc = 2;
+      } else {
+        s.group[gi] = true;
+      }
+    }
+    free(list);
+    if (rc) return rc;
+  }
+  build_keys(&s);
+  /* Methods and parameters are checked before the model is opened: usage errors come first. */
+  char *mlist = strdup(o.methods), *save = NULL;
+  sal_ctx *pctx = NULL;
+  int rc = 0;
+  if (!mlist || sal_ctx_new(1, 0, &pctx)) {
+    free(mlist);
+    return 1;
+  }
+  for (char *tok = strtok_r(mlist, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
+    for (int m = 0; m < s.n_methods; m++)
+      if (strcmp(s.method_names[m], tok) == 0) {
+        fprintf(stderr, "salient eval: method '%s' listed twice\n", tok);
+        rc = 2;
+      }
+    if (!rc && s.n_methods == MAX_METHODS) {
+      fprintf(stderr, "salient eval: at most %d methods\n", MAX_METHODS);
+      rc = 2;
+    }
+    if (rc) break;
+    sal_status st = sal_method_params_default(pctx, tok, &s.params[s.n_methods]);
+    if (st) {
+      fprintf(stderr, "salient eval: %s\n", sal_ctx_last_error(pctx));
+      rc = 2;
+      break;
+    }
+    s.method_names[s.n_methods] = s.params[s.n_methods].method;
+    s.params[s.n_methods].max_memory = max_memory;
+    s.max_memory = max_memory;
+    s.n_methods++;
+  }
+  for (int k = 0; k < o.n_sets && !rc; k++) {
+    const char *eq = strchr(o.sets[k], '=');
+    char key[64];
+    if (!eq || eq == o.sets[k] || (size_t)(eq - o.sets[k]) >= sizeof key) {
+      fprintf(stderr, "salient eval: --set '%s' is not key=value\n", o.sets[k]);
+      rc = 2;
+      break;
+    }
+    memcpy(key, o.sets[k], (size_t)(eq - o.sets[k]));
+    key[eq - o.sets[k]] = '\0';
+    int used = 0;
+    for (int m = 0; m < s.n_methods && !rc; m++) {
+      sal_status st = sal_method_params_set(pctx, &s.params[m], key, eq + 1);
+      if (st == SAL_STATUS_OK) used++;
+      else if (st != SAL_STATUS_NOT_FOUND || s.n_methods == 1) {
+        fprintf(stderr, "salient eval: --set %s: %s\n", o.sets[k], sal_ctx_last_error(pctx));
+        rc = 2;
+      }
+    }
+    if (!rc && !used) {
+      fprintf(stderr, "salient eval: --set %s: no chosen method takes '%s'\n", o.sets[k], key);
+      rc = 2;
+    }
+  }
+  sal_ctx_free(pctx);
+  free(mlist);
+  if (!rc && s.n_methods == 0) {
+    fprintf(stderr, "salient eval: --methods is empty\n");
+    rc = 2;
+  }
+  if (rc) return rc;
+
+  sal_model_meta meta;
+  char dpath[4096];
+  rc = cli_model_open(&o.a, &s.ctx, &s.g, &meta);
+  s.meta = &meta;
+  if (rc) goto done;
+  sal_ctx_set_log_level(s.ctx, o.quiet ? SAL_LOG_QUIET : SAL_LOG_INFO);
+  sal_shape xs, ys;
+  sal_status st = sal_graph_value_shape(s.g, sal_graph_input_name(s.g, 0), &xs);
+  if (!st) st = sal_graph_value_shape(s.g, sal_graph_output_name(s.g, 0), &ys);
+  if (st || xs.ndim != 4 || ys.ndim != 2) {
+    fprintf(stderr, "salient eval: the model must map (N, C, H, W) images to (N, K) logits\n");
+    rc = 1;
+    goto done;
+  }
+  s.C = xs.d[1];
+  s.H = xs.d[2];
+  s.W = xs.d[3];
+  s.K = ys.d[1];
+  if (strcmp(o.target, "label") == 0) {
+    s.target = TARGET_LABEL;
+  } else if ((st = sal_target_parse(s.ctx, o.target, (const char *const *)meta.class_names, s.K, &s.target))) {
+    rc = cli_fail(s.ctx, st, "--target");
+    goto done;
+  }
+  /* The model's evaluation transform: a checkpoint's own (as `salient test` applies it: an exact
+   * resize to its training size), else the ImageNet one scaled to the input, as `salient explain`. */
+  s.pp = sal_preprocess_default();
+  s.pp.resize = (s.H * 256 + 112) / 224; /* torchvision's Resize(256) / CenterCrop(224) ratio */
+  s.pp.crop_w = s.W;
+  s.pp.crop_h = s.H;
+  size_t mlen = strlen(o.model);
+  if (mlen > 12 && strcmp(o.model + mlen - 12, ".safetensors") == 0) {
+    sal_graph *cg = NULL;
+    char *json = NULL;
+    sal_checkpoint_info info;
+    memset(&info, 0, sizeof info);
+    st = sal_checkpoint_open(s.ctx, o.model, &cg, &json);
+    if (!st) st = sal_checkpoint_info_parse(s.ctx, json, &info);
+    if (!st) s.pp = info.pp;
+    sal_checkpoint_info_free(&info);
+    sal_free(json);
+    sal_graph_free(cg);
+    if (st) {
+      rc = cli_fail(s.ctx, st, "reading the checkpoint's preprocessing");
+      goto done;
+    }
+  }
+  s.pp.channels = (int)s.C;
+  for (int c = 0; c < 3; c++) {
+    s.pp.mean[c] = meta.mean[s.C == 1 ? 0 : c];
+    s.pp.std[c] = meta.std[s.C == 1 ? 0 : c];
+  }
+  snprintf(dpath, sizeof dpath, "%s", o.data);
+  struct stat sb;
+  if (stat(o.data, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    char t[4096];
+    snprintf(t, sizeof t, "%s/test.csv", o.data);
+    if (stat(t, &sb) == 0 && S_ISREG(sb.st_mode)) snprintf(dpath, sizeof dpath, "%s", t);
+  }
+  s.data_path = dpath;
+  rc = open_dataset(&s, dpath);
+  if (rc) goto done;
+  if (s.ds->n_classes > s.K) {
+    fprintf(stderr, "salient eval: %s has %lld classes, the model only %lld outputs\n", dpath, (long long)s.ds->n_classes,
+            (long long)s.K);
+    rc = 1;
+    goto done;
+  }
+  /* Labels are the model's class indices: named classes must be the model's, in its order (a
+   * dataset without names calls class k "k"). */
+  for (int64_t k = 0; meta.class_names && k < s.ds->n_classes && !rc; k++) {
+    char idx[24];
+    snprintf(idx, sizeof idx, "%lld", (long long)k);
+    if (strcmp(s.ds->class_names[k], meta.class_names[k]) != 0 && strcmp(s.ds->class_names[k], idx) != 0) {
+      fprintf(stderr, "salient eval: class %lld is '%s' in %s but '%s' in the model\n", (long long)k,
+              s.ds->class_names[k], dpath, meta.class_names[k]);
+      rc = 1;
+    }
+  }
+  if (rc) goto done;
+  rc = run(&s);
+  if (!rc && s.bad_rows) {
+    fprintf(stderr, "salient eval: %d row%s could not be evaluated (see above)\n", s.bad_rows,
+            s.bad_rows == 1 ? "" : "s");
+    rc = 1;
+  }
+done:
+  sal_dataset_free(s.ds);
+  sal_model_meta_clear(&meta);
+  sal_graph_free(s.g);
+  sal_ctx_free(s.ctx);
+  return rc;
+}
