@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "cli/eval_results.h"
+#include "cli/method_args.h"
 #include "cli/model_args.h"
 #include "salient/data.h"
 #include "salient/explain.h"
@@ -24,7 +25,7 @@
 #include "salient/train.h"
 #include "src/io/atomic.h"
 
-#define MAX_METHODS 16
+#define MAX_METHODS CLI_MAX_METHODS
 #define MAX_SETS 64
 #define MAX_PCT EVAL_MAX_PCT
 #define MAX_BAD_ROWS 1000 /* malformed manifest rows skipped before giving up (each costs a copy) */
@@ -102,22 +103,6 @@ static bool parse_list(const char *s, double *v, int cap, int *n, double lo, dou
     else if (*p) return false;
   }
   return *n > 0;
-}
-
-/* "2G", "512M", "64K" or plain bytes. */
-static bool parse_bytes(const char *s, int64_t *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || !(v > 0)) return false;
-  double mul = 1;
-  if (*end == 'K' || *end == 'k') mul = 1024.0, end++;
-  else if (*end == 'M' || *end == 'm') mul = 1024.0 * 1024, end++;
-  else if (*end == 'G' || *end == 'g') mul = 1024.0 * 1024 * 1024, end++;
-  if (*end == 'B' || *end == 'i') end++;
-  if (*end || v * mul > 9e18) return false;
-  *out = (int64_t)(v * mul);
-  return *out >= 1;
 }
 
 /* ---- the manifest: malformed rows are reported and skipped ---- */
@@ -683,7 +668,7 @@ int cmd_eval(int argc, char **argv) {
   eval_state s = {0};
   s.o = &o;
   int64_t max_memory = SAL_EXPLAIN_DEFAULT_MEMORY;
-  if (o.max_memory && !parse_bytes(o.max_memory, &max_memory)) {
+  if (o.max_memory && !cli_parse_bytes(o.max_memory, &max_memory)) {
     fprintf(stderr, "salient eval: --max-memory must be a size such as 512M or 2G, got '%s'\n", o.max_memory);
     return 2;
   }
@@ -716,65 +701,9 @@ int cmd_eval(int argc, char **argv) {
   }
   build_keys(&s);
   /* Methods and parameters are checked before the model is opened: usage errors come first. */
-  char *mlist = strdup(o.methods), *save = NULL;
-  sal_ctx *pctx = NULL;
-  int rc = 0;
-  if (!mlist || sal_ctx_new(1, 0, &pctx)) {
-    free(mlist);
-    return 1;
-  }
-  for (char *tok = strtok_r(mlist, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
-    for (int m = 0; m < s.n_methods; m++)
-      if (strcmp(s.method_names[m], tok) == 0) {
-        fprintf(stderr, "salient eval: method '%s' listed twice\n", tok);
-        rc = 2;
-      }
-    if (!rc && s.n_methods == MAX_METHODS) {
-      fprintf(stderr, "salient eval: at most %d methods\n", MAX_METHODS);
-      rc = 2;
-    }
-    if (rc) break;
-    sal_status st = sal_method_params_default(pctx, tok, &s.params[s.n_methods]);
-    if (st) {
-      fprintf(stderr, "salient eval: %s\n", sal_ctx_last_error(pctx));
-      rc = 2;
-      break;
-    }
-    s.method_names[s.n_methods] = s.params[s.n_methods].method;
-    s.params[s.n_methods].max_memory = max_memory;
-    s.max_memory = max_memory;
-    s.n_methods++;
-  }
-  for (int k = 0; k < o.n_sets && !rc; k++) {
-    const char *eq = strchr(o.sets[k], '=');
-    char key[64];
-    if (!eq || eq == o.sets[k] || (size_t)(eq - o.sets[k]) >= sizeof key) {
-      fprintf(stderr, "salient eval: --set '%s' is not key=value\n", o.sets[k]);
-      rc = 2;
-      break;
-    }
-    memcpy(key, o.sets[k], (size_t)(eq - o.sets[k]));
-    key[eq - o.sets[k]] = '\0';
-    int used = 0;
-    for (int m = 0; m < s.n_methods && !rc; m++) {
-      sal_status st = sal_method_params_set(pctx, &s.params[m], key, eq + 1);
-      if (st == SAL_STATUS_OK) used++;
-      else if (st != SAL_STATUS_NOT_FOUND || s.n_methods == 1) {
-        fprintf(stderr, "salient eval: --set %s: %s\n", o.sets[k], sal_ctx_last_error(pctx));
-        rc = 2;
-      }
-    }
-    if (!rc && !used) {
-      fprintf(stderr, "salient eval: --set %s: no chosen method takes '%s'\n", o.sets[k], key);
-      rc = 2;
-    }
-  }
-  sal_ctx_free(pctx);
-  free(mlist);
-  if (!rc && s.n_methods == 0) {
-    fprintf(stderr, "salient eval: --methods is empty\n");
-    rc = 2;
-  }
+  int rc = cli_methods_parse("eval", o.methods, o.sets, o.n_sets, max_memory, s.params, s.method_names, &s.n_methods,
+                             MAX_METHODS);
+  s.max_memory = max_memory;
   if (rc) return rc;
 
   sal_model_meta meta;

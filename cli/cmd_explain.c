@@ -14,11 +14,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cli/method_args.h"
 #include "cli/model_args.h"
 #include "salient/explain.h"
 #include "src/io/atomic.h"
 
-#define MAX_METHODS 16
+#define MAX_METHODS CLI_MAX_METHODS
 #define MAX_SETS 64
 
 typedef struct explain_opts {
@@ -114,22 +115,6 @@ static int list_images(const char *path, item **items, int64_t *n) {
   free(names);
   *n = cnt;
   return 0;
-}
-
-/* "2G", "512M", "64K" or plain bytes. */
-static bool parse_bytes(const char *s, int64_t *out) {
-  char *end;
-  errno = 0;
-  double v = strtod(s, &end);
-  if (errno || end == s || !(v > 0)) return false;
-  double mul = 1;
-  if (*end == 'K' || *end == 'k') mul = 1024.0, end++;
-  else if (*end == 'M' || *end == 'm') mul = 1024.0 * 1024, end++;
-  else if (*end == 'G' || *end == 'g') mul = 1024.0 * 1024 * 1024, end++;
-  if (*end == 'B' || *end == 'i') end++;
-  if (*end || v * mul > 9e18) return false;
-  *out = (int64_t)(v * mul);
-  return *out >= 1;
 }
 
 static void print_method_help(const char *name) {
@@ -290,27 +275,6 @@ done:
 }
 
 /* Decodes and preprocesses the image files in batches of --batch; failures are reported by name. */
-/* Sets parameter key = value for every chosen method that takes it (--set, --trace, --layers). A
- * bad value is an error; so is a key no chosen method takes (who: which methods do; NULL: with a
- * single method, the library's message listing its parameters). Returns the exit code (0 or 2). */
-static int set_param(sal_ctx *pctx, run_state *s, const char *opt, const char *key, const char *value, const char *who) {
-  int used = 0;
-  for (int m = 0; m < s->n_methods; m++) {
-    sal_status st = sal_method_params_set(pctx, &s->params[m], key, value);
-    if (st == SAL_STATUS_OK) {
-      used++;
-    } else if (st != SAL_STATUS_NOT_FOUND || (!who && s->n_methods == 1)) {
-      fprintf(stderr, "salient explain: %s: %s\n", opt, sal_ctx_last_error(pctx));
-      return 2;
-    }
-  }
-  if (!used) {
-    fprintf(stderr, "salient explain: %s: no chosen method takes %s (%s)\n", opt, key, who ? who : "see --method NAME --help");
-    return 2;
-  }
-  return 0;
-}
-
 static int run_images(run_state *s, item *items, int64_t n_items) {
   sal_ctx *ctx = s->ctx;
   const int64_t per = s->C * s->H * s->W, B = s->o->batch;
@@ -507,59 +471,24 @@ int cmd_explain(int argc, char **argv) {
     return 2;
   }
   int64_t max_memory = SAL_EXPLAIN_DEFAULT_MEMORY;
-  if (o.max_memory && !parse_bytes(o.max_memory, &max_memory)) {
+  if (o.max_memory && !cli_parse_bytes(o.max_memory, &max_memory)) {
     fprintf(stderr, "salient explain: --max-memory must be a size such as 512M or 2G, got '%s'\n", o.max_memory);
     return 2;
   }
-  /* Methods and parameters are checked before the model is opened: usage errors come first. */
-  char *mlist = strdup(o.methods);
-  char *save = NULL;
+  /* Methods and parameters are checked before the model is opened: usage errors come first. --trace
+   * and --layers are the parameters `trace` (dm, hdm) and `layers` (reliable). */
+  int rc = cli_methods_parse("explain", o.methods, o.sets, o.n_sets, max_memory, s.params, s.method_names, &s.n_methods,
+                             MAX_METHODS);
+  if (!rc && o.trace) rc = cli_methods_set("explain", s.params, s.n_methods, "--trace", "trace", o.trace, "dm and hdm do");
+  if (!rc && o.layers)
+    rc = cli_methods_set("explain", s.params, s.n_methods, "--layers", "layers", o.layers, "reliable does");
   sal_ctx *pctx = NULL;
-  int rc = 0;
-  if (!mlist || sal_ctx_new(1, 0, &pctx)) {
-    free(mlist);
-    return 1;
-  }
-  for (char *tok = strtok_r(mlist, ",", &save); tok && !rc; tok = strtok_r(NULL, ",", &save)) {
-    if (s.n_methods == MAX_METHODS) {
-      fprintf(stderr, "salient explain: at most %d methods\n", MAX_METHODS);
-      rc = 2;
-      break;
-    }
-    sal_status st = sal_method_params_default(pctx, tok, &s.params[s.n_methods]);
-    if (st) {
-      fprintf(stderr, "salient explain: %s\n", sal_ctx_last_error(pctx));
-      rc = 2;
-      break;
-    }
-    s.method_names[s.n_methods] = s.params[s.n_methods].method;
-    s.params[s.n_methods].max_memory = max_memory;
-    s.n_methods++;
-  }
-  /* Each --set applies to the methods that take its key; a key no chosen method takes is an error. */
-  for (int k = 0; k < o.n_sets && !rc; k++) {
-    const char *eq = strchr(o.sets[k], '=');
-    char key[64];
-    if (!eq || eq == o.sets[k] || (size_t)(eq - o.sets[k]) >= sizeof key) {
-      fprintf(stderr, "salient explain: --set '%s' is not key=value\n", o.sets[k]);
-      rc = 2;
-      break;
-    }
-    memcpy(key, o.sets[k], (size_t)(eq - o.sets[k]));
-    key[eq - o.sets[k]] = '\0';
-    char opt[96];
-    snprintf(opt, sizeof opt, "--set %.80s", o.sets[k]);
-    rc = set_param(pctx, &s, opt, key, eq + 1, NULL);
-  }
-  /* --trace and --layers are the parameters `trace` (dm, hdm) and `layers` (reliable) */
-  if (!rc && o.trace) rc = set_param(pctx, &s, "--trace", "trace", o.trace, "dm and hdm do");
-  if (!rc && o.layers) rc = set_param(pctx, &s, "--layers", "layers", o.layers, "reliable does");
+  if (!rc && sal_ctx_new(1, 0, &pctx)) rc = 1;
   if (!rc && sal_colormap_parse(pctx, o.colormap, &s.cm)) {
     fprintf(stderr, "salient explain: --colormap: %s\n", sal_ctx_last_error(pctx));
     rc = 2;
   }
   sal_ctx_free(pctx);
-  free(mlist);
   if (rc) return rc;
 
   sal_model_meta meta;
