@@ -10,13 +10,6 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fix=tests/fixtures/saliency
 model=$fix/model.onnx
 source "$(dirname "$0")/lib_cli.sh"
-exists() { # exists "label" file...
-  local label="$1"; shift
-  for f in "$@"; do
-    if [ ! -s "$f" ]; then echo "FAIL $label: $f missing or empty" >&2; fail=$((fail+1)); return; fi
-  done
-  pass=$((pass+1))
-}
 has() { # has "label" file needle
   if grep -qF -- "$3" "$2" 2>/dev/null; then pass=$((pass+1)); else echo "FAIL $1: '$3' not in $2" >&2; fail=$((fail+1)); fi
 }

@@ -10,13 +10,6 @@ tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 fix=tests/fixtures/dm_refs
 model=$fix/model.onnx
 source "$(dirname "$0")/lib_cli.sh"
-exists() { # exists "label" file...
-  local label="$1"; shift
-  for f in "$@"; do
-    if [ ! -s "$f" ]; then echo "FAIL $label: $f missing or empty" >&2; fail=$((fail+1)); return; fi
-  done
-  pass=$((pass+1))
-}
 
 small="--set grids=2,3 --set aux_grids=4,8 --set iterations=6"
 hsmall="--set fusion_iterations=4 --set levels=2"

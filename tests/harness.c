@@ -674,3 +674,25 @@ void th_check_scaled(const char *label, const float *got, const sal_shape *got_s
   printf("  %-44s max err %.2e = %.2e x max %.3g (tol %.0e)\n", label, err, mx > 0 ? err / mx : err, mx, tol);
   th_allclose(label, got, want->data, n, 0, tol * mx);
 }
+
+sal_graph *th_linear_image_model(int64_t side, int64_t classes, const float *w) {
+  sal_graph *g = NULL;
+  TH_OK(sal_graph_new(th_ctx(), &g));
+  if (!g) return NULL;
+  const int64_t k[2] = {side, side};
+  const sal_attr conv[] = {sal_attr_ints("kernel_shape", 2, k)};
+  const sal_attr flat[] = {sal_attr_int("axis", 1)};
+  const char *cin[2] = {"input", "w"}, *fin[1] = {"c"};
+  const char *cout[1] = {"c"}, *fout[1] = {"logits"};
+  sal_status st = sal_graph_add_input(g, "input", 4, (int64_t[]){-1, 1, side, side});
+  if (!st) st = sal_graph_add_param(g, "w", 4, (int64_t[]){classes, 1, side, side}, w, false);
+  if (!st) st = sal_graph_add_node(g, "Conv", "conv", cin, 2, cout, 1, conv, 1);
+  if (!st) st = sal_graph_add_node(g, "Flatten", "flat", fin, 1, fout, 1, flat, 1);
+  if (!st) st = sal_graph_add_output(g, "logits");
+  TH_CHECK(st == SAL_STATUS_OK, "th_linear_image_model: %s", sal_ctx_last_error(th_ctx()));
+  if (st) {
+    sal_graph_free(g);
+    return NULL;
+  }
+  return g;
+}

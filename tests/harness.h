@@ -103,6 +103,11 @@ typedef struct th_op_case {
 /* Builds a one-node graph for c (output names "y0", "y1", ...). Returns NULL on failure
  * (counted as a failed check). */
 sal_graph *th_build(const th_op_case *c);
+/* A linear classifier of (N, 1, side, side) images: input "input" -> Conv with a side x side kernel
+ * (classes filters w, (classes, side, side), no bias) -> Flatten -> "logits" (N, classes), i.e.
+ * logit k = Σ w_k ⊙ x. The saliency tests' models whose evidence is known. NULL (and a failed
+ * check) on error. */
+sal_graph *th_linear_image_model(int64_t side, int64_t classes, const float *w);
 /* Fills a buffer per the input's fill rule (deterministic in seed). */
 void th_fill_buf(const th_input *in, float *buf, int64_t n, uint64_t seed);
 

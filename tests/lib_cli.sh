@@ -10,3 +10,11 @@ check() {
     echo "FAIL $label: exit $rc (want $want, needle '$needle'), output: $out" >&2; fail=$((fail+1))
   else pass=$((pass+1)); fi
 }
+# exists "label" file...: every file exists and is not empty.
+exists() {
+  local label="$1"; shift
+  for f in "$@"; do
+    if [ ! -s "$f" ]; then echo "FAIL $label: $f missing or empty" >&2; fail=$((fail+1)); return; fi
+  done
+  pass=$((pass+1))
+}

@@ -198,24 +198,10 @@ static void test_determinism(sal_graph *g, sal_tensor *x, const int64_t *tg) {
 /* input (N, 1, 16, 16) -> Conv 16x16 (2 filters, no padding) -> Flatten -> logits (N, 2):
  * logit 0 = mean of the region rows 4..7, cols 8..11 of the image; logit 1 = 0. */
 static sal_graph *region_model(void) {
-  sal_ctx *ctx = th_ctx();
-  sal_graph *g = NULL;
-  TH_OK(sal_graph_new(ctx, &g));
-  if (!g) return NULL;
   float w[2 * 256] = {0};
   for (int y = 4; y < 8; y++)
     for (int x = 8; x < 12; x++) w[y * 16 + x] = 1.0f / 16.0f;
-  const int64_t k16[2] = {16, 16};
-  const sal_attr conv[] = {sal_attr_ints("kernel_shape", 2, k16)};
-  const sal_attr flat[] = {sal_attr_int("axis", 1)};
-  const char *cin[2] = {"input", "w"}, *fin[1] = {"c"};
-  const char *cout[1] = {"c"}, *fout[1] = {"logits"};
-  TH_OK(sal_graph_add_input(g, "input", 4, (int64_t[]){-1, 1, 16, 16}));
-  TH_OK(sal_graph_add_param(g, "w", 4, (int64_t[]){2, 1, 16, 16}, w, false));
-  TH_OK(sal_graph_add_node(g, "Conv", "conv", cin, 2, cout, 1, conv, 1));
-  TH_OK(sal_graph_add_node(g, "Flatten", "flat", fin, 1, fout, 1, flat, 1));
-  TH_OK(sal_graph_add_output(g, "logits"));
-  return g;
+  return th_linear_image_model(16, 2, w);
 }
 
 static bool in_region(int64_t q) {

@@ -200,24 +200,11 @@ static void test_determinism(sal_graph *g, const sal_tensor *x, const int64_t *t
  * The factor 50 gives the reward the weight of ImageNet logits against the area constraint (λ = 300):
  * with a mean of order 1 the constraint alone decides where the mask goes. */
 static sal_graph *region_model(void) {
-  sal_graph *g = NULL;
-  TH_OK(sal_graph_new(th_ctx(), &g));
-  if (!g) return NULL;
   static float w[2 * 576];
   memset(w, 0, sizeof w);
   for (int y = 6; y < 12; y++)
     for (int x = 12; x < 18; x++) w[y * 24 + x] = 50.0f / 36.0f;
-  const int64_t k24[2] = {24, 24};
-  const sal_attr conv[] = {sal_attr_ints("kernel_shape", 2, k24)};
-  const sal_attr flat[] = {sal_attr_int("axis", 1)};
-  const char *cin[2] = {"input", "w"}, *fin[1] = {"c"};
-  const char *cout[1] = {"c"}, *fout[1] = {"logits"};
-  TH_OK(sal_graph_add_input(g, "input", 4, (int64_t[]){-1, 1, 24, 24}));
-  TH_OK(sal_graph_add_param(g, "w", 4, (int64_t[]){2, 1, 24, 24}, w, false));
-  TH_OK(sal_graph_add_node(g, "Conv", "conv", cin, 2, cout, 1, conv, 1));
-  TH_OK(sal_graph_add_node(g, "Flatten", "flat", fin, 1, fout, 1, flat, 1));
-  TH_OK(sal_graph_add_output(g, "logits"));
-  return g;
+  return th_linear_image_model(24, 2, w);
 }
 
 static void test_known_evidence(void) {

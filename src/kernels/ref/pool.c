@@ -179,43 +179,13 @@ static sal_status gap_backward(sal_kctx *k) {
   return SAL_STATUS_OK;
 }
 
-/* GlobalMaxPool: y[n][c] = max of plane (n,c); the gradient goes to the plane's first maximum
- * (row-major), as MaxPool's and PyTorch's adaptive max pooling. */
-static int64_t plane_argmax(const float *xp, int64_t s) {
-  int64_t best = 0;
-  for (int64_t i = 1; i < s; i++)
-    if (xp[i] > xp[best]) best = i;
-  return best;
-}
-
-static sal_status gmp_forward(sal_kctx *k) {
-  const sal_window *w = &((const sal_pool_geom *)k->state)->win;
-  const float *x = k->in[0]->data;
-  float *y = k->out[0]->data;
-  int64_t s = w->h * w->w;
-  #pragma omp parallel for schedule(static)
-  for (int64_t pl = 0; pl < w->n * w->c; pl++) y[pl] = x[pl * s + plane_argmax(x + pl * s, s)];
-  return SAL_STATUS_OK;
-}
-
-static sal_status gmp_backward(sal_kctx *k) {
-  const sal_window *w = &((const sal_pool_geom *)k->state)->win;
-  if (!k->din[0]) return SAL_STATUS_OK;
-  sal__grad_prepare(k, 0);
-  if (!k->dout[0]) return SAL_STATUS_OK;
-  const float *x = k->in[0]->data, *dy = k->dout[0]->data;
-  float *dx = k->din[0]->data;
-  int64_t s = w->h * w->w;
-  #pragma omp parallel for schedule(static)
-  for (int64_t pl = 0; pl < w->n * w->c; pl++) dx[pl * s + plane_argmax(x + pl * s, s)] += dy[pl];
-  return SAL_STATUS_OK;
-}
-
 const sal_kernel sal__ref_maxpool = {.name = "ref", .prepare = pool_prepare, .release = pool_release,
                                      .forward = maxpool_forward, .backward = maxpool_backward};
 const sal_kernel sal__ref_avgpool = {.name = "ref", .prepare = pool_prepare, .release = pool_release,
                                      .forward = avgpool_forward, .backward = avgpool_backward};
 const sal_kernel sal__ref_globalavgpool = {.name = "ref", .prepare = pool_prepare, .release = pool_release,
                                            .forward = gap_forward, .backward = gap_backward};
+/* GlobalMaxPool is MaxPool over one window covering the flattened plane (sal__pool_geom's global
+ * geometry), the gradient going to its first maximum like MaxPool's and PyTorch's. */
 const sal_kernel sal__ref_globalmaxpool = {.name = "ref", .prepare = pool_prepare, .release = pool_release,
-                                           .forward = gmp_forward, .backward = gmp_backward};
+                                           .forward = maxpool_forward, .backward = maxpool_backward};
