@@ -52,17 +52,6 @@ static sal_status check_image(sal_ctx *ctx, const sal__xjob *job, const float *i
   return SAL_STATUS_OK;
 }
 
-typedef struct ranked {
-  float v;
-  int64_t i;
-} ranked;
-
-static int by_value(const void *a, const void *b) {
-  const ranked *x = a, *y = b;
-  if (x->v != y->v) return x->v > y->v ? -1 : 1;
-  return x->i < y->i ? -1 : x->i > y->i;
-}
-
 /* One curve: states s_0 .. s_{n}, s_k = start with the first k·step ranked pixels (all channels)
  * taken from finish; probabilities of target into curve. */
 static sal_status run_curve(sal__runner *r, const int64_t *order, int64_t n_steps, int64_t step, const float *start,
@@ -114,18 +103,15 @@ sal_status sal_metric_insertion_deletion(sal_ctx *ctx, sal_graph *g, const float
 
   sal__runner r;
   if ((st = sal__runner_init(&r, &job, false, NULL, n_steps + 1, per * (int64_t)sizeof(float)))) return st;
-  ranked *rk = sal_alloc(ctx, (size_t)n * sizeof *rk);
   int64_t *order = sal_alloc(ctx, (size_t)n * sizeof *order);
   float *zero = sal_calloc(ctx, (size_t)per, sizeof *zero), *blur = sal_alloc(ctx, (size_t)per * sizeof *blur);
   float *cur = sal_alloc(ctx, (size_t)per * sizeof *cur), *batch = sal_alloc(ctx, (size_t)(r.B * per) * sizeof *batch);
   float *logits = sal_alloc(ctx, (size_t)(r.B * job.K) * sizeof *logits);
   float *ic = sal_alloc(ctx, (size_t)(n_steps + 1) * sizeof *ic), *dc = sal_alloc(ctx, (size_t)(n_steps + 1) * sizeof *dc);
-  if (!rk || !order || !zero || !blur || !cur || !batch || !logits || !ic || !dc) st = SAL_STATUS_OUT_OF_MEMORY;
+  if (!order || !zero || !blur || !cur || !batch || !logits || !ic || !dc) st = SAL_STATUS_OUT_OF_MEMORY;
   if (!st) {
-    for (int64_t i = 0; i < n; i++) rk[i] = (ranked){map[i], i};
-    qsort(rk, (size_t)n, sizeof *rk, by_value);
-    for (int64_t i = 0; i < n; i++) order[i] = rk[i].i;
-    st = sal__gauss_blur(ctx, image, C, H, W, sigma, blur);
+    st = sal__eval_rank(ctx, map, n, order);
+    if (!st) st = sal__gauss_blur(ctx, image, C, H, W, sigma, blur);
   }
   if (!st) st = run_curve(&r, order, n_steps, step, image, zero, target, cur, batch, logits, dc);
   if (!st) st = run_curve(&r, order, n_steps, step, blur, image, target, cur, batch, logits, ic);
@@ -135,7 +121,6 @@ sal_status sal_metric_insertion_deletion(sal_ctx *ctx, sal_graph *g, const float
     if (del_curve) memcpy(del_curve, dc, (size_t)(n_steps + 1) * sizeof *dc);
     if (ins_curve) memcpy(ins_curve, ic, (size_t)(n_steps + 1) * sizeof *ic);
   }
-  sal_free(rk);
   sal_free(order);
   sal_free(zero);
   sal_free(blur);

@@ -12,4 +12,8 @@ int64_t sal__eval_argmax(const float *map, int64_t n);
 /* out = (map − min) / (max − min); all 0 for a constant map. out may alias map. */
 void sal__eval_minmax(const float *map, int64_t n, float *out);
 
+/* order[0..n) = the indices of map sorted by decreasing value, equal values in increasing index
+ * (row-major) order. BAD_INPUT/OUT_OF_MEMORY as usual. */
+sal_status sal__eval_rank(sal_ctx *ctx, const float *map, int64_t n, int64_t *order);
+
 #endif

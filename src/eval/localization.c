@@ -40,6 +40,28 @@ int64_t sal__eval_argmax(const float *map, int64_t n) {
   return constant ? -1 : best;
 }
 
+typedef struct ranked {
+  float v;
+  int64_t i;
+} ranked;
+
+/* Larger value first; equal values in row-major order. */
+static int by_value(const void *a, const void *b) {
+  const ranked *x = a, *y = b;
+  if (x->v != y->v) return x->v > y->v ? -1 : 1;
+  return x->i < y->i ? -1 : x->i > y->i;
+}
+
+sal_status sal__eval_rank(sal_ctx *ctx, const float *map, int64_t n, int64_t *order) {
+  ranked *r = sal_alloc(ctx, (size_t)(n > 0 ? n : 1) * sizeof *r);
+  if (!r) return SAL_STATUS_OUT_OF_MEMORY;
+  for (int64_t i = 0; i < n; i++) r[i] = (ranked){map[i], i};
+  qsort(r, (size_t)n, sizeof *r, by_value);
+  for (int64_t i = 0; i < n; i++) order[i] = r[i].i;
+  sal_free(r);
+  return SAL_STATUS_OK;
+}
+
 void sal__eval_minmax(const float *map, int64_t n, float *out) {
   float lo = map[0], hi = map[0];
   for (int64_t i = 1; i < n; i++) lo = map[i] < lo ? map[i] : lo, hi = map[i] > hi ? map[i] : hi;

@@ -9,18 +9,6 @@
 #include "core/internal.h"
 #include "eval/eval.h"
 
-typedef struct ranked {
-  float v;
-  int64_t i;
-} ranked;
-
-/* Larger value first; equal values in row-major order. */
-static int by_value(const void *a, const void *b) {
-  const ranked *x = a, *y = b;
-  if (x->v != y->v) return x->v > y->v ? -1 : 1;
-  return x->i < y->i ? -1 : x->i > y->i;
-}
-
 sal_status sal_metric_overlap(sal_ctx *ctx, const float *map, int64_t h, int64_t w, const uint8_t *mask,
                               double percentile, sal_overlap *out) {
   sal_status st = sal__eval_check_map(ctx, map, h, w);
@@ -29,14 +17,16 @@ sal_status sal_metric_overlap(sal_ctx *ctx, const float *map, int64_t h, int64_t
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "sal_metric_overlap: NULL mask or output, or percentile %g not in [0, 100]",
                          percentile);
   const int64_t n = h * w, k = llround((double)n * (1.0 - percentile / 100.0));
-  ranked *r = sal_alloc(ctx, (size_t)n * sizeof *r);
-  if (!r) return SAL_STATUS_OUT_OF_MEMORY;
-  for (int64_t i = 0; i < n; i++) r[i] = (ranked){map[i], i};
-  qsort(r, (size_t)n, sizeof *r, by_value);
+  int64_t *order = sal_alloc(ctx, (size_t)n * sizeof *order);
+  if (!order) return SAL_STATUS_OUT_OF_MEMORY;
+  if ((st = sal__eval_rank(ctx, map, n, order))) {
+    sal_free(order);
+    return st;
+  }
   int64_t tp = 0, g = 0;
-  for (int64_t i = 0; i < k; i++) tp += mask[r[i].i] != 0;
+  for (int64_t i = 0; i < k; i++) tp += mask[order[i]] != 0;
   for (int64_t i = 0; i < n; i++) g += mask[i] != 0;
-  sal_free(r);
+  sal_free(order);
   out->selected = k;
   out->dice = k + g > 0 ? 2.0 * (double)tp / (double)(k + g) : 0;
   out->iou = k + g - tp > 0 ? (double)tp / (double)(k + g - tp) : 0;
