@@ -89,6 +89,16 @@ static void conv_cases(void) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_conv(&cases[i]);
 }
 
+/* 1792 values floor(1.5 z), z ~ N(0,1): integers in about -5..4, so most pooling windows hold
+ * repeated values, often the maximum twice. */
+static const float *tied_grid(void) {
+  static float tied[2 * 16 * 8 * 7];
+  th_input nf = {.fill = TH_FILL_NORMAL};
+  th_fill_buf(&nf, tied, 2 * 16 * 8 * 7, 31);
+  for (size_t i = 0; i < sizeof tied / sizeof tied[0]; i++) tied[i] = floorf(tied[i] * 1.5f);
+  return tied;
+}
+
 static void bn_pool_cases(void) {
   /* Batch-norm: the reference reduces in double, oneDNN in f32 over N*H*W <= 300 values (relative
    * error ~1e-6); d(input) in training subtracts two means from dy, so it is compared at 1e-4
@@ -136,6 +146,25 @@ static void bn_pool_cases(void) {
       {.label = "gap", .op = "GlobalAveragePool", .n_in = 1, .in = {{"x", 4, {2, 16, 5, 7}}}, .n_out = 1},
   };
   for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++) th_compare_kernels(&pools[i], 1e-6, 1e-6);
+  /* Exact ties: values on a coarse grid repeat inside most windows. Both kernels must route each
+   * window's gradient to its first maximum in row-major window order (PyTorch's rule). Overlapping
+   * windows sum up to 4 gradients per input in different orders (1e-6 covers that rounding); a
+   * kernel breaking ties another way moves a whole O(1) window gradient to another pixel. */
+  const float *tied = tied_grid();
+  th_op_case tie_cases[] = {
+      {.label = "maxpool ties 3x3 s2 pad 1 ceil", .op = "MaxPool", .n_in = 1,
+       .in = {{"x", 4, {2, 16, 8, 7}, .fill = TH_FILL_DATA, .data = tied}}, .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K3), sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, P1),
+                 sal_attr_int("ceil_mode", 1)},
+       .n_attrs = 4},
+      {.label = "maxpool ties 2x2 s2", .op = "MaxPool", .n_in = 1,
+       .in = {{"x", 4, {1, 3, 9, 8}, .fill = TH_FILL_DATA, .data = tied}}, .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K2), sal_attr_ints("strides", 2, S2)}, .n_attrs = 2},
+      {.label = "maxpool ties 3x3 s1", .op = "MaxPool", .n_in = 1,
+       .in = {{"x", 4, {1, 16, 8, 7}, .fill = TH_FILL_DATA, .data = tied}}, .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K3)}, .n_attrs = 1},
+  };
+  for (size_t i = 0; i < sizeof tie_cases / sizeof tie_cases[0]; i++) th_compare_kernels(&tie_cases[i], 1e-6, 1e-6);
 }
 
 /* Runs a graph with the given kernels: forward, backward from "y" (all-ones seed), and returns
@@ -1009,6 +1038,10 @@ static void blocked_layouts(void) {
        .in = {{"x", 4, {1, 16, 5, 5}}, {"w", 4, {20, 16, 1, 1}, .param = true}}, .n_out = 1},
       {.label = "blocked maxpool", .op = "MaxPool", .n_in = 1, .in = {{"x", 4, {1, 20, 7, 7}, .fill = TH_FILL_DISTINCT}},
        .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K3), sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, P1)},
+       .n_attrs = 3},
+      {.label = "blocked maxpool ties", .op = "MaxPool", .n_in = 1,
+       .in = {{"x", 4, {1, 20, 7, 7}, .fill = TH_FILL_DATA, .data = tied_grid()}}, .n_out = 1,
        .attrs = {sal_attr_ints("kernel_shape", 2, K3), sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, P1)},
        .n_attrs = 3},
       {.label = "blocked avgpool", .op = "AveragePool", .n_in = 1, .in = {{"x", 4, {2, 16, 6, 6}}}, .n_out = 1,
