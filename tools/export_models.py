@@ -51,7 +51,7 @@ import onnx
 import torch
 import torch.nn.functional as F
 import torchvision
-from torchvision.models import densenet, efficientnet, mobilenetv3, shufflenetv2
+from torchvision.models import densenet, efficientnet, shufflenetv2
 
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "onnx", "models")
 OPSETS = (13, 17)

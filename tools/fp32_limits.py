@@ -9,11 +9,13 @@ For each model:
     T32-T64            PyTorch float32 vs float64: max|dlogit|/max|logit|, gradient cosine and
                        max|dgrad|/max|grad| (the measures of tools/compare_models.py)
     pool routing       the same, float32 with every max-pool window routed to float64's argmax
-    pool+relu routing  also with float64's ReLU masks (max-pool and ReLU then take float64's branches)
+    pool+relu routing  also with float64's ReLU and ReLU6 masks (max-pool, ReLU and ReLU6 then take
+                       float64's branches; Hardswish is not replayed)
+    T64p-T64           float64 with the weights moved by half a float32 ulp vs float64
     max-pool windows   per layer: windows, near-ties (top two within 1e-5 of the maximum; windows
                        whose maximum is exactly 0 — all inputs cut by a preceding ReLU — are not
                        counted: their gradient is 0 either way) and windows flipped in float32
-    relu flips         ReLU inputs with different signs in float32 and float64
+    relu/relu6         ReLU and ReLU6 inputs on the other side of a kink in float32
 If the gradient error falls below the criterion once float32 takes float64's branches, the
 remaining arithmetic is accurate and the error comes from those branch flips alone.
 
@@ -25,7 +27,6 @@ import copy
 import os
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -95,19 +96,6 @@ def run(model, x, top1):
     return logits.detach().double().numpy(), xg.grad.double().numpy(), top1
 
 
-def top2_gap(x, kernel_size, stride, padding, ceil_mode, out_shape):
-    """For every window: (max, max - second largest), from float64 values."""
-    k = kernel_size if isinstance(kernel_size, int) else kernel_size[0]
-    s = stride if isinstance(stride, int) else (stride[0] if stride else k)
-    p = padding if isinstance(padding, int) else padding[0]
-    oh, ow = out_shape[-2], out_shape[-1]
-    eh, ew = (oh - 1) * s + k - (x.shape[2] + 2 * p), (ow - 1) * s + k - (x.shape[3] + 2 * p)
-    xp = F.pad(x, (p, p + max(ew, 0), p, p + max(eh, 0)), value=float("-inf"))
-    patches = xp.unfold(2, k, s).unfold(3, k, s)[:, :, :oh, :ow].reshape(x.shape[0], x.shape[1], oh, ow, k * k)
-    top = patches.topk(2, dim=-1).values
-    return top[..., 0], top[..., 0] - top[..., 1]
-
-
 def analyse(arch):
     model = export_models.build(arch, small=False)
     torch.manual_seed(1)
@@ -133,23 +121,18 @@ def analyse(arch):
             b64.mode, b64.i, b64.j, b64.replay_relu = "replay", 0, 0, relu
             lr, gr, _ = run(model, x, top1_32)
         rows.append(("pool+relu routing" if relu else "pool routing", metrics(l64, lr, g64, gr)))
-    # The float64 model with every weight moved by half a float32 ulp (relative 2^-24, random
-    # sign): what an exact engine would compute on weights rounded once more to float32 (as
-    # torch.onnx does when it folds batch norm into the convolutions).
-    mp = copy.deepcopy(m64)
-    gen = torch.Generator().manual_seed(3)
-    with torch.no_grad():
-        for prm in mp.parameters():
-            sign = torch.randint(0, 2, prm.shape, generator=gen).double() * 2 - 1
-            prm.mul_(1 + sign * 2.0 ** -24)
+    # What rounding the weights once more to float32 (as torch.onnx's batch-norm folding does)
+    # does to the exact answer.
+    mp = export_models.perturbed(m64, torch.Generator().manual_seed(3))
     lp, gp, _ = run(mp, x.double(), top1_32)
-    rows.append(("T64 1/2-ulp weights", metrics(l64, lp, g64, gp)))
+    rows.append(("T64p-T64", metrics(l64, lp, g64, gp)))
     print(f"{arch}: top-1 float32 {top1_32.tolist()}, float64 {top1.tolist()}")
     for name, m in rows:
         print(f"    {name:18s} max|dlogit|/max|logit| {m['logits']:.2e}  cosine {m['cosine']:.9f}  "
               f"max|dgrad|/max|grad| {m['gradmax']:.2e}")
     for li, ((xin, k, s, p, cm, shp), i64, i32) in enumerate(zip(b64.pool_inputs, b64.pools, b32.pools)):
-        mx, gap = top2_gap(xin, k, s, p, cm, shp)
+        mx, second = export_models.pool_top2(xin, k, s, p, cm, shp)
+        gap = mx - second
         live = mx != 0
         near = (gap <= NEAR_TIE * mx.abs()) & live
         flips = (i64 != i32)
