@@ -3,28 +3,33 @@
 fixtures for salient's ONNX importer and `salient run`.
 
 Every model is built with fixed-seed random weights (torch.manual_seed; torchvision's own
-initialisation, then batch-norm running statistics calibrated on random images and affine
-parameters randomised: see calibrate_batchnorm), put in eval mode, and exported by
-torch.onnx.export with a dynamic batch axis ("N" on input "input" and output "logits") at opsets
-13 and 17. Architectures: resnet18, resnet50, vgg16_bn, mobilenet_v2, mobilenet_v3_small,
-densenet121, efficientnet_b0, squeezenet1_1, shufflenet_v2_x1_0, googlenet (aux_logits=False,
+initialisation, then batch-norm affine parameters randomised and running statistics calibrated
+on random images: see calibrate_batchnorm), put in eval mode, and exported by torch.onnx.export
+with a dynamic batch axis ("N" on input "input" and output "logits") at opsets 13 and 17.
+Architectures: resnet18, resnet50, vgg16_bn, mobilenet_v2, mobilenet_v3_small, densenet121,
+efficientnet_b0, squeezenet1_1, shufflenet_v2_x1_0, googlenet (aux_logits=False,
 init_weights=True).
 
 Layout (one directory per architecture and opset):
     <root>/<arch>_op<opset>/model.onnx   the exported model
-    <root>/<arch>_op<opset>/input.npy    (2, 3, H, W) float32, N(0, 1) from a fixed seed
+    <root>/<arch>_op<opset>/input.npy    (2, 3, H, W) float32, N(0, 1) from a fixed seed (--full:
+                                         seed 1; --small: the first seed whose branch decisions
+                                         keep clear of ties, see pick_input)
     <root>/<arch>_op<opset>/logits.npy   (2, K) float32, PyTorch's output for input.npy
     <root>/<arch>_op<opset>/grad.npy     (2, 3, H, W) float32, d(sum_i logits[i, top1_i]) / d input,
                                          top1_i = argmax of logits[i]
+    --full only (tools/compare_models.py, tests/test_onnx_models.c):
     <root>/<arch>_op<opset>/logits64.npy (2, K) float64 and
     <root>/<arch>_op<opset>/grad64.npy   (2, 3, H, W) float64: the same computed by PyTorch in
                                          float64 (model.double() on the same float32 weights and
-                                         input, top1_i from float32), --full only: the exact answer
-                                         both float32 engines approximate (tools/compare_models.py)
+                                         input, top1_i from float32): the exact answer every
+                                         float32 engine approximates
+    <root>/<arch>_op<opset>/logits64p.npy, grad64p.npy   the same in float64 with every weight
+                                         moved by half a float32 ulp (see perturbed)
 
 Modes:
     --small   reduced variants committed to tests/fixtures/onnx/models (root), 32x32 inputs and 10
-              classes; the whole set stays under ~2.5 MB. Only architectures whose torchvision
+              classes; the whole set stays under ~2.5 MB (2.4 MiB). Only architectures whose torchvision
               constructors can shrink the width are included: mobilenet_v2 (width_mult 0.1),
               mobilenet_v3_small (width_mult 0.1), densenet121's block layout with growth rate 4
               and 8 initial features, efficientnet_b0's configuration at width 0.1,
