@@ -209,6 +209,31 @@ done:
   return ok;
 }
 
+/* PyTorch's tie rule by hand: a 2x2 stride-2 max pool over x (1,1,2,4) = [[1 1 0 0] [1 1 0 0]]
+ * (both windows all ties) routes each window's gradient (1, from run_graph's all-ones seed) to its
+ * first element in row-major order: dx = [[1 0 1 0] [0 0 0 0]], with reference and oneDNN kernels. */
+static void maxpool_tie_rule(void) {
+  static const float x[8] = {1, 1, 0, 0, 1, 1, 0, 0}, want[8] = {1, 0, 1, 0, 0, 0, 0, 0};
+  sal_graph *g = NULL;
+  TH_OK(sal_graph_new(th_ctx(), &g));
+  if (!g) return;
+  sal_attr pool[2] = {sal_attr_ints("kernel_shape", 2, K2), sal_attr_ints("strides", 2, S2)};
+  TH_OK(sal_graph_add_input(g, "x", 4, (int64_t[]){1, 1, 2, 4}));
+  TH_OK(sal_graph_add_node(g, "MaxPool", "mp", (const char *[]){"x"}, 1, (const char *[]){"y"}, 1, pool, 2));
+  TH_OK(sal_graph_add_output(g, "y"));
+  const sal_kernels kinds[2] = {SAL_KERNELS_REF, SAL_KERNELS_DNNL};
+  for (int k = 0; k < 2; k++) {
+    float *y = NULL, *dx = NULL;
+    if (run_graph(g, kinds[k], false, true, "x", x, (const char *const[]){"x"}, 1, &y, &dx)) {
+      th_allclose(k ? "maxpool tie rule (dnnl): y" : "maxpool tie rule (ref): y", y, (const float[]){1, 0}, 2, 0, 0);
+      th_allclose(k ? "maxpool tie rule (dnnl): dx" : "maxpool tie rule (ref): dx", dx, want, 8, 0, 0);
+    }
+    free(y);
+    free(dx);
+  }
+  sal_graph_free(g);
+}
+
 static double maxabs(const float *v, int64_t n) {
   double m = 0;
   for (int64_t i = 0; i < n; i++) m = fmax(m, fabs(v[i]));
@@ -1285,6 +1310,7 @@ int main(void) {
   fused_requested_grad();
   small_channel_input_grad();
   bn_pool_cases();
+  maxpool_tie_rule();
   accumulation();
   param_grads_only();
   duplicate_inputs();
