@@ -89,6 +89,16 @@ static void conv_cases(void) {
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) compare_conv(&cases[i]);
 }
 
+/* 1792 values floor(1.5 z), z ~ N(0,1): integers in about -5..4, so most pooling windows hold
+ * repeated values, often the maximum twice. */
+static const float *tied_grid(void) {
+  static float tied[2 * 16 * 8 * 7];
+  th_input nf = {.fill = TH_FILL_NORMAL};
+  th_fill_buf(&nf, tied, 2 * 16 * 8 * 7, 31);
+  for (size_t i = 0; i < sizeof tied / sizeof tied[0]; i++) tied[i] = floorf(tied[i] * 1.5f);
+  return tied;
+}
+
 static void bn_pool_cases(void) {
   /* Batch-norm: the reference reduces in double, oneDNN in f32 over N*H*W <= 300 values (relative
    * error ~1e-6); d(input) in training subtracts two means from dy, so it is compared at 1e-4
@@ -138,6 +148,25 @@ static void bn_pool_cases(void) {
        .n_out = 1},
   };
   for (size_t i = 0; i < sizeof pools / sizeof pools[0]; i++) th_compare_kernels(&pools[i], 1e-6, 1e-6);
+  /* Exact ties: values on a coarse grid repeat inside most windows. Both kernels must route each
+   * window's gradient to its first maximum in row-major window order (PyTorch's rule). Overlapping
+   * windows sum up to 4 gradients per input in different orders (1e-6 covers that rounding); a
+   * kernel breaking ties another way moves a whole O(1) window gradient to another pixel. */
+  const float *tied = tied_grid();
+  th_op_case tie_cases[] = {
+      {.label = "maxpool ties 3x3 s2 pad 1 ceil", .op = "MaxPool", .n_in = 1,
+       .in = {{"x", 4, {2, 16, 8, 7}, .fill = TH_FILL_DATA, .data = tied}}, .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K3), sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, P1),
+                 sal_attr_int("ceil_mode", 1)},
+       .n_attrs = 4},
+      {.label = "maxpool ties 2x2 s2", .op = "MaxPool", .n_in = 1,
+       .in = {{"x", 4, {1, 3, 9, 8}, .fill = TH_FILL_DATA, .data = tied}}, .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K2), sal_attr_ints("strides", 2, S2)}, .n_attrs = 2},
+      {.label = "maxpool ties 3x3 s1", .op = "MaxPool", .n_in = 1,
+       .in = {{"x", 4, {1, 16, 8, 7}, .fill = TH_FILL_DATA, .data = tied}}, .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K3)}, .n_attrs = 1},
+  };
+  for (size_t i = 0; i < sizeof tie_cases / sizeof tie_cases[0]; i++) th_compare_kernels(&tie_cases[i], 1e-6, 1e-6);
 }
 
 /* Runs a graph with the given kernels: forward, backward from "y" (all-ones seed), and returns
@@ -180,6 +209,31 @@ done:
   sal_tensor_free(x);
   sal_plan_free(p);
   return ok;
+}
+
+/* PyTorch's tie rule by hand: a 2x2 stride-2 max pool over x (1,1,2,4) = [[1 1 0 0] [1 1 0 0]]
+ * (both windows all ties) routes each window's gradient (1, from run_graph's all-ones seed) to its
+ * first element in row-major order: dx = [[1 0 1 0] [0 0 0 0]], with reference and oneDNN kernels. */
+static void maxpool_tie_rule(void) {
+  static const float x[8] = {1, 1, 0, 0, 1, 1, 0, 0}, want[8] = {1, 0, 1, 0, 0, 0, 0, 0};
+  sal_graph *g = NULL;
+  TH_OK(sal_graph_new(th_ctx(), &g));
+  if (!g) return;
+  sal_attr pool[2] = {sal_attr_ints("kernel_shape", 2, K2), sal_attr_ints("strides", 2, S2)};
+  TH_OK(sal_graph_add_input(g, "x", 4, (int64_t[]){1, 1, 2, 4}));
+  TH_OK(sal_graph_add_node(g, "MaxPool", "mp", (const char *[]){"x"}, 1, (const char *[]){"y"}, 1, pool, 2));
+  TH_OK(sal_graph_add_output(g, "y"));
+  const sal_kernels kinds[2] = {SAL_KERNELS_REF, SAL_KERNELS_DNNL};
+  for (int k = 0; k < 2; k++) {
+    float *y = NULL, *dx = NULL;
+    if (run_graph(g, kinds[k], false, true, "x", x, (const char *const[]){"x"}, 1, &y, &dx)) {
+      th_allclose(k ? "maxpool tie rule (dnnl): y" : "maxpool tie rule (ref): y", y, (const float[]){1, 0}, 2, 0, 0);
+      th_allclose(k ? "maxpool tie rule (dnnl): dx" : "maxpool tie rule (ref): dx", dx, want, 8, 0, 0);
+    }
+    free(y);
+    free(dx);
+  }
+  sal_graph_free(g);
 }
 
 static double maxabs(const float *v, int64_t n) {
@@ -1013,6 +1067,10 @@ static void blocked_layouts(void) {
        .n_out = 1,
        .attrs = {sal_attr_ints("kernel_shape", 2, K3), sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, P1)},
        .n_attrs = 3},
+      {.label = "blocked maxpool ties", .op = "MaxPool", .n_in = 1,
+       .in = {{"x", 4, {1, 20, 7, 7}, .fill = TH_FILL_DATA, .data = tied_grid()}}, .n_out = 1,
+       .attrs = {sal_attr_ints("kernel_shape", 2, K3), sal_attr_ints("strides", 2, S2), sal_attr_ints("pads", 4, P1)},
+       .n_attrs = 3},
       {.label = "blocked avgpool", .op = "AveragePool", .n_in = 1, .in = {{"x", 4, {2, 16, 6, 6}}}, .n_out = 1,
        .attrs = {sal_attr_ints("kernel_shape", 2, K2), sal_attr_ints("strides", 2, S2)}, .n_attrs = 2},
       {.label = "blocked gap", .op = "GlobalAveragePool", .n_in = 1, .in = {{"x", 4, {2, 20, 3, 5}}}, .n_out = 1},
@@ -1254,6 +1312,7 @@ int main(void) {
   fused_requested_grad();
   small_channel_input_grad();
   bn_pool_cases();
+  maxpool_tie_rule();
   accumulation();
   param_grads_only();
   duplicate_inputs();
