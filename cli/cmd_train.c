@@ -47,7 +47,7 @@ int cmd_train(int argc, char **argv) {
       {"--data", CLI_STRING, "training data: a CSV manifest, an image folder, or a directory with train.csv (required)", &data},
       {"--val", CLI_STRING, "validation manifest or folder (default: val.csv beside the training manifest, if present)", &val},
       {"--arch", CLI_STRING, "architecture: simple_cnn, resnet_small, resnet18, resnet50, vgg16 (default simple_cnn)", &arch},
-      {"--epochs", CLI_INT, "epochs (default 10)", &epochs},
+      {"--epochs", CLI_INT, "epochs (default 9)", &epochs},
       {"--out", CLI_STRING, "checkpoint written after every epoch, .safetensors (required)", &out},
       {"--batch", CLI_INT, "images per step (default 64)", &batch},
       {"--optimizer", CLI_STRING, "sgd, adam or adamw (default adamw)", &optimizer},

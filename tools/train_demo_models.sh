@@ -23,7 +23,7 @@ for fam in shapes lesions; do
   "$bin" test "$tmp/$fam.safetensors" --data "$tmp/$fam" --json "$out/$fam.test.json" > "$tmp/$fam.test.txt"
   {
     echo "salient synth $fam --out DIR && salient train --data DIR --out $fam.safetensors"
-    echo "salient $("$bin" version | head -1), $(nproc) cores, load average before training: $load"
+    echo "$("$bin" version | head -1), $(nproc) cores, load average before training: $load"
     awk -v s="$start" -v e="$end" 'BEGIN { printf "wall clock %.1f s\n", e - s }'
     cat "$tmp/$fam.log"
     head -1 "$tmp/$fam.test.txt"

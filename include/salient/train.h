@@ -26,7 +26,7 @@ typedef struct sal_train_opts {
   int threads;            /* loader threads (0 = 2) */
   sal_augment augment;    /* training augmentation (crop scale (0.7, 1), flip) */
   /* Optimisation. */
-  int64_t epochs;         /* (10) */
+  int64_t epochs;         /* (9) */
   sal_optim_kind optimizer; /* (ADAMW) */
   float lr;               /* base learning rate (3e-3) */
   float momentum;         /* SGD momentum (0) */

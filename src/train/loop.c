@@ -43,7 +43,7 @@ sal_train_opts sal_train_opts_default(void) {
   o.augment.crop = true;
   o.augment.scale_min = 0.7f;
   o.augment.flip = true;
-  o.epochs = 10;
+  o.epochs = 9;
   o.optimizer = SAL_OPTIM_ADAMW;
   o.lr = 3e-3f;
   o.weight_decay = 0.05f;
