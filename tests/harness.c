@@ -55,6 +55,12 @@ sal_tensor *th_npy(const char *dir, const char *rel) {
   return t;
 }
 
+sal_method_params th_method_params(const char *method) {
+  sal_method_params p;
+  TH_OK(sal_method_params_default(th_ctx(), method, &p));
+  return p;
+}
+
 unsigned char *th_read_file(const char *path, size_t *n) {
   *n = 0;
   FILE *f = fopen(path, "rb");

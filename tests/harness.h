@@ -54,6 +54,8 @@ const char *th_tmpdir(void);
 void th_tmp_path(char *buf, size_t n, const char *name);
 /* Reads the .npy file dir + rel (a failed check, and NULL, if it cannot). Free with sal_tensor_free. */
 sal_tensor *th_npy(const char *dir, const char *rel);
+/* The documented defaults of a saliency method (a failed check if it is unknown). */
+sal_method_params th_method_params(const char *method);
 /* A whole file in a malloc'd buffer (free with free), its size in *n; NULL (and *n = 0) when it
  * cannot be read. */
 unsigned char *th_read_file(const char *path, size_t *n);

@@ -10,13 +10,7 @@
 
 #define FIX "tests/fixtures/"
 
-static sal_tensor *load(const char *rel) {
-  char path[256];
-  snprintf(path, sizeof path, FIX "%s", rel);
-  sal_tensor *t = NULL;
-  TH_OK(sal_npy_read(th_ctx(), path, &t));
-  return t;
-}
+static sal_tensor *load(const char *rel) { return th_npy(FIX, rel); }
 
 static void test_spearman(void) {
   sal_ctx *ctx = th_ctx();

@@ -12,19 +12,9 @@
 
 #define FIX "tests/fixtures/saliency/"
 
-static sal_tensor *load(const char *name) {
-  char path[256];
-  snprintf(path, sizeof path, FIX "%s", name);
-  sal_tensor *t = NULL;
-  TH_OK(sal_npy_read(th_ctx(), path, &t));
-  return t;
-}
+static sal_tensor *load(const char *name) { return th_npy(FIX, name); }
 
-static sal_method_params params(const char *method) {
-  sal_method_params p;
-  TH_OK(sal_method_params_default(th_ctx(), method, &p));
-  return p;
-}
+static sal_method_params params(const char *method) { return th_method_params(method); }
 
 /* Runs a method; the explanation is left in *e (cleared by the caller). */
 static sal_status run(sal_graph *g, const sal_tensor *x, const int64_t *t, const sal_method_params *p,

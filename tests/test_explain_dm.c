@@ -16,11 +16,7 @@
 
 static sal_tensor *load(const char *name) { return th_npy(FIX, name); }
 
-static sal_method_params params(const char *method) {
-  sal_method_params p;
-  TH_OK(sal_method_params_default(th_ctx(), method, &p));
-  return p;
-}
+static sal_method_params params(const char *method) { return th_method_params(method); }
 
 /* The reference parameters of tools/make_dm_refs.py (PARAMS). α = 100 and β = 0.05 instead of the
  * defaults: the fixture network's logits move by ~1e-2 under masking, so with α = 1e-2 the area

@@ -18,19 +18,9 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static sal_tensor *load(const char *name) {
-  char path[256];
-  snprintf(path, sizeof path, FIX "%s", name);
-  sal_tensor *t = NULL;
-  TH_OK(sal_npy_read(th_ctx(), path, &t));
-  return t;
-}
+static sal_tensor *load(const char *name) { return th_npy(FIX, name); }
 
-static sal_method_params params(const char *method) {
-  sal_method_params p;
-  TH_OK(sal_method_params_default(th_ctx(), method, &p));
-  return p;
-}
+static sal_method_params params(const char *method) { return th_method_params(method); }
 
 static void set(sal_method_params *p, const char *key, const char *value) {
   TH_OK(sal_method_params_set(th_ctx(), p, key, value));

@@ -13,19 +13,9 @@
 
 #define FIX "tests/fixtures/"
 
-static sal_tensor *load(const char *rel) {
-  char path[256];
-  snprintf(path, sizeof path, FIX "%s", rel);
-  sal_tensor *t = NULL;
-  TH_OK(sal_npy_read(th_ctx(), path, &t));
-  return t;
-}
+static sal_tensor *load(const char *rel) { return th_npy(FIX, rel); }
 
-static sal_method_params params(void) {
-  sal_method_params p;
-  TH_OK(sal_method_params_default(th_ctx(), "reliable", &p));
-  return p;
-}
+static sal_method_params params(void) { return th_method_params("reliable"); }
 
 /* ---- sal_graph_clone ---- */
 static void test_clone(void) {
