@@ -38,9 +38,15 @@ static void remove_dataset(const char *dir) {
 }
 
 int main(int argc, char **argv) {
+  /* Only positional arguments: anything that looks like an option (--help) gets the usage, never
+   * a directory of that name. */
+  char *end = NULL;
+  int64_t n = argc > 2 ? strtoll(argv[2], &end, 10) : 2000;
+  if (argc > 3 || (argc > 1 && argv[1][0] == '-') || (argc > 2 && (*end || n < 1))) {
+    fprintf(stderr, "usage: bench_synth [dir-parent (default $TMPDIR or /tmp)] [images per run >= 1 (default 2000)]\n");
+    return argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) ? 0 : 2;
+  }
   const char *parent = argc > 1 ? argv[1] : (getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-  int64_t n = argc > 2 ? atoll(argv[2]) : 2000;
-  if (n < 1) n = 2000;
   sal_ctx *ctx = NULL;
   if (sal_ctx_new(0, 1, &ctx)) return 1;
   sal_ctx_set_log_level(ctx, SAL_LOG_QUIET);
