@@ -48,6 +48,7 @@ typedef struct eval_state {
   eval_opts *o;
   sal_ctx *ctx;
   sal_graph *g;
+  sal_scorer *scorer; /* the model-based metrics' plans and buffers, made once (insdel, saliency) */
   sal_model_meta *meta;
   sal_dataset *ds;
   const char *data_path;
@@ -314,16 +315,14 @@ static sal_status score_map(eval_state *s, const float *image, const float *map,
   }
   /* The causal metrics run the model on perturbed copies of image (C, H, W) for the explained class. */
   if (s->group[G_INSDEL]) {
-    sal_causal_opts co = sal_causal_opts_default();
-    co.max_memory = s->max_memory;
     double ins, del;
-    if ((st = sal_metric_insertion_deletion(ctx, s->g, image, map, target, &co, &ins, &del, NULL, NULL))) return st;
+    if ((st = sal_metric_insertion_deletion(s->scorer, image, map, target, NULL, &ins, &del, NULL, NULL))) return st;
     PUT("insertion", true, ins);
     PUT("deletion", true, del);
   }
   if (s->group[G_SALIENCY]) {
     double v;
-    if ((st = sal_metric_saliency_metric(ctx, s->g, image, map, target, 0.5f, &v, NULL, NULL))) return st;
+    if ((st = sal_metric_saliency_metric(s->scorer, image, map, target, 0.5f, &v, NULL, NULL))) return st;
     PUT("saliency_metric", true, v);
   }
 #undef PUT
@@ -786,6 +785,10 @@ int cmd_eval(int argc, char **argv) {
     }
   }
   if (rc) goto done;
+  if ((s.group[G_INSDEL] || s.group[G_SALIENCY]) && (st = sal_scorer_new(s.ctx, s.g, s.max_memory, &s.scorer))) {
+    rc = cli_fail(s.ctx, st, "preparing the model-based metrics");
+    goto done;
+  }
   rc = run(&s);
   if (!rc && s.bad_rows) {
     fprintf(stderr, "salient eval: %d row%s could not be evaluated (see above)\n", s.bad_rows,
@@ -793,6 +796,7 @@ int cmd_eval(int argc, char **argv) {
     rc = 1;
   }
 done:
+  sal_scorer_free(s.scorer);
   sal_dataset_free(s.ds);
   sal_model_meta_clear(&meta);
   sal_graph_free(s.g);

@@ -282,7 +282,12 @@ static double sigmoid(double z) { return 1 / (1 + exp(-z)); }
 static void test_insertion_deletion(void) {
   const float w[4] = {3, 2, 1, 0}, x[4] = {1, 1, 1, 1}, map[4] = {0.1f, 0.9f, 0.5f, 0.2f};
   sal_graph *g = linear_model(w);
-  if (!g) return;
+  sal_scorer *sc = NULL, *tiny = NULL;
+  if (g) TH_OK(sal_scorer_new(th_ctx(), g, 0, &sc));
+  if (!sc) {
+    sal_graph_free(g);
+    return;
+  }
   /* Order by saliency: pixels 1, 2, 3, 0. Deletion, one pixel per step: z = 6, 4, 3, 3, 0; the
    * AUC is (Σ p − p_0/2 − p_4/2) / 4. */
   double z[5] = {6, 4, 3, 3, 0}, sum = 0;
@@ -294,7 +299,7 @@ static void test_insertion_deletion(void) {
   float ic[5], dc[5];
   TH_CHECK(sal_causal_curve_length(1, 4, 1) == 5 && sal_causal_curve_length(1, 4, 3) == 3 && sal_causal_curve_length(1, 4, 0) == 2,
            "curve lengths");
-  TH_OK(sal_metric_insertion_deletion(th_ctx(), g, x, map, 0, &o, &ins, &del, ic, dc));
+  TH_OK(sal_metric_insertion_deletion(sc, x, map, 0, &o, &ins, &del, ic, dc));
   TH_CHECK(fabs(del - want_del) < 1e-6, "deletion AUC %.7f, want %.7f", del, want_del);
   for (int k = 0; k < 5; k++) TH_CHECK(fabs(dc[k] - sigmoid(z[k])) < 1e-6, "deletion curve [%d] %g", k, dc[k]);
   /* A constant image blurs to itself: insertion is flat at sigmoid(6). */
@@ -305,7 +310,7 @@ static void test_insertion_deletion(void) {
   float bl[4];
   TH_OK(sal__gauss_blur(th_ctx(), y, 1, 1, 4, 5.0f * 1 / 224.0f, bl));
   o.step = 3;
-  TH_OK(sal_metric_insertion_deletion(th_ctx(), g, y, map, 0, &o, &ins, &del, ic, dc));
+  TH_OK(sal_metric_insertion_deletion(sc, y, map, 0, &o, &ins, &del, ic, dc));
   float s1[4] = {bl[0], y[1], y[2], y[3]};
   double zi[3] = {3 * bl[0] + 2 * bl[1] + bl[2], 3 * s1[0] + 2 * s1[1] + s1[2], 3 * y[0] + 2 * y[1] + y[2]};
   double zd[3] = {3 * y[0] + 2 * y[1] + y[2], 3 * y[0], 0};
@@ -315,29 +320,31 @@ static void test_insertion_deletion(void) {
            wi, del, wd);
   /* Batches of one state (a tiny memory budget) give the same numbers. */
   double ins1 = 0, del1 = 0;
-  o.max_memory = 1;
-  TH_OK(sal_metric_insertion_deletion(th_ctx(), g, y, map, 0, &o, &ins1, &del1, NULL, NULL));
+  TH_OK(sal_scorer_new(th_ctx(), g, 1, &tiny));
+  if (tiny) TH_OK(sal_metric_insertion_deletion(tiny, y, map, 0, &o, &ins1, &del1, NULL, NULL));
   TH_CHECK(ins1 == ins && del1 == del, "batch size changes the result: %g %g vs %g %g", ins1, del1, ins, del);
-  TH_FAILS(sal_metric_insertion_deletion(th_ctx(), g, y, map, 2, &o, &ins, &del, NULL, NULL), SAL_STATUS_BAD_INPUT,
+  TH_FAILS(sal_metric_insertion_deletion(sc, y, map, 2, &o, &ins, &del, NULL, NULL), SAL_STATUS_BAD_INPUT,
            "target 2 is out of range 0..1");
   o.step = 5;
-  TH_FAILS(sal_metric_insertion_deletion(th_ctx(), g, y, map, 0, &o, &ins, &del, NULL, NULL), SAL_STATUS_BAD_INPUT,
+  TH_FAILS(sal_metric_insertion_deletion(sc, y, map, 0, &o, &ins, &del, NULL, NULL), SAL_STATUS_BAD_INPUT,
            "step 5 is out of range");
   /* Saliency metric. Map (0, 1, 1, 0): the box is columns 1..2, area 0.5. On (1, 1, 1, 1) the crop
    * resized back is (1, 1, 1, 1): z0 = 6. On (0, 2, 4, 0) the crop (2, 4) resized to 4 columns
    * (align_corners false: sources -0.25, 0.25, 0.75, 1.25, clamped) is (2, 2.5, 3.5, 4): z0 = 14.5. */
   const float box_map[4] = {0, 1, 1, 0}, ramp[4] = {0, 2, 4, 0};
   double sm = 0, area = 0, prob = 0;
-  TH_OK(sal_metric_saliency_metric(th_ctx(), g, x, box_map, 0, 0.5f, &sm, &area, &prob));
+  TH_OK(sal_metric_saliency_metric(sc, x, box_map, 0, 0.5f, &sm, &area, &prob));
   TH_CHECK(NEAR(area, 0.5) && fabs(prob - sigmoid(6)) < 1e-6 && fabs(sm - (log(0.5) - log(sigmoid(6)))) < 1e-6,
            "saliency metric %g (area %g, p %g)", sm, area, prob);
-  TH_OK(sal_metric_saliency_metric(th_ctx(), g, ramp, box_map, 0, 0.5f, &sm, &area, &prob));
+  TH_OK(sal_metric_saliency_metric(sc, ramp, box_map, 0, 0.5f, &sm, &area, &prob));
   TH_CHECK(fabs(prob - sigmoid(14.5)) < 1e-6, "saliency metric: crop resized, p %.7f want %.7f", prob, sigmoid(14.5));
   /* A constant map selects the whole image: area 1, log 1 = 0, so s = −log p (class 1: 1 − σ(6)). */
   const float flat[4] = {2, 2, 2, 2};
-  TH_OK(sal_metric_saliency_metric(th_ctx(), g, x, flat, 1, 0.5f, &sm, &area, &prob));
+  TH_OK(sal_metric_saliency_metric(sc, x, flat, 1, 0.5f, &sm, &area, &prob));
   TH_CHECK(NEAR(area, 1) && fabs(sm + log(1 - sigmoid(6))) < 1e-6, "saliency metric of a constant map %g", sm);
-  TH_FAILS(sal_metric_saliency_metric(th_ctx(), g, x, flat, 0, 1.5f, &sm, NULL, NULL), SAL_STATUS_BAD_INPUT, "threshold 1.5");
+  TH_FAILS(sal_metric_saliency_metric(sc, x, flat, 0, 1.5f, &sm, NULL, NULL), SAL_STATUS_BAD_INPUT, "threshold 1.5");
+  sal_scorer_free(sc);
+  sal_scorer_free(tiny);
   sal_graph_free(g);
 }
 
@@ -363,12 +370,14 @@ static void test_references(void) {
   /* Insertion / deletion curves: float32 forward passes against float64 ones of the same weights,
    * so probabilities agree to ~1e-6 (measured 3e-8); 2e-5 leaves room for the blur's float32 rounding. */
   sal_graph *g = NULL;
+  sal_scorer *sc = NULL;
   TH_OK(sal_onnx_load(th_ctx(), REFS "model.onnx", NULL, &g));
+  if (g) TH_OK(sal_scorer_new(th_ctx(), g, 0, &sc));
   sal_tensor *im = th_npy(REFS, "images.npy"), *mp = th_npy(REFS, "maps.npy"), *tg = th_npy(REFS, "targets.npy");
   const char *cases[2] = {"causal_default.npy", "causal_step37.npy"};
   const int64_t steps[2] = {16, 37};
   const float sigmas[2] = {5.0f * 16 / 224, 1.5f};
-  for (int c = 0; g && im && mp && tg && c < 2; c++) {
+  for (int c = 0; sc && im && mp && tg && c < 2; c++) {
     sal_tensor *ref = th_npy(REFS, cases[c]);
     if (!ref) continue;
     int64_t len = sal_causal_curve_length(16, 16, steps[c]);
@@ -380,7 +389,7 @@ static void test_references(void) {
     for (int i = 0; i < 2 && ref->shape.d[2] == len; i++) {
       float ic[17], dc[17];
       double ins = 0, del = 0;
-      TH_OK(sal_metric_insertion_deletion(th_ctx(), g, im->data + i * 768, mp->data + i * 256, (int64_t)tg->data[i], &o, &ins,
+      TH_OK(sal_metric_insertion_deletion(sc, im->data + i * 768, mp->data + i * 256, (int64_t)tg->data[i], &o, &ins,
                                           &del, ic, dc));
       for (int64_t k = 0; k < len; k++) {
         worst = fmax(worst, fabs(ic[k] - ref->data[(i * 2 + 0) * len + k]));
@@ -392,6 +401,7 @@ static void test_references(void) {
     sal_tensor_free(ref);
   }
   sal_tensor_free(im), sal_tensor_free(mp), sal_tensor_free(tg);
+  sal_scorer_free(sc);
   sal_graph_free(g);
 }
 
@@ -406,6 +416,8 @@ static void test_bad_input(void) {
   sal_sparsity s;
   TH_FAILS(sal_metric_sparsity(th_ctx(), m, 6, &s), SAL_STATUS_BAD_INPUT, "not finite");
   TH_FAILS(sal_pointing_new(th_ctx(), 0, NULL), SAL_STATUS_BAD_INPUT, "0 classes");
+  sal_scorer *sc = NULL;
+  TH_FAILS(sal_scorer_new(th_ctx(), NULL, 0, &sc), SAL_STATUS_BAD_INPUT, "NULL model");
 }
 
 int main(void) {

@@ -116,6 +116,14 @@ typedef struct sal_sparsity {
 } sal_sparsity;
 sal_status sal_metric_sparsity(sal_ctx *ctx, const float *map, int64_t n, sal_sparsity *out);
 
+/* The model the model-based metrics query: g's first input (N, C, H, W) and first output, the
+ * logits (N, K), with its plans (batches sized to max_memory bytes, 0 = 2 GiB) and buffers made
+ * once — scoring an image then allocates nothing and builds no plan after the first call. g must
+ * outlive the scorer; one scorer serves one thread. */
+typedef struct sal_scorer sal_scorer;
+sal_status sal_scorer_new(sal_ctx *ctx, sal_graph *g, int64_t max_memory, sal_scorer **out);
+void sal_scorer_free(sal_scorer *sc);
+
 /* Insertion and deletion (Petsiuk et al., "RISE", BMVC 2018): pixels are moved in the order of
  * decreasing saliency (equal values: row-major order), `step` at a time, n = ceil(H W / step) steps.
  * Deletion starts from the image and replaces pixels by 0 (the model-input zero: the dataset mean
@@ -126,14 +134,13 @@ sal_status sal_metric_sparsity(sal_ctx *ctx, const float *map, int64_t n, sal_sp
 typedef struct sal_causal_opts {
   int64_t step;        /* pixels per step; 0 = W (Petsiuk et al.: 224 at 224 x 224) */
   float blur_sigma;    /* insertion's blur in pixels; 0 = 5 · H / 224 (RISE's kernel sigma) */
-  int64_t max_memory;  /* bytes of activations per batch of states; 0 = 2 GiB */
 } sal_causal_opts;
 sal_causal_opts sal_causal_opts_default(void);
-/* image is (C, H, W) and map (H, W) for g's first input (N, C, H, W) and first output, the logits
- * (N, K); target in 0..K-1. ins_curve / del_curve (optional) receive the n + 1 probabilities. */
-sal_status sal_metric_insertion_deletion(sal_ctx *ctx, sal_graph *g, const float *image, const float *map,
-                                         int64_t target, const sal_causal_opts *opts, double *insertion,
-                                         double *deletion, float *ins_curve, float *del_curve);
+/* image is (C, H, W) and map (H, W) in the scorer's model frame; target in 0..K-1. ins_curve /
+ * del_curve (optional) receive the n + 1 probabilities. */
+sal_status sal_metric_insertion_deletion(sal_scorer *sc, const float *image, const float *map, int64_t target,
+                                         const sal_causal_opts *opts, double *insertion, double *deletion,
+                                         float *ins_curve, float *del_curve);
 /* n + 1 for an H × W map at step `step` (0 = W): the length of the curves. */
 int64_t sal_causal_curve_length(int64_t h, int64_t w, int64_t step);
 
@@ -142,7 +149,7 @@ int64_t sal_causal_curve_length(int64_t h, int64_t w, int64_t step);
  * of the image, the box's crop of the image resized back to H × W (bilinear, align_corners false)
  * and classified: s = log(max(a, 0.05)) − log p_target(crop). Lower is better. A constant map
  * selects the whole image. *area_out and *prob_out (optional) report a and p. */
-sal_status sal_metric_saliency_metric(sal_ctx *ctx, sal_graph *g, const float *image, const float *map, int64_t target,
+sal_status sal_metric_saliency_metric(sal_scorer *sc, const float *image, const float *map, int64_t target,
                                       float threshold, double *value, double *area_out, double *prob_out);
 
 #ifdef __cplusplus

@@ -1,8 +1,9 @@
 /* Metrics that query the model: insertion and deletion (Petsiuk et al. 2018) — the probability of
  * the target as pixels are removed from (or put back into) an image in the order a saliency map
  * ranks them, every state of both curves batched to the memory budget through the saliency runner
- * (src/saliency/runner.c) — and the saliency metric (Dabkowski & Gal 2017). Conventions in
- * docs/metrics.md. */
+ * (src/saliency/runner.c) — and the saliency metric (Dabkowski & Gal 2017). A sal_scorer holds the
+ * runner (its plans) and every buffer, made once per model: scoring an image allocates nothing and
+ * builds no plan after the first one. Conventions in docs/metrics.md. */
 #include "salient/metrics.h"
 
 #include <math.h>
@@ -12,34 +13,100 @@
 #include "eval/eval.h"
 #include "saliency/saliency.h"
 
-sal_causal_opts sal_causal_opts_default(void) { return (sal_causal_opts){0, 0, 0}; }
+sal_causal_opts sal_causal_opts_default(void) { return (sal_causal_opts){0, 0}; }
 
 int64_t sal_causal_curve_length(int64_t h, int64_t w, int64_t step) {
   if (step <= 0) step = w;
   return step > 0 ? (h * w + step - 1) / step + 1 : 0;
 }
 
-/* A one-image job on g (its first input and output) for the saliency runner; p receives the
- * parameters the job points to. */
-static sal_status model_job(sal_ctx *ctx, sal_graph *g, int64_t max_memory, sal_method_params *p, sal__xjob *job) {
-  sal_status st = sal_method_params_default(ctx, "gradient", p);
-  if (st) return st;
-  p->max_memory = max_memory > 0 ? max_memory : SAL_EXPLAIN_DEFAULT_MEMORY;
-  memset(job, 0, sizeof *job);
-  job->ctx = ctx, job->g = g, job->p = p;
+struct sal_scorer {
+  sal_ctx *ctx;
+  sal_method_params p; /* the job's parameters (max_memory) */
+  sal__xjob job;       /* g's first input and output, one image */
+  sal__runner r;       /* plans of batch sizes up to r.B, built on first use and kept */
+  int64_t *order;      /* (H W) pixels ranked by saliency */
+  float *batch;        /* (B, C, H, W) states */
+  float *cur, *zero, *blur, *crop, *x; /* (C, H, W) each */
+  float *norm;         /* (H W) */
+  float *logits;       /* (B, K) */
+  float *ic, *dc;      /* H W + 1 curve values each */
+};
+
+void sal_scorer_free(sal_scorer *sc) {
+  if (!sc) return;
+  sal__runner_free(&sc->r);
+  sal_free(sc->order);
+  sal_free(sc->batch);
+  sal_free(sc->cur);
+  sal_free(sc->zero);
+  sal_free(sc->blur);
+  sal_free(sc->crop);
+  sal_free(sc->x);
+  sal_free(sc->norm);
+  sal_free(sc->logits);
+  sal_free(sc->ic);
+  sal_free(sc->dc);
+  sal_free(sc);
+}
+
+sal_status sal_scorer_new(sal_ctx *ctx, sal_graph *g, int64_t max_memory, sal_scorer **out) {
+  if (!g || !out) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "sal_scorer_new: NULL model or output");
+  *out = NULL;
+  sal_scorer *sc = sal_calloc(ctx, 1, sizeof *sc);
+  if (!sc) return SAL_STATUS_OUT_OF_MEMORY;
+  sc->ctx = ctx;
+  sal__xjob *job = &sc->job;
+  sal_status st = sal_method_params_default(ctx, "gradient", &sc->p);
+  if (st) {
+    sal_free(sc);
+    return st;
+  }
+  sc->p.max_memory = max_memory > 0 ? max_memory : SAL_EXPLAIN_DEFAULT_MEMORY;
+  job->ctx = ctx, job->g = g, job->p = &sc->p;
   job->in = sal_graph_input_name(g, 0), job->out = sal_graph_output_name(g, 0);
   sal_shape xs, ys;
-  if (!job->in || !job->out) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "metrics: the model has no input or output");
-  st = sal_graph_value_shape(g, job->in, &xs);
+  if (!job->in || !job->out) st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "metrics: the model has no input or output");
+  if (!st) st = sal_graph_value_shape(g, job->in, &xs);
   if (!st) st = sal_graph_value_shape(g, job->out, &ys);
-  if (st) return st;
-  if (xs.ndim != 4 || ys.ndim != 2)
-    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "metrics: the model must map (N, C, H, W) to logits (N, K)");
+  if (!st && (xs.ndim != 4 || ys.ndim != 2))
+    st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "metrics: the model must map (N, C, H, W) to logits (N, K)");
+  if (st) {
+    sal_free(sc);
+    return st;
+  }
   job->N = 1, job->C = xs.d[1], job->H = xs.d[2], job->W = xs.d[3], job->K = ys.d[1];
+  const int64_t per = job->C * job->H * job->W, n = job->H * job->W;
+  /* extra per batch item: the state it holds */
+  st = sal__runner_init(&sc->r, job, false, NULL, n + 1, per * (int64_t)sizeof(float));
+  if (!st) {
+    const int64_t B = sc->r.B;
+    sc->order = sal_alloc(ctx, (size_t)n * sizeof *sc->order);
+    sc->batch = sal_alloc(ctx, (size_t)(B * per) * sizeof(float));
+    sc->cur = sal_alloc(ctx, (size_t)per * sizeof(float));
+    sc->zero = sal_calloc(ctx, (size_t)per, sizeof(float));
+    sc->blur = sal_alloc(ctx, (size_t)per * sizeof(float));
+    sc->crop = sal_alloc(ctx, (size_t)per * sizeof(float));
+    sc->x = sal_alloc(ctx, (size_t)per * sizeof(float));
+    sc->norm = sal_alloc(ctx, (size_t)n * sizeof(float));
+    sc->logits = sal_alloc(ctx, (size_t)(B * job->K) * sizeof(float));
+    sc->ic = sal_alloc(ctx, (size_t)(n + 1) * sizeof(float));
+    sc->dc = sal_alloc(ctx, (size_t)(n + 1) * sizeof(float));
+    if (!sc->order || !sc->batch || !sc->cur || !sc->zero || !sc->blur || !sc->crop || !sc->x || !sc->norm ||
+        !sc->logits || !sc->ic || !sc->dc)
+      st = SAL_STATUS_OUT_OF_MEMORY;
+  }
+  if (st) {
+    sal_scorer_free(sc);
+    return st;
+  }
+  *out = sc;
   return SAL_STATUS_OK;
 }
 
-static sal_status check_image(sal_ctx *ctx, const sal__xjob *job, const float *image, const float *map, int64_t target) {
+static sal_status check_image(const sal_scorer *sc, const float *image, const float *map, int64_t target) {
+  sal_ctx *ctx = sc->ctx;
+  const sal__xjob *job = &sc->job;
   if (!image) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "metrics: NULL image");
   if (target < 0 || target >= job->K)
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "metrics: target %lld is out of range 0..%lld", (long long)target,
@@ -81,18 +148,16 @@ static double auc(const float *s, int64_t n_steps) {
   return n_steps > 0 ? (sum - 0.5 * s[0] - 0.5 * s[n_steps]) / (double)n_steps : s[0];
 }
 
-sal_status sal_metric_insertion_deletion(sal_ctx *ctx, sal_graph *g, const float *image, const float *map,
-                                         int64_t target, const sal_causal_opts *opts, double *insertion,
-                                         double *deletion, float *ins_curve, float *del_curve) {
+sal_status sal_metric_insertion_deletion(sal_scorer *sc, const float *image, const float *map, int64_t target,
+                                         const sal_causal_opts *opts, double *insertion, double *deletion,
+                                         float *ins_curve, float *del_curve) {
+  if (!sc) return SAL_STATUS_BAD_INPUT;
+  sal_ctx *ctx = sc->ctx;
   sal_causal_opts o = opts ? *opts : sal_causal_opts_default();
-  if (!g || !image || !insertion || !deletion)
-    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "insertion/deletion: NULL model, image or output");
-  sal_method_params p;
-  sal__xjob job;
-  sal_status st = model_job(ctx, g, o.max_memory, &p, &job);
+  if (!insertion || !deletion) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "insertion/deletion: NULL output");
+  const int64_t C = sc->job.C, H = sc->job.H, W = sc->job.W, n = H * W;
+  sal_status st = check_image(sc, image, map, target);
   if (st) return st;
-  const int64_t C = job.C, H = job.H, W = job.W, per = C * H * W, n = H * W;
-  if ((st = check_image(ctx, &job, image, map, target))) return st;
   if (o.step < 0 || o.step > n)
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "insertion/deletion: step %lld is out of range 0..%lld",
                          (long long)o.step, (long long)n);
@@ -100,85 +165,49 @@ sal_status sal_metric_insertion_deletion(sal_ctx *ctx, sal_graph *g, const float
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "insertion/deletion: blur sigma %g is out of range", (double)o.blur_sigma);
   const int64_t step = o.step > 0 ? o.step : W, n_steps = (n + step - 1) / step;
   const float sigma = o.blur_sigma > 0 ? o.blur_sigma : 5.0f * (float)H / 224.0f;
-
-  sal__runner r;
-  if ((st = sal__runner_init(&r, &job, false, NULL, n_steps + 1, per * (int64_t)sizeof(float)))) return st;
-  int64_t *order = sal_alloc(ctx, (size_t)n * sizeof *order);
-  float *zero = sal_calloc(ctx, (size_t)per, sizeof *zero), *blur = sal_alloc(ctx, (size_t)per * sizeof *blur);
-  float *cur = sal_alloc(ctx, (size_t)per * sizeof *cur), *batch = sal_alloc(ctx, (size_t)(r.B * per) * sizeof *batch);
-  float *logits = sal_alloc(ctx, (size_t)(r.B * job.K) * sizeof *logits);
-  float *ic = sal_alloc(ctx, (size_t)(n_steps + 1) * sizeof *ic), *dc = sal_alloc(ctx, (size_t)(n_steps + 1) * sizeof *dc);
-  if (!order || !zero || !blur || !cur || !batch || !logits || !ic || !dc) st = SAL_STATUS_OUT_OF_MEMORY;
-  if (!st) {
-    st = sal__eval_rank(ctx, map, n, order);
-    if (!st) st = sal__gauss_blur(ctx, image, C, H, W, sigma, blur);
-  }
-  if (!st) st = run_curve(&r, order, n_steps, step, image, zero, target, cur, batch, logits, dc);
-  if (!st) st = run_curve(&r, order, n_steps, step, blur, image, target, cur, batch, logits, ic);
-  if (!st) {
-    *deletion = auc(dc, n_steps);
-    *insertion = auc(ic, n_steps);
-    if (del_curve) memcpy(del_curve, dc, (size_t)(n_steps + 1) * sizeof *dc);
-    if (ins_curve) memcpy(ins_curve, ic, (size_t)(n_steps + 1) * sizeof *ic);
-  }
-  sal_free(order);
-  sal_free(zero);
-  sal_free(blur);
-  sal_free(cur);
-  sal_free(batch);
-  sal_free(logits);
-  sal_free(ic);
-  sal_free(dc);
-  sal__runner_free(&r);
-  return st;
+  st = sal__eval_rank(ctx, map, n, sc->order);
+  if (!st) st = sal__gauss_blur(ctx, image, C, H, W, sigma, sc->blur);
+  if (!st) st = run_curve(&sc->r, sc->order, n_steps, step, image, sc->zero, target, sc->cur, sc->batch, sc->logits, sc->dc);
+  if (!st) st = run_curve(&sc->r, sc->order, n_steps, step, sc->blur, image, target, sc->cur, sc->batch, sc->logits, sc->ic);
+  if (st) return st;
+  *deletion = auc(sc->dc, n_steps);
+  *insertion = auc(sc->ic, n_steps);
+  if (del_curve) memcpy(del_curve, sc->dc, (size_t)(n_steps + 1) * sizeof *del_curve);
+  if (ins_curve) memcpy(ins_curve, sc->ic, (size_t)(n_steps + 1) * sizeof *ins_curve);
+  return SAL_STATUS_OK;
 }
 
-sal_status sal_metric_saliency_metric(sal_ctx *ctx, sal_graph *g, const float *image, const float *map, int64_t target,
+sal_status sal_metric_saliency_metric(sal_scorer *sc, const float *image, const float *map, int64_t target,
                                       float threshold, double *value, double *area_out, double *prob_out) {
-  if (!g || !value) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "saliency metric: NULL model or output");
+  if (!sc) return SAL_STATUS_BAD_INPUT;
+  sal_ctx *ctx = sc->ctx;
+  if (!value) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "saliency metric: NULL output");
   if (!(threshold >= 0 && threshold <= 1))
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "saliency metric: threshold %g is not in [0, 1]", (double)threshold);
-  sal_method_params p;
-  sal__xjob job;
-  sal_status st = model_job(ctx, g, 0, &p, &job);
-  if (!st) st = check_image(ctx, &job, image, map, target);
+  sal_status st = check_image(sc, image, map, target);
   if (st) return st;
-  const int64_t C = job.C, H = job.H, W = job.W, HW = H * W;
-  float *norm = sal_alloc(ctx, (size_t)HW * sizeof *norm), *crop = sal_alloc(ctx, (size_t)(C * HW) * sizeof *crop);
-  float *x = sal_alloc(ctx, (size_t)(C * HW) * sizeof *x), *logits = sal_alloc(ctx, (size_t)job.K * sizeof *logits);
-  sal__runner r;
-  memset(&r, 0, sizeof r);
-  if (!norm || !crop || !x || !logits) st = SAL_STATUS_OUT_OF_MEMORY;
-  if (!st) st = sal__runner_init(&r, &job, false, NULL, 1, 0);
-  if (!st) {
-    /* The box of every selected pixel; a constant map (all 0 after normalisation) selects all. */
-    sal__eval_minmax(map, HW, norm);
-    bool constant = sal__eval_argmax(map, HW) < 0;
-    int64_t x0 = W, y0 = H, x1 = 0, y1 = 0;
-    for (int64_t q = 0; q < HW; q++)
-      if (constant || norm[q] >= threshold) {
-        int64_t yy = q / W, xx = q % W;
-        x0 = xx < x0 ? xx : x0, x1 = xx + 1 > x1 ? xx + 1 : x1;
-        y0 = yy < y0 ? yy : y0, y1 = yy + 1 > y1 ? yy + 1 : y1;
-      }
-    const int64_t bw = x1 - x0, bh = y1 - y0;
-    for (int64_t c = 0; c < C; c++) {
-      for (int64_t yy = 0; yy < bh; yy++)
-        memcpy(crop + yy * bw, image + c * HW + (y0 + yy) * W + x0, (size_t)bw * sizeof *crop);
-      sal__bilinear(crop, bh, bw, x + c * HW, H, W);
+  const int64_t C = sc->job.C, H = sc->job.H, W = sc->job.W, HW = H * W;
+  /* The box of every selected pixel; a constant map (all 0 after normalisation) selects all. */
+  sal__eval_minmax(map, HW, sc->norm);
+  bool constant = sal__eval_argmax(map, HW) < 0;
+  int64_t x0 = W, y0 = H, x1 = 0, y1 = 0;
+  for (int64_t q = 0; q < HW; q++)
+    if (constant || sc->norm[q] >= threshold) {
+      int64_t yy = q / W, xx = q % W;
+      x0 = xx < x0 ? xx : x0, x1 = xx + 1 > x1 ? xx + 1 : x1;
+      y0 = yy < y0 ? yy : y0, y1 = yy + 1 > y1 ? yy + 1 : y1;
     }
-    st = sal__runner_forward(&r, x, 1, logits);
-    if (!st) {
-      double a = (double)(bw * bh) / (double)HW, pc = sal__softmax_at(logits, job.K, target);
-      *value = log(a > 0.05 ? a : 0.05) - log(pc);
-      if (area_out) *area_out = a;
-      if (prob_out) *prob_out = pc;
-    }
+  const int64_t bw = x1 - x0, bh = y1 - y0;
+  for (int64_t c = 0; c < C; c++) {
+    /* crop holds one (bh, bw) plane at a time */
+    for (int64_t yy = 0; yy < bh; yy++)
+      memcpy(sc->crop + yy * bw, image + c * HW + (y0 + yy) * W + x0, (size_t)bw * sizeof *sc->crop);
+    sal__bilinear(sc->crop, bh, bw, sc->x + c * HW, H, W);
   }
-  sal_free(norm);
-  sal_free(crop);
-  sal_free(x);
-  sal_free(logits);
-  sal__runner_free(&r);
-  return st;
+  if ((st = sal__runner_forward(&sc->r, sc->x, 1, sc->logits))) return st;
+  double a = (double)(bw * bh) / (double)HW, pc = sal__softmax_at(sc->logits, sc->job.K, target);
+  *value = log(a > 0.05 ? a : 0.05) - log(pc);
+  if (area_out) *area_out = a;
+  if (prob_out) *prob_out = pc;
+  return SAL_STATUS_OK;
 }
