@@ -9,12 +9,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "cli/eval_results.h"
 #include "cli/method_args.h"
@@ -28,7 +27,6 @@
 #define MAX_METHODS CLI_MAX_METHODS
 #define MAX_SETS 64
 #define MAX_PCT EVAL_MAX_PCT
-#define MAX_BAD_ROWS 1000 /* malformed manifest rows skipped before giving up (each costs a copy) */
 
 /* Metric groups selectable with --metrics. */
 enum { G_LOC, G_OM, G_POINTING, G_OVERLAP, G_F1, G_SPARSITY, G_MAXBOXACC, G_PXAP, G_INSDEL, G_SALIENCY, N_GROUPS };
@@ -108,83 +106,16 @@ static bool parse_list(const char *s, double *v, int cap, int *n, double lo, dou
 
 /* ---- the manifest: malformed rows are reported and skipped ---- */
 
-/* sal_dataset_open stops at the first malformed row with "PATH:LINE: why". To evaluate the other
- * rows, that line is blanked (the reader skips blank lines, and line numbers stay those of the
- * original) in a temporary copy beside the manifest — beside it so that relative image paths and
- * classes.txt resolve the same — which is opened and removed at once, until the rest parses. */
+/* Opens the data with malformed manifest rows left out (sal_dataset_opts.skip_bad_rows): each one
+ * is reported and counted as a bad row, the others are evaluated. */
 static int open_dataset(eval_state *s, const char *path) {
-  sal_ctx *ctx = s->ctx;
-  sal_status st = sal_dataset_open(ctx, path, NULL, &s->ds);
-  if (st != SAL_STATUS_BAD_INPUT) return st ? cli_fail(ctx, st, "reading the data") : 0;
-  size_t plen = strlen(path);
-  const char *dot = strrchr(path, '.');
-  char *text = NULL, tmp[4096];
-  size_t n = 0;
-  FILE *f = dot && strcmp(dot, ".csv") == 0 ? fopen(path, "rb") : NULL;
-  if (f) {
-    size_t cap = 0;
-    for (;;) {
-      if (n + 65536 > cap) {
-        cap = 2 * cap + 65536;
-        char *t = realloc(text, cap);
-        if (!t) {
-          free(text);
-          text = NULL;
-          break;
-        }
-        text = t;
-      }
-      size_t got = fread(text + n, 1, cap - n, f);
-      n += got;
-      if (got == 0) break;
-    }
-    fclose(f);
-  }
-  const char *cur = path; /* the file the last error names */
-  size_t clen = plen;
-  int rc = 1;
-  for (int rounds = 0; text && rounds < MAX_BAD_ROWS; rounds++) {
-    const char *msg = sal_ctx_last_error(ctx);
-    char *end = NULL;
-    long long line = strncmp(msg, cur, clen) == 0 && msg[clen] == ':' ? strtoll(msg + clen + 1, &end, 10) : 0;
-    if (line <= 0 || *end != ':') break;
-    fprintf(stderr, "salient eval: %s:%lld:%s (row skipped)\n", path, line, end + 1);
-    s->bad_rows++;
-    /* Blank line `line` (1-based) in text. */
-    size_t i = 0;
-    for (long long l = 1; l < line && i < n; i++)
-      if (text[i] == '\n') l++;
-    for (; i < n && text[i] != '\n'; i++) text[i] = ' ';
-    const char *slash = strrchr(path, '/');
-    snprintf(tmp, sizeof tmp, "%.*s.salient-eval-%ld-%d.csv", slash ? (int)(slash - path + 1) : 0, path, (long)getpid(),
-             rounds);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    if (fd < 0) {
-      fprintf(stderr, "salient eval: cannot write a filtered copy of %s beside it (%s): fix the rows above\n", path,
-              strerror(errno));
-      free(text);
-      return 1;
-    }
-    bool ok = write(fd, text, n) == (ssize_t)n;
-    close(fd);
-    st = ok ? sal_dataset_open(ctx, tmp, NULL, &s->ds) : SAL_STATUS_IO;
-    unlink(tmp);
-    if (st != SAL_STATUS_BAD_INPUT) {
-      rc = st ? cli_fail(ctx, st, "reading the data") : 0;
-      free(text);
-      return rc;
-    }
-    cur = tmp;
-    clen = strlen(tmp);
-  }
-  free(text);
-  /* An error that names no row (or too many bad rows): fatal; said of the manifest, not the copy. */
-  const char *msg = sal_ctx_last_error(ctx);
-  if (cur != path && strncmp(msg, cur, clen) == 0) {
-    fprintf(stderr, "salient: reading the data: %s: %s%s\n", sal_status_name(SAL_STATUS_BAD_INPUT), path, msg + clen);
-    return 1;
-  }
-  return cli_fail(ctx, SAL_STATUS_BAD_INPUT, "reading the data");
+  sal_dataset_opts dopts = {0};
+  dopts.skip_bad_rows = true;
+  sal_status st = sal_dataset_open(s->ctx, path, &dopts, &s->ds);
+  if (st) return cli_fail(s->ctx, st, "reading the data");
+  for (int64_t i = 0; i < s->ds->n_skipped; i++) fprintf(stderr, "salient eval: %s (row skipped)\n", s->ds->skipped[i]);
+  s->bad_rows += (int)s->ds->n_skipped;
+  return 0;
 }
 
 /* ---- evaluation ---- */

@@ -130,7 +130,7 @@ for needle in "nope.png" "bad.csv:15: box '1 2 3'" "lies outside the 32x32 image
 done
 [ "$(wc -l < "$tmp/bad/results.jsonl")" -eq 24 ] && ok || bad "bad rows: the 12 good rows should be evaluated"
 [ -s "$tmp/bad/summary.json" ] && ok || bad "bad rows: summary missing"
-ls -a "$tmp/d" | grep -q salient-eval && bad "the filtered manifest copy was left behind" || ok
+ls -a "$tmp/d" | grep -q salient-eval && bad "a file was left beside the manifest" || ok
 
 echo "cli_eval: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -175,6 +175,32 @@ static void test_manifest(void) {
   TH_FAILS(open_rel("bad/bad.csv", NULL, &ds), SAL_STATUS_BAD_INPUT, "bad.csv:1: unknown class 'c'");
   put("bad/classes.txt", "a\na\n");
   TH_FAILS(open_rel("bad/bad.csv", NULL, &ds), SAL_STATUS_BAD_INPUT, "classes.txt:2: class 'a' listed twice");
+  /* skip_bad_rows: rows with a bad field count, an empty path, a bad box, an out-of-range label
+   * and a label/box mismatch are left out with their messages; the good rows keep their order. */
+  put("bad/classes.txt", "a\nb\n");
+  put("bad/mixed.csv", "path,label,boxes\ng1.png,0,1 1 2 2\nx.png,0,1,2,3,4\n,1\ng2.png,1\ny.png,0,5 5 4 4\n"
+                       "z.png,7\nw.png,0;1,1 1 2 2\ng3.png,a\n");
+  sal_dataset_opts skip = {0};
+  skip.skip_bad_rows = true;
+  ds = NULL;
+  TH_OK(open_rel("bad/mixed.csv", &skip, &ds));
+  if (ds) {
+    TH_CHECK(ds->n_items == 3 && strcmp(rel_of(ds->items[0].path), "bad/g1.png") == 0 &&
+                 strcmp(rel_of(ds->items[1].path), "bad/g2.png") == 0 && ds->items[2].label == 0 &&
+                 ds->items[0].objects[0].has_box,
+             "skip_bad_rows: %lld items kept, want g1, g2, g3", (long long)ds->n_items);
+    const char *want[5] = {"mixed.csv:3: expected", "mixed.csv:4: empty path", "mixed.csv:6: box '5 5 4 4' is empty",
+                           "mixed.csv:7: label 7 is out of range", "mixed.csv:8: 2 labels but 1 boxes"};
+    int found = 0;
+    for (int i = 0; i < 5; i++)
+      for (int64_t k = 0; k < ds->n_skipped; k++) found += strstr(ds->skipped[k], want[i]) != NULL;
+    TH_CHECK(ds->n_skipped == 5 && found == 5, "skip_bad_rows: %lld rows skipped, %d of 5 expected messages",
+             (long long)ds->n_skipped, found);
+    sal_dataset_free(ds);
+  }
+  TH_FAILS(open_rel("bad/mixed.csv", NULL, &ds), SAL_STATUS_BAD_INPUT, "mixed.csv:3: expected");
+  put("bad/allbad.csv", "path,label\n,0\nq.png,9\n");
+  TH_FAILS(open_rel("bad/allbad.csv", &skip, &ds), SAL_STATUS_BAD_INPUT, "every row is malformed");
   th_write_file(strcat(strcpy((char[1024]){0}, th_tmpdir()), "/bad/nul.csv"), "a.png,0\n\0\n", 10);
   TH_FAILS(open_rel("bad/nul.csv", NULL, &ds), SAL_STATUS_BAD_INPUT, "contains NUL bytes");
   put("bad/x.txt", "a");

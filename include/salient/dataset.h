@@ -37,6 +37,8 @@ typedef struct sal_dataset {
   int64_t n_classes;
   char **class_names; /* n_classes names (index order); owned */
   char *source;       /* what was read: the manifest, folder or annotation directory */
+  int64_t n_skipped;  /* with sal_dataset_opts.skip_bad_rows: the manifest rows left out */
+  char **skipped;     /* their "PATH:LINE: why" messages (owned) */
 } sal_dataset;
 
 /* Options. A zero-initialised struct (or NULL) gives the defaults. */
@@ -50,6 +52,10 @@ typedef struct sal_dataset_opts {
   /* VOC: coordinates are 0-based instead of the Pascal VOC devkit's 1-based inclusive pixels. */
   bool voc_zero_based;
   int64_t max_items; /* stop after this many items; 0 = no limit */
+  /* CSV manifests: a malformed row (field count, path, label, box, mask list) is left out and its
+   * message kept in skipped[] instead of failing the whole open; the file-level errors (header,
+   * quoting, no rows at all) still fail. */
+  bool skip_bad_rows;
 } sal_dataset_opts;
 
 /* Opens a dataset:

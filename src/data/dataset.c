@@ -83,6 +83,8 @@ void sal_dataset_free(sal_dataset *ds) {
   sal_free(ds->items);
   for (int64_t c = 0; c < ds->n_classes; c++) sal_free(ds->class_names[c]);
   sal_free(ds->class_names);
+  for (int64_t i = 0; i < ds->n_skipped; i++) sal_free(ds->skipped[i]);
+  sal_free(ds->skipped);
   sal_free(ds->source);
   sal_free(ds);
 }
@@ -367,6 +369,34 @@ static sal_status parse_box(sal_ctx *ctx, const char *where, int64_t line, const
   return SAL_STATUS_OK;
 }
 
+/* With skip_bad_rows, a row's BAD_INPUT error is kept in ds->skipped (the message the context
+ * holds) and becomes OK, so the caller leaves the row out; other errors pass through. */
+static sal_status skip_row(sal__ds_builder *b, const sal_dataset_opts *o, sal_status st) {
+  if (st != SAL_STATUS_BAD_INPUT || !o->skip_bad_rows) return st;
+  sal_dataset *ds = b->ds;
+  char **grown = sal_alloc(b->ctx, (size_t)(ds->n_skipped + 1) * sizeof *grown);
+  char *msg = sal__strdup(b->ctx, sal_ctx_last_error(b->ctx));
+  if (!grown || !msg) {
+    sal_free(grown);
+    sal_free(msg);
+    return SAL_STATUS_OUT_OF_MEMORY;
+  }
+  if (ds->n_skipped) memcpy(grown, ds->skipped, (size_t)ds->n_skipped * sizeof *grown);
+  sal_free(ds->skipped);
+  ds->skipped = grown;
+  ds->skipped[ds->n_skipped++] = msg;
+  return SAL_STATUS_OK;
+}
+
+/* Removes the last item (a row that failed after its item was added). */
+static void drop_last_item(sal_dataset *ds) {
+  sal_item *it = &ds->items[--ds->n_items];
+  for (int k = 0; k < it->n_objects; k++) sal_free(it->objects[k].mask_path);
+  sal_free(it->objects);
+  sal_free(it->path);
+  memset(it, 0, sizeof *it);
+}
+
 /* Fills one manifest row's objects once the classes are known. */
 static sal_status csv_add_row(sal__ds_builder *b, const char *mpath, const char *mdir, csv_row *r) {
   sal_ctx *ctx = b->ctx;
@@ -493,11 +523,13 @@ static sal_status open_manifest(sal__ds_builder *b, const char *path, const sal_
     if (nf > n_cols || nf <= col[0] || nf <= col[1]) {
       st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "%s:%lld: expected %s, got %d fields", path, (long long)this_line,
                          n_cols == 4 && col[0] == 0 ? "path,label[,boxes][,masks]" : "the header's columns", nf);
-      goto done;
+      if ((st = skip_row(b, o, st)) != SAL_STATUS_OK) goto done;
+      continue;
     }
     if (!*trim(f[col[0]])) {
       st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "%s:%lld: empty path", path, (long long)this_line);
-      goto done;
+      if ((st = skip_row(b, o, st)) != SAL_STATUS_OK) goto done;
+      continue;
     }
     if (!sal__grow(ctx, (void **)&rows, &rows_cap, nrows + 1, sizeof(csv_row))) {
       st = SAL_STATUS_OUT_OF_MEMORY;
@@ -524,7 +556,9 @@ static sal_status open_manifest(sal__ds_builder *b, const char *path, const sal_
         if (c >= DS_MAX_CLASSES) {
           st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "%s:%lld: label '%s' is out of range (at most %d classes)", path,
                              (long long)this_line, t, DS_MAX_CLASSES);
-          goto done;
+          if ((st = skip_row(b, o, st)) != SAL_STATUS_OK) goto done;
+          nrows--; /* left out: the row was recorded above */
+          break;
         }
         if (c > max_label) max_label = c;
       } else if (b->ds->n_classes == 0) {
@@ -567,7 +601,17 @@ static sal_status open_manifest(sal__ds_builder *b, const char *path, const sal_
     }
     if (st != SAL_STATUS_OK) goto done;
   }
-  for (int64_t i = 0; i < nrows && st == SAL_STATUS_OK; i++) st = csv_add_row(b, path, mdir, &rows[i]);
+  for (int64_t i = 0; i < nrows && st == SAL_STATUS_OK; i++) {
+    int64_t before = b->ds->n_items;
+    st = csv_add_row(b, path, mdir, &rows[i]);
+    if (st == SAL_STATUS_BAD_INPUT && o->skip_bad_rows) {
+      if (b->ds->n_items > before) drop_last_item(b->ds);
+      st = skip_row(b, o, st);
+    }
+  }
+  if (st == SAL_STATUS_OK && b->ds->n_items == 0)
+    st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "%s: every row is malformed (%lld left out)", path,
+                       (long long)b->ds->n_skipped);
 done:
   for (int64_t i = 0; i < nnames; i++) sal_free(names[i]);
   sal_free(names);
