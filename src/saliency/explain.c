@@ -139,6 +139,7 @@ static const struct {
   const char *method;
   const char *const *kv;
 } method_defaults[] = {
+    {"meaningful_perturbation", (const char *const[]){"baseline", "blur", NULL}}, /* Fong & Vedaldi (METHODS.md §A) */
     {"extremal_perturbation", (const char *const[]){"lr", "0.01", "iterations", "800", "jitter", "1", NULL}},
     {"dm", (const char *const[]){"baseline", "blur", "lr", "0.05", NULL}},
     {"hdm", (const char *const[]){"baseline", "blur", "lr", "0.05", NULL}},
@@ -155,7 +156,6 @@ static const char *const *defaults_of(int m) {
 static const char *key_default(int m, int k) {
   for (const char *const *d = defaults_of(m); d && d[0]; d += 2)
     if (strcmp(d[0], keys[k].key) == 0) return d[1];
-  if (k == P_BASELINE && strcmp(methods[m].name, "meaningful_perturbation") == 0) return "blur";
   return keys[k].def;
 }
 
@@ -225,8 +225,6 @@ sal_status sal_method_params_default(sal_ctx *ctx, const char *method, sal_metho
   out->fusion_iterations = 100;
   out->trace_dir = NULL;
   out->trace_names = NULL;
-  /* Fong & Vedaldi perturb with blur (METHODS.md §A) */
-  if (strcmp(out->method, "meaningful_perturbation") == 0) out->baseline = SAL_BASELINE_BLUR;
   out->layers = NULL;
   out->preserve = SAL_PRESERVE_ALL;
   out->lambda = 0.5f;
