@@ -14,7 +14,7 @@ build: deps
 	@cmake --build $(BUILD) -j $(JOBS)
 
 demo: build
-	@$(BUILD)/salient demo
+	@$(BUILD)/salient demo --out $(BUILD)/demo --force
 
 test: build
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

@@ -29,6 +29,7 @@ int cli_parse(int argc, char **argv, const char *usage_line, const cli_opt *opts
 int cli_fail(sal_ctx *ctx, sal_status st, const char *what);
 
 int cmd_demo(int argc, char **argv);
+int cmd_engine(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_info(int argc, char **argv);

@@ -1,122 +1,207 @@
-/* `salient demo`: the main job. Until the full pipeline lands (synthetic data, training,
- * explanations, report), it runs the engine on a built-in model — forward, and the gradient of the
- * top-1 logit with respect to the input — and reports what it did and how fast. */
-#include <math.h>
+/* `salient demo`: the main job, end to end — synthesise a small `shapes` test set, take the shipped
+ * demo model (or train one), explain a few images with every method, evaluate every method on the
+ * set and write the HTML report. Each step runs the same code as its own command (synth, train,
+ * explain, eval), so the demo shows exactly what a user would type; the commands are printed. */
+#define _XOPEN_SOURCE 700 /* nftw */
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 
-static double now_ms(void) {
+#ifndef SAL_SOURCE_DIR
+#define SAL_SOURCE_DIR "."
+#endif
+
+/* Marks a directory as the demo's own, so --force may only ever rewrite what a demo wrote. */
+#define DEMO_MARKER ".salient-demo"
+
+static double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return 1e3 * (double)ts.tv_sec + 1e-6 * (double)ts.tv_nsec;
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static bool is_file(const char *path) {
+  struct stat s;
+  return stat(path, &s) == 0 && S_ISREG(s.st_mode);
+}
+
+/* True when dir exists and holds anything besides "." and "..". */
+static bool dir_nonempty(const char *dir) {
+  struct stat s;
+  if (stat(dir, &s) != 0) return false;
+  if (!S_ISDIR(s.st_mode)) return true; /* a file in the way counts as occupied */
+  DIR *d = opendir(dir);
+  if (!d) return true;
+  bool any = false;
+  for (struct dirent *e; !any && (e = readdir(d));) any = strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+  closedir(d);
+  return any;
+}
+
+static int remove_entry(const char *path, const struct stat *s, int flag, struct FTW *f) {
+  (void)s, (void)flag, (void)f;
+  return remove(path);
+}
+
+/* Removes the tree at path (not following links); a missing path is fine. Only ever called on a
+ * directory inside a demo's own --out. */
+static int remove_tree(const char *path) {
+  struct stat s;
+  if (lstat(path, &s) != 0) return errno == ENOENT ? 0 : -1;
+  return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* Runs one step: prints the equivalent command line, then calls the command's entry point. */
+static int step(bool quiet, const char *title, int (*run)(int, char **), int argc, char **argv) {
+  if (!quiet) {
+    printf("\n== %s\n$ salient", title);
+    for (int i = 0; i < argc; i++) printf(" %s", argv[i]);
+    printf("\n");
+    fflush(stdout);
+  }
+  double t0 = now_s();
+  int rc = run(argc, argv);
+  if (!quiet) printf("(%s: %.1f s)\n", argv[0], now_s() - t0);
+  fflush(stdout);
+  if (rc) fprintf(stderr, "salient demo: step '%s' failed (exit %d); fix it and re-run the demo\n", title, rc);
+  return rc;
 }
 
 int cmd_demo(int argc, char **argv) {
-  bool quiet = false;
-  const char *arch = "resnet_small";
-  int64_t size = 0, batch = 4, reps = 5, seed = 1;
+  const char *out = "salient-demo", *model = NULL, *family = "shapes", *methods = "all";
+  int64_t images = 16, explain_n = 4, threads = 0, seed = 7;
+  bool train = false, force = false, resume = false, quiet = false;
   cli_opt opts[] = {
-      {"--arch", CLI_STRING, "built-in architecture (resnet_small, simple_cnn, resnet18, resnet50, vgg16; default resnet_small)", &arch},
-      {"--size", CLI_INT, "image side in pixels (default: 64 for resnet_small and simple_cnn, 224 otherwise)", &size},
-      {"--batch", CLI_INT, "images per pass (default 4)", &batch},
-      {"--reps", CLI_INT, "timed repetitions (default 5)", &reps},
-      {"--seed", CLI_INT, "seed for weights and input (default 1)", &seed},
-      {"--quiet", CLI_FLAG, "print only the summary line", &quiet},
+      {"--out", CLI_STRING, "directory for everything the demo writes (default salient-demo)", &out},
+      {"--family", CLI_STRING, "synthetic family: shapes or lesions (default shapes)", &family},
+      {"--model", CLI_STRING, "classifier to explain (default: the shipped demo model for the family)", &model},
+      {"--train", CLI_FLAG, "train the demo model with the default recipe first (about 5 minutes on 2 cores) instead of "
+                            "using the shipped one", &train},
+      {"--images", CLI_INT, "test images evaluated with every method (default 16)", &images},
+      {"--explain", CLI_INT, "images explained with side-by-side panels (default 4)", &explain_n},
+      {"--methods", CLI_STRING, "methods, or 'all' (default all)", &methods},
+      {"--seed", CLI_INT, "seed of the synthetic test set (default 7)", &seed},
+      {"--threads", CLI_INT, "worker threads (default 0 = all cores)", &threads},
+      {"--force", CLI_FLAG, "start over in --out, which holds an earlier demo run (its evaluation is deleted)", &force},
+      {"--resume", CLI_FLAG, "continue the unfinished evaluation of an earlier demo run in --out (same options)", &resume},
+      {"--quiet", CLI_FLAG, "print only where the report is", &quiet},
   };
   int r = cli_parse(argc, argv, "salient demo [options]", opts, (int)(sizeof opts / sizeof opts[0]));
   if (r) return r == 1 ? 0 : 2;
-  if (reps < 1 || reps > 1000) {
-    fprintf(stderr, "salient demo: --reps must be in 1..1000\n");
+  if (strcmp(family, "shapes") != 0 && strcmp(family, "lesions") != 0) {
+    fprintf(stderr, "salient demo: --family must be shapes or lesions, not '%s'\n", family);
     return 2;
   }
-  sal_ctx *ctx = NULL;
-  if (sal_ctx_new(0, (uint64_t)seed, &ctx)) return cli_fail(NULL, SAL_STATUS_OUT_OF_MEMORY, "demo");
-  int rc = 1;
-  sal_graph *g = NULL;
-  sal_plan *p = NULL;
-  sal_tensor *x = NULL, *seedt = NULL;
-  sal_model_spec spec = sal_model_spec_default(arch);
-  if (size > 0) spec.image_size = size;
-  double t0 = now_ms();
-  sal_status st = sal_model_build(ctx, &spec, &g);
-  if (st) { rc = cli_fail(ctx, st, "building the model"); goto done; }
-  double t_build = now_ms() - t0;
-  sal_plan_opts o = sal_plan_opts_default();
-  o.batch = batch;
-  o.grad_inputs = true;
-  t0 = now_ms();
-  st = sal_plan_new(ctx, g, &o, &p);
-  if (st) { rc = cli_fail(ctx, st, "planning"); goto done; }
-  double t_plan = now_ms() - t0;
-  int64_t S = spec.image_size, C = spec.in_channels, K = spec.num_classes;
-  st = sal_tensor_new(ctx, 4, (int64_t[]){batch, C, S, S}, &x);
-  if (!st) st = sal_tensor_new(ctx, 2, (int64_t[]){batch, K}, &seedt);
-  if (st) { rc = cli_fail(ctx, st, "allocating"); goto done; }
-  sal_rng_normal((uint64_t)seed, 1, 0, x->data, (size_t)sal_tensor_numel(x));
-  st = sal_plan_set_input(p, "input", x);
-  const sal_tensor *logits = NULL, *grad = NULL;
-  double best_f = 1e30, best_fb = 1e30;
-  for (int64_t i = 0; !st && i < reps; i++) {
-    t0 = now_ms();
-    st = sal_plan_forward(p);
-    double tf = now_ms() - t0;
-    if (!st) st = sal_plan_value(p, "logits", &logits);
-    if (st) break;
-    /* seed: one-hot on each image's top-1 class */
-    memset(seedt->data, 0, (size_t)sal_tensor_numel(seedt) * sizeof(float));
-    for (int64_t b = 0; b < batch; b++) {
-      int64_t top = 0;
-      for (int64_t k = 1; k < K; k++)
-        if (logits->data[b * K + k] > logits->data[b * K + top]) top = k;
-      seedt->data[b * K + top] = 1.0f;
+  if (images < 1 || images > 100000 || explain_n < 0 || explain_n > images || seed < 0 || threads < 0) {
+    fprintf(stderr, "salient demo: --images must be in 1..100000, --explain in 0..--images, --seed and --threads >= 0\n");
+    return 2;
+  }
+  /* Paths: everything under out; the marker proves an existing out is a demo's. */
+  char marker[4096], data[4096], explain_dir[4096], eval_dir[4096], trained[4096], shipped[4096], results[4096];
+  int n = snprintf(marker, sizeof marker, "%s/" DEMO_MARKER, out);
+  snprintf(data, sizeof data, "%s/data", out);
+  snprintf(explain_dir, sizeof explain_dir, "%s/explain", out);
+  snprintf(eval_dir, sizeof eval_dir, "%s/eval", out);
+  snprintf(results, sizeof results, "%s/eval/results.jsonl", out);
+  snprintf(trained, sizeof trained, "%s/%s.safetensors", out, family);
+  snprintf(shipped, sizeof shipped, "%s/tests/fixtures/demo/%s.safetensors", SAL_SOURCE_DIR, family);
+  if (n < 0 || (size_t)n + 32 >= sizeof marker) {
+    fprintf(stderr, "salient demo: --out path too long\n");
+    return 2;
+  }
+  if (!model) model = train ? trained : shipped;
+  if (!train && !is_file(model)) {
+    fprintf(stderr, "salient demo: model %s not found (the shipped demo models live in the source tree's "
+                    "tests/fixtures/demo/); pass --model, or --train to train one\n", model);
+    return 1;
+  }
+  if (dir_nonempty(out) && !is_file(marker)) {
+    fprintf(stderr, "salient demo: %s exists and was not written by salient demo; choose another --out\n", out);
+    return 1;
+  }
+  if (is_file(marker) && !force && !resume) {
+    fprintf(stderr, "salient demo: %s holds an earlier demo run; add --force to start over, --resume to continue it, "
+                    "or choose another --out\n", out);
+    return 1;
+  }
+  if (force && resume) {
+    fprintf(stderr, "salient demo: --force and --resume exclude each other\n");
+    return 2;
+  }
+  if (force && is_file(marker) && (remove_tree(eval_dir) != 0 || remove_tree(explain_dir) != 0)) {
+    fprintf(stderr, "salient demo: cannot remove the earlier run's %s: %s\n", eval_dir, strerror(errno));
+    return 1;
+  }
+  if (mkdir(out, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "salient demo: cannot create %s: %s\n", out, strerror(errno));
+    return 1;
+  }
+  FILE *mf = fopen(marker, "w");
+  if (!mf || fputs("written by salient demo\n", mf) < 0 || fclose(mf) != 0) {
+    fprintf(stderr, "salient demo: cannot write %s\n", marker);
+    return 1;
+  }
+  char s_images[32], s_seed[32], s_threads[32];
+  snprintf(s_images, sizeof s_images, "%lld", (long long)images);
+  snprintf(s_seed, sizeof s_seed, "%lld", (long long)seed);
+  snprintf(s_threads, sizeof s_threads, "%lld", (long long)threads);
+  const char *all = "gradient,grad_input,smoothgrad,integrated_gradients,gradcam,occlusion,rise,meaningful_perturbation,"
+                    "extremal_perturbation,dm,hdm,reliable";
+  const char *meth = strcmp(methods, "all") == 0 ? all : methods;
+  double t0 = now_s();
+  if (!quiet)
+    printf("salient %s demo: %s, model %s, %lld test images, methods %s\n", sal_version(), family,
+           train ? "trained now" : model, (long long)images, meth);
+
+  /* 1. data: a training set only when training; the test set is what the methods are judged on. */
+  int rc = 0;
+  if (train) {
+    char *a[] = {"synth", (char *)family, "--out", data, "--seed", s_seed, "--test", s_images, "--force", "--quiet", NULL};
+    rc = step(quiet, "synthesise training and test data", cmd_synth, 10, a);
+    if (!rc) {
+      char tdata[4200];
+      snprintf(tdata, sizeof tdata, "%s/train.csv", data);
+      char *b[] = {"train", "--data", tdata, "--out", trained, "--threads", s_threads, NULL};
+      rc = step(quiet, "train the demo model (default recipe)", cmd_train, 7, b);
     }
-    st = sal_plan_backward(p, "logits", seedt);
-    double tfb = now_ms() - t0;
-    if (tf < best_f) best_f = tf;
-    if (tfb < best_fb) best_fb = tfb;
+  } else {
+    char *a[] = {"synth", (char *)family, "--out", data, "--seed", s_seed, "--train", "0", "--val", "0",
+                 "--test", s_images, "--force", "--quiet", NULL};
+    rc = step(quiet, "synthesise the test images", cmd_synth, 14, a);
   }
-  if (!st) st = sal_plan_grad(p, "input", &grad);
-  if (st) { rc = cli_fail(ctx, st, "running"); goto done; }
-  double gmax = 0, gsum = 0;
-  for (int64_t i = 0; i < sal_tensor_numel(grad); i++) {
-    gmax = fmax(gmax, fabs(grad->data[i]));
-    gsum += fabs(grad->data[i]);
+  /* 2. a few images explained with every method, side by side */
+  for (int64_t i = 0; !rc && i < explain_n; i++) {
+    char img[4200];
+    snprintf(img, sizeof img, "%s/images/test/%06lld.png", data, (long long)i);
+    char *a[] = {"explain", "--model", (char *)model, "--image", img, "--method", (char *)meth, "--out", explain_dir,
+                 "--panel", "--threads", s_threads, "--quiet", NULL};
+    rc = step(quiet, "explain an image with every method", cmd_explain, 13, a);
   }
-  double gflop = 2e-9 * (double)sal_plan_forward_macs(p);
+  /* 3. every method evaluated on the test set; eval writes summary and report. With --resume an
+   * unfinished evaluation of an earlier demo run (same settings) is continued. */
+  if (!rc) {
+    char *a[20] = {"eval", "--model", (char *)model, "--data", data, "--methods", (char *)meth, "--out", eval_dir,
+                   "--metrics", "loc,om,pointing,overlap,f1,sparsity,maxboxacc,pxap,insdel,saliency", "--limit", s_images,
+                   "--threads", s_threads};
+    int na = 15;
+    if (resume && is_file(results)) a[na++] = "--resume";
+    if (quiet) a[na++] = "--quiet";
+    rc = step(quiet, "evaluate every method", cmd_eval, na, a);
+  }
+  if (rc) return rc;
+  char report[4200];
+  snprintf(report, sizeof report, "%s/report.html", eval_dir);
   if (!quiet) {
-    printf("salient %s demo\n", sal_version());
-    printf("  model     %s, %lld classes, input (%lld, %lld, %lld, %lld), %lld parameters\n", arch, (long long)K,
-           (long long)batch, (long long)C, (long long)S, (long long)S, (long long)sal_graph_param_count(g, true));
-    printf("  graph     %d nodes, built in %.1f ms; plan (kernels, layouts, memory) in %.1f ms\n",
-           sal_graph_num_nodes(g), t_build, t_plan);
-    int dnnl = 0, fused = 0;
-    for (int i = 0; i < sal_graph_num_nodes(g); i++) {
-      const char *kn = sal_plan_node_kernel(p, i);
-      dnnl += strncmp(kn, "dnnl", 4) == 0;
-      fused += strcmp(kn, "fused") == 0;
-    }
-    printf("  kernels   %d oneDNN, %d fused away, %d reference\n", dnnl, fused,
-           sal_graph_num_nodes(g) - dnnl - fused);
-    for (int64_t b = 0; b < batch && b < 4; b++) {
-      int64_t top = 0;
-      for (int64_t k = 1; k < K; k++)
-        if (logits->data[b * K + k] > logits->data[b * K + top]) top = k;
-      printf("  image %lld   top-1 class %lld (logit %.4f)\n", (long long)b, (long long)top, logits->data[b * K + top]);
-    }
-    printf("  gradient  d(top-1 logit)/d(input): max |g| %.3e, mean |g| %.3e\n", gmax,
-           gsum / (double)sal_tensor_numel(grad));
+    printf("\ndemo: done in %.1f s\n  panels   %s/*.panel.png\n  summary  %s/summary.csv\n", now_s() - t0, explain_dir,
+           eval_dir);
   }
-  printf("demo: %s batch %lld: forward %.2f ms (%.1f GFLOP/s), forward+backward to the input %.2f ms (best of %lld)\n",
-         arch, (long long)batch, best_f, gflop / (best_f * 1e-3), best_fb, (long long)reps);
-  rc = 0;
-done:
-  sal_tensor_free(x);
-  sal_tensor_free(seedt);
-  sal_plan_free(p);
-  sal_graph_free(g);
-  sal_ctx_free(ctx);
-  return rc;
+  printf("report: %s\n", report);
+  return 0;
 }

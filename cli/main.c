@@ -6,7 +6,8 @@
 #include "cli/cli.h"
 
 static const cli_command commands[] = {
-    {"demo", "run the engine on a built-in model and report what it did", cmd_demo},
+    {"demo", "the main job: synthetic data, the demo model, every method explained and evaluated, the report", cmd_demo},
+    {"engine", "run a built-in model forward and backward and report the kernels and the speed", cmd_engine},
     {"synth", "write a synthetic dataset (shapes, lesions, pairs) with exact masks", cmd_synth},
     {"version", "print the version", cmd_version},
     {"info", "describe a model: inputs, outputs, size, FLOPs, layers, preprocessing", cmd_info},
