@@ -258,10 +258,11 @@ static sal_status write_sample(worker *w, const char *dir, sal_synth_split s, in
   char rel[96], path[4200];
   rel_image(rel, sizeof rel, s, i);
   snprintf(path, sizeof path, "%s/%s", dir, rel);
-  /* Fast PNG settings (zlib level 1, Sub filter: about half the encoding time of the defaults) and
-   * no fsync per file: the dataset is made durable by one sync() before the manifests and
-   * synth.json are written, so a crash can lose images only of a dataset that has no synth.json. */
-  const sal_image_write_opts wo = {.png_level = 1, .png_fast = true, .no_sync = true};
+  /* Fast PNG settings (zlib level 1, Sub filter: about half the encoding time of the defaults),
+   * written in place with no fsync per file: the dataset is made durable by one sync() before the
+   * manifests and synth.json are written, so a crash can leave partial images only in a directory
+   * that has no manifests and no synth.json. */
+  const sal_image_write_opts wo = {.png_level = 1, .png_fast = true, .no_sync = true, .direct = true};
   sal_status st = sal_image_write_ex(w->ctx, path, w->smp.image, &wo);
   for (int o = 0; o < w->smp.n_objects && !st; o++) {
     rel_mask(rel, sizeof rel, s, i, o, w->smp.n_objects);
@@ -404,6 +405,15 @@ sal_status sal_synth_generate(sal_ctx *ctx, const sal_synth_params *p, const cha
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "output directory %s is not empty (use --force to write into it)", dir);
   st = make_dirs(ctx, dir);
   char path[4200];
+  /* Images are written in place (no temporary per file), so the marker of a finished dataset and
+   * the manifests that name its files go first: until the new ones are written last, a crash
+   * leaves a directory that no reader takes for a dataset. */
+  const char *finished[] = {"synth.json", "train.csv", "val.csv", "test.csv"};
+  for (int k = 0; k < 4 && !st; k++) {
+    snprintf(path, sizeof path, "%s/%s", dir, finished[k]);
+    if (remove(path) != 0 && errno != ENOENT)
+      st = sal_ctx_error(ctx, SAL_STATUS_IO, "%s: cannot remove the earlier dataset's file: %s", path, strerror(errno));
+  }
   for (int s = 0; s < SAL_SYNTH_SPLIT_COUNT && !st; s++) {
     const char *sub[2] = {"images", "masks"};
     for (int d = 0; d < 2 && !st; d++) {
