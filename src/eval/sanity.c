@@ -132,10 +132,12 @@ static sal_status find_layers(sal_ctx *ctx, const sal_graph *g, layer **out, int
   return SAL_STATUS_OK;
 }
 
-/* A parameter's random stream is a hash of its name (FNV-1a, 64 bit), as in the model builders:
- * its new values depend on (seed, name) only, not on which stages run. */
+/* A parameter's random stream is a hash (FNV-1a, 64 bit) of "sanity:" and its name: its new values
+ * depend on (seed, name) only, not on which stages run, and differ from the model builders' draws
+ * (which hash the bare name), so a built-in model re-initialised with its own seed still changes. */
 static uint64_t name_stream(const char *s) {
   uint64_t h = 0xcbf29ce484222325ull;
+  for (const char *p = "sanity:"; *p; p++) h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
   for (; *s; s++) h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
   return h;
 }
