@@ -98,11 +98,13 @@ static int one_method(const eval_sanity_args *a, int m, const sal_tensor *x, con
   cJSON *maps = cJSON_AddArrayToObject(j, "maps");
   const int64_t HW = a->H * a->W;
   for (int64_t s = 0; !rc && s < r.n_stages; s++) {
-    /* the overlay of `salient explain`: jet at opacity 0.5 over the image */
+    /* the overlay of `salient explain`: the min–max normalised map in jet at opacity 0.5 over the image */
     sal_image *ov = NULL;
     snprintf(rel, sizeof rel, "sanity/%s/%lld.png", name, (long long)s);
     snprintf(path, sizeof path, "%s/%s", a->out, rel);
-    st = sal_overlay(ctx, r.maps->data + s * HW, a->W, a->H, bg, SAL_COLORMAP_JET, 0.5f, &ov);
+    float *map = r.maps->data + s * HW;
+    sal_map_normalize(map, HW, map);
+    st = sal_overlay(ctx, map, a->W, a->H, bg, SAL_COLORMAP_JET, 0.5f, &ov);
     if (!st) st = sal_image_write(ctx, path, ov);
     sal_image_free(ov);
     if (st) rc = cli_fail(ctx, st, path);
@@ -145,7 +147,8 @@ int eval_sanity_run(const eval_sanity_args *a) {
     sal_status st = text ? sal__atomic_open(ctx, path, &af) : SAL_STATUS_OUT_OF_MEMORY;
     if (!st) st = sal__atomic_commit(ctx, &af, fputs(text, af.f) >= 0 && fputc('\n', af.f) != EOF);
     if (st) rc = cli_fail(ctx, st, "writing sanity.json");
-    else if (!a->quiet) printf("eval: sanity checks of %d method%s in %s\n", a->n_methods, a->n_methods == 1 ? "" : "s", path);
+    else if (!a->quiet)
+      printf("eval: sanity checks of %d method%s in %s\n", a->n_methods, a->n_methods == 1 ? "" : "s", path);
     free(text);
   }
   cJSON_Delete(root);

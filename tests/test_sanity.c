@@ -93,16 +93,16 @@ static void test_simple_cnn(void) {
              r.spearman[i], r.spearman_abs[i], r.ssim[i]);
   if (r.mean_spearman)
     TH_CHECK(r.mean_spearman[0] == 1.0 && r.mean_spearman_abs[0] == 1.0 && r.mean_ssim[0] == 1.0, "stage 0 means 1");
-  /* The targets are the trained model's top-1, and the kept maps are image 0's normalised maps:
-   * stage 0's equals a direct explanation's. */
+  /* The targets are the trained model's top-1, and the kept maps are image 0's raw maps: stage
+   * 0's equals a direct explanation's. */
   sal_explanation e;
   TH_OK(sal_explain_run(ctx, g, x, NULL, &p, &e));
-  if (e.norm && r.maps) {
+  if (e.raw && r.maps) {
     TH_CHECK(r.maps->shape.ndim == 4 && r.maps->shape.d[0] == 6 && r.maps->shape.d[2] == 16, "maps (6, 1, 16, 16)");
-    TH_CHECK(memcmp(r.maps->data, e.norm->data, 16 * 16 * sizeof(float)) == 0, "stage 0 map = the direct map");
+    TH_CHECK(memcmp(r.maps->data, e.raw->data, 16 * 16 * sizeof(float)) == 0, "stage 0 map = the direct map");
     TH_CHECK(memcmp(r.targets, e.targets, 3 * sizeof(int64_t)) == 0, "targets = top-1 of the trained model");
     bool differ = false;
-    for (int64_t q = 0; q < 16 * 16; q++) differ = differ || r.maps->data[5 * 256 + q] != e.norm->data[q];
+    for (int64_t q = 0; q < 16 * 16; q++) differ = differ || r.maps->data[5 * 256 + q] != e.raw->data[q];
     TH_CHECK(differ, "the last stage's map differs from the trained one");
   }
   sal_explanation_clear(&e);
@@ -121,7 +121,8 @@ static void test_simple_cnn(void) {
   sal_sanity_result r2, r3;
   TH_OK(sal_sanity_cascade(ctx, g, x, NULL, &p, &o, &r2));
   if (r.ssim && r2.ssim) {
-    TH_CHECK(memcmp(r.spearman, r2.spearman, 18 * sizeof(double)) == 0 && memcmp(r.ssim, r2.ssim, 18 * sizeof(double)) == 0 &&
+    TH_CHECK(memcmp(r.spearman, r2.spearman, 18 * sizeof(double)) == 0 &&
+                 memcmp(r.ssim, r2.ssim, 18 * sizeof(double)) == 0 &&
                  memcmp(r.maps->data, r2.maps->data, 6 * 256 * sizeof(float)) == 0,
              "a fixed-seed run is reproducible");
   }
@@ -167,6 +168,12 @@ done:
   sal_graph_free(g);
 }
 
+/* A node named after its one output. */
+static void node(sal_graph *g, const char *op, const char *const *in, int n_in, const char *out, const sal_attr *attrs,
+                 int n_attrs) {
+  TH_OK(sal_graph_add_node(g, op, out, in, n_in, &out, 1, attrs, n_attrs));
+}
+
 /* Grouping on a hand-built graph: Conv (with bias) → BatchNormalization is one layer "c1",
  * MatMul → Add of a parameter (an exported Linear) is "mm", Gemm is "fc"; a batch-norm of the
  * graph input itself is a layer of its own ("bn0"). */
@@ -200,19 +207,16 @@ static void test_grouping(void) {
   const int64_t ks[2] = {3, 3}, pads[4] = {1, 1, 1, 1};
   const sal_attr conv_attrs[] = {sal_attr_ints("kernel_shape", 2, ks), sal_attr_ints("pads", 4, pads)};
   const sal_attr flat[] = {sal_attr_int("axis", 1)}, gemm[] = {sal_attr_int("transB", 1)};
-  TH_OK(sal_graph_add_node(g, "BatchNormalization", "bn0", (const char *[]){"input", "bn0.weight", "bn0.bias", "bn0.mean", "bn0.var"}, 5,
-                           (const char *[]){"x0"}, 1, NULL, 0));
-  TH_OK(sal_graph_add_node(g, "Conv", "c1", (const char *[]){"x0", "c1.weight", "c1.bias"}, 3, (const char *[]){"c1"}, 1,
-                           conv_attrs, 2));
-  TH_OK(sal_graph_add_node(g, "BatchNormalization", "bn", (const char *[]){"c1", "bn.weight", "bn.bias", "bn.mean", "bn.var"}, 5,
-                           (const char *[]){"bn"}, 1, NULL, 0));
-  TH_OK(sal_graph_add_node(g, "Relu", "relu", (const char *[]){"bn"}, 1, (const char *[]){"relu"}, 1, NULL, 0));
-  TH_OK(sal_graph_add_node(g, "Flatten", "flat", (const char *[]){"relu"}, 1, (const char *[]){"flat"}, 1, flat, 1));
-  TH_OK(sal_graph_add_node(g, "MatMul", "mm", (const char *[]){"flat", "mm.weight"}, 2, (const char *[]){"mm"}, 1, NULL, 0));
-  TH_OK(sal_graph_add_node(g, "Add", "mmb", (const char *[]){"mm.bias", "mm"}, 2, (const char *[]){"mmb"}, 1, NULL, 0));
-  TH_OK(sal_graph_add_node(g, "Relu", "r2", (const char *[]){"mmb"}, 1, (const char *[]){"r2"}, 1, NULL, 0));
-  TH_OK(sal_graph_add_node(g, "Gemm", "fc", (const char *[]){"r2", "fc.weight", "fc.bias"}, 3, (const char *[]){"logits"}, 1,
-                           gemm, 1));
+  const char *bn0[5] = {"input", "bn0.weight", "bn0.bias", "bn0.mean", "bn0.var"};
+  node(g, "BatchNormalization", bn0, 5, "x0", NULL, 0);
+  node(g, "Conv", (const char *[]){"x0", "c1.weight", "c1.bias"}, 3, "c1", conv_attrs, 2);
+  node(g, "BatchNormalization", (const char *[]){"c1", "bn.weight", "bn.bias", "bn.mean", "bn.var"}, 5, "bn", NULL, 0);
+  node(g, "Relu", (const char *[]){"bn"}, 1, "relu", NULL, 0);
+  node(g, "Flatten", (const char *[]){"relu"}, 1, "flat", flat, 1);
+  node(g, "MatMul", (const char *[]){"flat", "mm.weight"}, 2, "mm", NULL, 0);
+  node(g, "Add", (const char *[]){"mm.bias", "mm"}, 2, "mmb", NULL, 0);
+  node(g, "Relu", (const char *[]){"mmb"}, 1, "r2", NULL, 0);
+  node(g, "Gemm", (const char *[]){"r2", "fc.weight", "fc.bias"}, 3, "logits", gemm, 1);
   TH_OK(sal_graph_add_output(g, "logits"));
   sal_tensor *x = random_images(2, 1, 12, 9);
   sal_method_params p = th_method_params("gradient");
@@ -227,6 +231,102 @@ static void test_grouping(void) {
   }
   sal_tensor_free(x);
   sal_graph_free(g);
+}
+
+/* The documented initialisation, read through gradient maps (raw maps of image 0, target class 0):
+ * for logits linear in the input, the map is |∂z_0/∂x| = |row 0 of the layer's weight|. */
+static void test_init(void) {
+  sal_ctx *ctx = th_ctx();
+  sal_method_params p = th_method_params("gradient");
+  sal_sanity_opts o = sal_sanity_opts_default();
+  o.keep_maps = true;
+  o.seed = 11;
+  const int64_t tg[1] = {0};
+  sal_tensor *x = random_images(1, 1, 12, 4);
+  sal_sanity_result r;
+  /* Conv (2 filters of 12 x 12): Kaiming-normal with fan_out = 2 · 144, so w' ~ N(0, 1/144) and
+   * the mean of map² over 144 values estimates 1/144 with relative sd √(2/144) = 0.12: within
+   * ±50 % (4 sd); a wrong fan (fan_in = 144 gives twice the variance) falls outside. */
+  float w[2 * 144];
+  sal_rng_normal(3, 3, 0, w, 2 * 144);
+  sal_graph *g = th_linear_image_model(12, 2, w);
+  if (g && x) {
+    TH_OK(sal_sanity_cascade(ctx, g, x, tg, &p, &o, &r));
+    if (r.maps && r.n_stages == 2) {
+      double m2 = 0, diff0 = 0;
+      for (int q = 0; q < 144; q++) {
+        m2 += (double)r.maps->data[144 + q] * r.maps->data[144 + q] / 144.0;
+        diff0 = fmax(diff0, fabs(r.maps->data[q] - fabsf(w[q])));
+      }
+      printf("  conv init: mean square · 144 = %.4f (want 1)\n", m2 * 144.0);
+      TH_CHECK(diff0 == 0, "stage 0 map is |w_0|: max difference %g", diff0);
+      TH_CHECK(fabs(m2 * 144.0 - 1.0) < 0.5, "conv weights N(0, 1/144): mean square · 144 = %.4f", m2 * 144.0);
+    } else {
+      TH_CHECK(0, "conv model: 2 stages and maps");
+    }
+    sal_sanity_result_clear(&r);
+  }
+  sal_graph_free(g);
+
+  /* Gemm (transB, 3 × 144): U(-1/12, 1/12), so |w'| <= 1/12 with mean 1/24 (relative sd of the
+   * mean over 144 values 0.048: within ±20 %). */
+  g = NULL;
+  TH_OK(sal_graph_new(ctx, &g));
+  float wf[3 * 144];
+  sal_rng_normal(3, 4, 0, wf, 3 * 144);
+  const float zeros[3] = {0, 0, 0};
+  const sal_attr flat[] = {sal_attr_int("axis", 1)}, gemm[] = {sal_attr_int("transB", 1)};
+  if (g) {
+    TH_OK(sal_graph_add_input(g, "input", 4, (int64_t[]){-1, 1, 12, 12}));
+    TH_OK(sal_graph_add_param(g, "fc.weight", 2, (int64_t[]){3, 144}, wf, true));
+    TH_OK(sal_graph_add_param(g, "fc.bias", 1, (int64_t[]){3}, zeros, true));
+    node(g, "Flatten", (const char *[]){"input"}, 1, "flat", flat, 1);
+    node(g, "Gemm", (const char *[]){"flat", "fc.weight", "fc.bias"}, 3, "logits", gemm, 1);
+    TH_OK(sal_graph_add_output(g, "logits"));
+    TH_OK(sal_sanity_cascade(ctx, g, x, tg, &p, &o, &r));
+    if (r.maps && r.n_stages == 2) {
+      double mean = 0, mx = 0;
+      for (int q = 0; q < 144; q++) mean += r.maps->data[144 + q] / 144.0, mx = fmax(mx, r.maps->data[144 + q]);
+      printf("  Gemm init: max · 12 = %.4f (<= 1), mean · 24 = %.4f (want 1)\n", mx * 12.0, mean * 24.0);
+      TH_CHECK(mx <= 1.0 / 12.0 && fabs(mean * 24.0 - 1.0) < 0.2,
+               "Gemm weights U(-1/12, 1/12): max %.4f, mean · 24 = %.4f", mx, mean * 24.0);
+      TH_CHECK(strcmp(r.stage_names[1], "fc") == 0, "Gemm layer named '%s'", r.stage_names[1]);
+    } else {
+      TH_CHECK(0, "Gemm model: 2 stages and maps");
+    }
+    sal_sanity_result_clear(&r);
+  }
+  sal_graph_free(g);
+
+  /* BatchNormalization of the input (scale 3, shift 2, mean 1, variance 4) → Conv: at stage 1 the
+   * conv is random and the map is |w'| · 3 / √(4 + ε); at stage 2 the batch-norm is reset too
+   * (scale 1, variance 1) and the map is |w'| / √(1 + ε), with the same w' (draws keyed by name):
+   * the ratio is 3 √(1 + ε) / √(4 + ε) at every pixel (ε = 1e-5; float rounding: 1e-5 relative). */
+  g = th_linear_image_model(12, 2, w);
+  if (g) {
+    const float three = 3, two = 2, one = 1, four = 4;
+    TH_OK(sal_graph_add_param(g, "bn0.weight", 1, (int64_t[]){1}, &three, true));
+    TH_OK(sal_graph_add_param(g, "bn0.bias", 1, (int64_t[]){1}, &two, true));
+    TH_OK(sal_graph_add_param(g, "bn0.mean", 1, (int64_t[]){1}, &one, false));
+    TH_OK(sal_graph_add_param(g, "bn0.var", 1, (int64_t[]){1}, &four, false));
+    const char *bn0[4] = {"bn0.weight", "bn0.bias", "bn0.mean", "bn0.var"};
+    TH_OK(sal_graph_insert_after(g, "input", "BatchNormalization", "bn0", bn0, 4, "x0", NULL, 0));
+    TH_OK(sal_sanity_cascade(ctx, g, x, tg, &p, &o, &r));
+    if (r.maps && r.n_stages == 3) {
+      const double want = 3.0 * sqrt(1.0 + 1e-5) / sqrt(4.0 + 1e-5);
+      double worst = 0;
+      for (int q = 0; q < 144; q++)
+        if (r.maps->data[288 + q] > 0)
+          worst = fmax(worst, fabs(r.maps->data[144 + q] / r.maps->data[288 + q] / want - 1.0));
+      printf("  batch-norm reset: ratio off by %.3g\n", worst);
+      TH_CHECK(worst < 1e-5, "batch-norm reset: ratio off by %.3g (relative)", worst);
+    } else {
+      TH_CHECK(0, "batch-norm model: 3 stages (got %lld) and maps", (long long)r.n_stages);
+    }
+    sal_sanity_result_clear(&r);
+  }
+  sal_graph_free(g);
+  sal_tensor_free(x);
 }
 
 /* The shipped demo model (simple_cnn trained on shapes, 98.3 % test accuracy) on the first test
@@ -253,7 +353,8 @@ static void test_demo_model(void) {
     sal_synth_sample smp;
     memset(&smp, 0, sizeof smp);
     TH_OK(sal_synth_render(ctx, &sp, SAL_SYNTH_TEST, i, &smp));
-    if (smp.image) TH_OK(sal_preprocess_image(ctx, &info.pp, smp.image, NULL, x->data + i * 3 * S * S, 3 * S * S, NULL));
+    const int64_t per = 3 * S * S;
+    if (smp.image) TH_OK(sal_preprocess_image(ctx, &info.pp, smp.image, NULL, x->data + i * per, per, NULL));
     sal_synth_sample_free(&smp);
   }
   sal_method_params p = th_method_params("gradient");
@@ -327,6 +428,7 @@ static void test_bad_input(void) {
 int main(void) {
   test_simple_cnn();
   test_grouping();
+  test_init();
   test_demo_model();
   test_bad_input();
   return th_finish("test_sanity");

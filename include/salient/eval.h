@@ -75,7 +75,7 @@ void sal_attack_result_clear(sal_attack_result *r);
 typedef struct sal_sanity_opts {
   int64_t max_stages; /* randomised stages, evenly spaced over the layers; 0 = one per layer (0) */
   uint64_t seed;      /* keys the re-initialised weights: a parameter's draws depend on (seed, its name) (0) */
-  bool keep_maps;     /* also return the first image's normalised map at every stage (false) */
+  bool keep_maps;     /* also return the first image's raw map at every stage (false) */
 } sal_sanity_opts;
 
 sal_sanity_opts sal_sanity_opts_default(void);
@@ -93,7 +93,7 @@ typedef struct sal_sanity_result {
   double *spearman_abs;     /* Spearman of their absolute values */
   double *ssim;             /* SSIM of the min–max normalised maps, data range 1 */
   double *mean_spearman, *mean_spearman_abs, *mean_ssim; /* per stage */
-  sal_tensor *maps;         /* keep_maps: (n_stages, 1, H, W) image 0's normalised map per stage, else NULL */
+  sal_tensor *maps;         /* keep_maps: (n_stages, 1, H, W) image 0's raw map per stage, else NULL */
 } sal_sanity_result;
 
 /* The cascading randomisation test: explains images (N, C, H, W) (preprocessed) with method params

@@ -99,7 +99,8 @@ static sal_status find_layers(sal_ctx *ctx, const sal_graph *g, layer **out, int
       layer *l = &L[n++];
       *l = (layer){.head_op = nd->op, .last = i, .fan_in = fan_in, .name = g->values[w].name};
       add_param(l, w, INIT_UNIFORM, bound);
-      if (nd->op == SAL_OP_GEMM && nd->n_in >= 3 && is_param(g, nd->in[2])) add_param(l, nd->in[2], INIT_UNIFORM, bound);
+      if (nd->op == SAL_OP_GEMM && nd->n_in >= 3 && is_param(g, nd->in[2]))
+        add_param(l, nd->in[2], INIT_UNIFORM, bound);
     } else if (nd->op == SAL_OP_BATCHNORM && nd->n_in >= 5) {
       int first = 0;
       for (int k = 4; k >= 1; k--)
@@ -215,7 +216,7 @@ static sal_status compare(sal_ctx *ctx, const sal_explanation *e0, const sal_exp
   r->mean_spearman[s] = mean_finite(r->spearman + s * N, N);
   r->mean_spearman_abs[s] = mean_finite(r->spearman_abs + s * N, N);
   r->mean_ssim[s] = mean_finite(r->ssim + s * N, N);
-  if (r->maps) memcpy(r->maps->data + s * HW, e->norm->data, (size_t)HW * sizeof(float));
+  if (r->maps) memcpy(r->maps->data + s * HW, e->raw->data, (size_t)HW * sizeof(float));
   return SAL_STATUS_OK;
 }
 
@@ -234,7 +235,8 @@ sal_status sal_sanity_cascade(sal_ctx *ctx, sal_graph *g, const sal_tensor *imag
   if (st) return st;
   const sal_shape *is = &images->shape;
   char sa[96], sb[96];
-  if (xs.ndim != 4 || is->ndim != 4 || is->d[0] < 1 || is->d[1] != xs.d[1] || is->d[2] != xs.d[2] || is->d[3] != xs.d[3])
+  if (xs.ndim != 4 || is->ndim != 4 || is->d[0] < 1 || is->d[1] != xs.d[1] || is->d[2] != xs.d[2] ||
+      is->d[3] != xs.d[3])
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "sanity: images %s do not fit the model's input %s (N >= 1)",
                          sal_shape_str(is, sa, sizeof sa), sal_shape_str(&xs, sb, sizeof sb));
   const int64_t N = is->d[0], H = is->d[2], W = is->d[3], HW = H * W;
