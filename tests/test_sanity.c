@@ -1,7 +1,7 @@
 /* Tests of the cascading randomisation sanity check (src/eval/sanity.c): stage names and counts on
  * simple_cnn and on a hand-built graph, stage 0 exactly 1, the caller's graph left as it was,
- * subsampled stages, reproducibility, the trained demo model's gradient maps losing their
- * similarity as layers are randomised (the paper's finding), and bad input. */
+ * subsampled stages, reproducibility, the documented initialisation, the trained demo model's
+ * gradient maps losing their similarity as layers are randomised (the paper's finding), bad input. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
