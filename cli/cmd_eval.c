@@ -731,9 +731,10 @@ int cmd_eval(int argc, char **argv) {
   }
   rc = run(&s);
   if (!rc && o.sanity > 0) {
-    eval_sanity_args sa = {s.ctx, s.g, s.ds, &s.pp, s.C, s.H, s.W, s.method_names, s.params, s.n_methods,
-                           s.target == TARGET_LABEL ? EVAL_SANITY_LABEL : s.target, o.sanity, o.sanity_stages, 0,
-                           o.out, o.quiet};
+    eval_sanity_args sa = {.ctx = s.ctx, .g = s.g, .ds = s.ds, .pp = &s.pp, .C = s.C, .H = s.H, .W = s.W,
+                           .methods = s.method_names, .params = s.params, .n_methods = s.n_methods,
+                           .target = s.target == TARGET_LABEL ? EVAL_SANITY_LABEL : s.target, .n = o.sanity,
+                           .max_stages = o.sanity_stages, .seed = 0, .out = o.out, .quiet = o.quiet};
     rc = eval_sanity_run(&sa);
   }
   if (!rc && s.bad_rows) {
