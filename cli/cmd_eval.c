@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "cli/eval_results.h"
+#include "cli/eval_sanity.h"
 #include "cli/method_args.h"
 #include "cli/model_args.h"
 #include "salient/data.h"
@@ -36,7 +37,7 @@ static const char *const group_names[N_GROUPS] = {"loc",      "om",        "poin
 typedef struct eval_opts {
   cli_model_args a;
   const char *model, *data, *methods, *metrics, *target, *out, *max_memory, *percentiles, *tolerance;
-  int64_t limit, batch;
+  int64_t limit, batch, sanity, sanity_stages;
   bool resume, quiet;
   const char *sets[MAX_SETS];
   int n_sets;
@@ -554,6 +555,10 @@ int cmd_eval(int argc, char **argv) {
       {"--max-memory", CLI_STRING, "memory budget of one method's passes, e.g. 512M (default 2G)", &o.max_memory},
       {"--percentiles", CLI_STRING, "overlap percentiles p: the top (100 - p) % of a map is kept (default 80,90,95,99)", &o.percentiles},
       {"--tolerance", CLI_STRING, "pointing game tolerance in pixels (default 15)", &o.tolerance},
+      {"--sanity", CLI_INT, "then the cascading randomisation sanity check of each method on the first N items: "
+                            "sanity.json, sanity/<method>/<stage>.png (default 0 = off)", &o.sanity},
+      {"--sanity-stages", CLI_INT, "at most this many randomised stages, evenly spaced over the layers (default 0 = one "
+                                   "per layer)", &o.sanity_stages},
       {"--quiet", CLI_FLAG, "no progress bar and no summary lines (default off)", &o.quiet},
       CLI_MODEL_OPTS(o.a),
   };
@@ -592,6 +597,10 @@ int cmd_eval(int argc, char **argv) {
   }
   if (o.batch < 1 || o.batch > 4096 || o.limit < 0) {
     fprintf(stderr, "salient eval: --batch must be in 1..4096 and --limit >= 0\n");
+    return 2;
+  }
+  if (o.sanity < 0 || o.sanity > 4096 || o.sanity_stages < 0) {
+    fprintf(stderr, "salient eval: --sanity must be in 0..4096 and --sanity-stages >= 0\n");
     return 2;
   }
   o.a.model = o.model;
@@ -721,6 +730,13 @@ int cmd_eval(int argc, char **argv) {
     goto done;
   }
   rc = run(&s);
+  if (!rc && o.sanity > 0) {
+    eval_sanity_args sa = {.ctx = s.ctx, .g = s.g, .ds = s.ds, .pp = &s.pp, .C = s.C, .H = s.H, .W = s.W,
+                           .methods = s.method_names, .params = s.params, .n_methods = s.n_methods,
+                           .target = s.target == TARGET_LABEL ? EVAL_SANITY_LABEL : s.target, .n = o.sanity,
+                           .max_stages = o.sanity_stages, .seed = 0, .out = o.out, .quiet = o.quiet};
+    rc = eval_sanity_run(&sa);
+  }
   if (!rc && s.bad_rows) {
     fprintf(stderr, "salient eval: %d row%s could not be evaluated (see above)\n", s.bad_rows,
             s.bad_rows == 1 ? "" : "s");
