@@ -76,7 +76,7 @@ static int step(bool quiet, const char *title, int (*run)(int, char **), int arg
 
 int cmd_demo(int argc, char **argv) {
   const char *out = "salient-demo", *model = NULL, *family = "shapes", *methods = "all";
-  int64_t images = 16, explain_n = 4, threads = 0, seed = 7;
+  int64_t images = 16, explain_n = 4, threads = 0, seed = 7, sanity = 2;
   bool train = false, force = false, resume = false, quiet = false;
   cli_opt opts[] = {
       {"--out", CLI_STRING, "directory for everything the demo writes (default salient-demo)", &out},
@@ -87,6 +87,7 @@ int cmd_demo(int argc, char **argv) {
       {"--images", CLI_INT, "test images evaluated with every method (default 16)", &images},
       {"--explain", CLI_INT, "images explained with side-by-side panels (default 4)", &explain_n},
       {"--methods", CLI_STRING, "methods, or 'all' (default all)", &methods},
+      {"--sanity", CLI_INT, "images of the sanity check (cascading randomisation; default 2, 0 = none)", &sanity},
       {"--seed", CLI_INT, "seed of the synthetic test set (default 7)", &seed},
       {"--threads", CLI_INT, "worker threads (default 0 = all cores)", &threads},
       {"--force", CLI_FLAG, "start over in --out, which holds an earlier demo run (its evaluation is deleted)", &force},
@@ -99,8 +100,10 @@ int cmd_demo(int argc, char **argv) {
     fprintf(stderr, "salient demo: --family must be shapes or lesions, not '%s'\n", family);
     return 2;
   }
-  if (images < 1 || images > 100000 || explain_n < 0 || explain_n > images || seed < 0 || threads < 0) {
-    fprintf(stderr, "salient demo: --images must be in 1..100000, --explain in 0..--images, --seed and --threads >= 0\n");
+  if (images < 1 || images > 100000 || explain_n < 0 || explain_n > images || sanity < 0 || sanity > images || seed < 0 ||
+      threads < 0) {
+    fprintf(stderr, "salient demo: --images must be in 1..100000, --explain and --sanity in 0..--images, --seed and "
+                    "--threads >= 0\n");
     return 2;
   }
   /* Paths: everything under out; the marker proves an existing out is a demo's. */
@@ -148,7 +151,8 @@ int cmd_demo(int argc, char **argv) {
     fprintf(stderr, "salient demo: cannot write %s\n", marker);
     return 1;
   }
-  char s_images[32], s_seed[32], s_threads[32];
+  char s_images[32], s_seed[32], s_threads[32], s_sanity[32];
+  snprintf(s_sanity, sizeof s_sanity, "%lld", (long long)sanity);
   snprintf(s_images, sizeof s_images, "%lld", (long long)images);
   snprintf(s_seed, sizeof s_seed, "%lld", (long long)seed);
   snprintf(s_threads, sizeof s_threads, "%lld", (long long)threads);
@@ -187,10 +191,10 @@ int cmd_demo(int argc, char **argv) {
   /* 3. every method evaluated on the test set; eval writes summary and report. With --resume an
    * unfinished evaluation of an earlier demo run (same settings) is continued. */
   if (!rc) {
-    char *a[20] = {"eval", "--model", (char *)model, "--data", data, "--methods", (char *)meth, "--out", eval_dir,
+    char *a[24] = {"eval", "--model", (char *)model, "--data", data, "--methods", (char *)meth, "--out", eval_dir,
                    "--metrics", "loc,om,pointing,overlap,f1,sparsity,maxboxacc,pxap,insdel,saliency", "--limit", s_images,
-                   "--threads", s_threads};
-    int na = 15;
+                   "--threads", s_threads, "--sanity", s_sanity};
+    int na = 17;
     if (resume && is_file(results)) a[na++] = "--resume";
     if (quiet) a[na++] = "--quiet";
     rc = step(quiet, "evaluate every method", cmd_eval, na, a);

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages salient needs, idempotently: apt-get update runs only when a
-# package is missing. Usage: scripts/deps.sh [--torch | --torch-full]   (--torch adds PyTorch for
+# package is missing. python3 (the interpreter only) checks JSON outputs in the CLI tests. Usage: scripts/deps.sh [--torch | --torch-full]   (--torch adds PyTorch for
 # the benchmark; --torch-full also torchvision and onnx, for tools/export_models.py and make test-torch)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libdnnl-dev libprotobuf-c-dev protobuf-c-compiler
-      libpng-dev libjpeg62-turbo-dev libcjson-dev)
+      libpng-dev libjpeg62-turbo-dev libcjson-dev python3)
 if [ "${1:-}" = "--torch" ]; then
   pkgs+=(python3-torch python3-numpy)
 elif [ "${1:-}" = "--torch-full" ]; then

@@ -9,10 +9,10 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 source "$(dirname "$0")/lib_cli.sh"
 
-small=(--images 2 --explain 1 --methods gradient,gradcam --threads 2)
+small=(--images 2 --explain 1 --sanity 1 --methods gradient,gradcam --threads 2)
 check "demo runs" 0 "report: $tmp/d/eval/report.html" -- "$bin" demo --out "$tmp/d" "${small[@]}"
 exists "demo outputs" "$tmp/d/data/test.csv" "$tmp/d/explain/000000.panel.png" "$tmp/d/explain/000000.gradcam.npy" \
-  "$tmp/d/eval/summary.csv" "$tmp/d/eval/summary.json"
+  "$tmp/d/eval/summary.csv" "$tmp/d/eval/summary.json" "$tmp/d/eval/sanity.json" "$tmp/d/eval/sanity/gradcam/0.png"
 lines=$(wc -l < "$tmp/d/eval/results.jsonl")
 if [ "$lines" -eq 4 ]; then pass=$((pass+1)); else echo "FAIL results.jsonl has $lines lines, want 2 images x 2 methods" >&2; fail=$((fail+1)); fi
 
