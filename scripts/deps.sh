@@ -4,7 +4,8 @@
 # the benchmark; --torch-full also torchvision and onnx, for tools/export_models.py and make test-torch)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libdnnl-dev libprotobuf-c-dev protobuf-c-compiler
-      libpng-dev libjpeg62-turbo-dev libcjson-dev)
+      libpng-dev libjpeg62-turbo-dev libcjson-dev
+      chromium) # headless, for tests/cli_report.sh (opens report.html, checks console and screenshot)
 if [ "${1:-}" = "--torch" ]; then
   pkgs+=(python3-torch python3-numpy)
 elif [ "${1:-}" = "--torch-full" ]; then
