@@ -109,11 +109,13 @@ static bool add_curves(eval_results *R, eval_record *r, const cJSON *c, char *wh
   for (int k = 0; k < 2; k++) {
     int64_t i = 0;
     for (const cJSON *e = a[k]->child; e; e = e->next, i++) {
-      if (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 && e->valuedouble <= 1)) {
+      /* null is how a NaN was written (a model that produced one): kept, and the curve left out
+       * of the mean */
+      if (!cJSON_IsNull(e) && (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 && e->valuedouble <= 1))) {
         snprintf(why, nwhy, "malformed curves (a probability outside [0, 1])");
         return false;
       }
-      dst[k * len + i] = (float)e->valuedouble;
+      dst[k * len + i] = cJSON_IsNull(e) ? NAN : (float)e->valuedouble;
     }
   }
   r->curve = R->n_curves++;
@@ -301,17 +303,24 @@ static int cmp_rec(const void *a, const void *b) {
 }
 
 /* The mean insertion and deletion curves of records first..last (one method, sorted by item) into
- * jm's "curves", summed in double in item order so that a resumed run gives the same bytes. */
+ * jm's "curves", summed in double in item order so that a resumed run gives the same bytes.
+ * Curves with an undefined point are left out (and out of "images"). */
 static bool add_mean_curves(const eval_results *R, cJSON *jm, int64_t first, int64_t last) {
   int64_t n = 0, L = R->curve_len;
-  for (int64_t i = first; i < last; i++) n += R->r[i].curve >= 0;
-  if (n == 0) return true;
-  double *sum = calloc((size_t)(2 * L), sizeof *sum);
+  double *sum = calloc((size_t)(2 * L + 1), sizeof *sum);
   if (!sum) return false;
   for (int64_t i = first; i < last; i++) {
     if (R->r[i].curve < 0) continue;
     const float *c = R->curves + R->r[i].curve * 2 * L;
+    bool finite = true;
+    for (int64_t p = 0; p < 2 * L; p++) finite = finite && isfinite(c[p]);
+    if (!finite) continue;
     for (int64_t p = 0; p < 2 * L; p++) sum[p] += (double)c[p];
+    n++;
+  }
+  if (n == 0) {
+    free(sum);
+    return true;
   }
   cJSON *jc = cJSON_AddObjectToObject(jm, "curves");
   cJSON_AddNumberToObject(jc, "images", (double)n);
