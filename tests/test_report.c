@@ -181,7 +181,9 @@ static char *read_text(const char *dir, const char *name) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   size_t n = 0;
-  return (char *)th_read_file(path, &n);
+  char *s = (char *)th_read_file(path, &n);
+  if (s) s[n] = '\0'; /* th_read_file leaves room for it */
+  return s;
 }
 
 /* Files in dir whose name contains part (the writer's temporaries: "report.html.tmp."). */
