@@ -533,6 +533,8 @@ static void gallery_items(report *r, gitem *g, int64_t n) {
   char *line = NULL;
   size_t cap = 0;
   while (getline(&line, &cap, f) > 0) {
+    /* eval's lines open with the item: those past the gallery are not parsed (they may be many) */
+    if (strncmp(line, "{\"item\":", 8) == 0 && strtoll(line + 8, NULL, 10) >= n) continue;
     cJSON *j = cJSON_Parse(line);
     double it = jnum(j, "item");
     if (isfinite(it) && it >= 0 && it < (double)n && !g[(int64_t)it].have && jstr(j, "path")) {
