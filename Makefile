@@ -17,9 +17,11 @@ demo: build
 	@$(BUILD)/salient demo --out $(BUILD)/demo --force
 
 test: build
+	@scripts/deps.sh --test
 	@ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 
 test-asan: deps
+	@scripts/deps.sh --test
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSAL_SANITIZE=ON > /dev/null
 	@cmake --build build-asan -j $(JOBS)
 	@ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 SAL_TEST_QUICK=1 \

@@ -9,9 +9,12 @@
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <math.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/stat.h>
 
@@ -22,6 +25,7 @@
 #include "salient/data.h"
 #include "salient/explain.h"
 #include "salient/metrics.h"
+#include "salient/report.h"
 #include "salient/train.h"
 #include "src/io/atomic.h"
 
@@ -37,8 +41,10 @@ static const char *const group_names[N_GROUPS] = {"loc",      "om",        "poin
 typedef struct eval_opts {
   cli_model_args a;
   const char *model, *data, *methods, *metrics, *target, *out, *max_memory, *percentiles, *tolerance;
-  int64_t limit, batch, sanity, sanity_stages;
+  int64_t limit, batch, sanity, sanity_stages, gallery;
   bool resume, quiet;
+  int argc; /* the command line, recorded in run.json */
+  char **argv;
   const char *sets[MAX_SETS];
   int n_sets;
 } eval_opts;
@@ -64,6 +70,8 @@ typedef struct eval_state {
   int64_t C, H, W, K;
   sal_preprocess pp;
   int bad_rows;
+  float *curves;     /* insdel: one map's insertion then deletion curve, 2 × curve_len */
+  int64_t curve_len;
 } eval_state;
 
 #define TARGET_LABEL ((int64_t)-2)
@@ -195,6 +203,71 @@ static char *bits_of(const int64_t *hits, char *buf) {
   return buf;
 }
 
+/* ---- what the report needs beyond the metrics: curves and the gallery ---- */
+
+/* The map's insertion and deletion curves (s->curves) into the line j as "curves", so that
+ * results.jsonl alone rebuilds the mean curves of summary.json (cli/eval_results.c). */
+static void put_curves(const eval_state *s, cJSON *j) {
+  cJSON *c = cJSON_AddObjectToObject(j, "curves");
+  static const char *const kinds[2] = {"insertion", "deletion"};
+  for (int k = 0; k < 2; k++) {
+    cJSON *a = cJSON_AddArrayToObject(c, kinds[k]);
+    for (int64_t i = 0; i < s->curve_len; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)s->curves[k * s->curve_len + i]));
+  }
+}
+
+/* The ground truth of g drawn on img (8-bit RGB, W × H): the outline of the mask (its pixels with a
+ * 4-neighbour outside it or at the border) in white, the boxes of the item's class in magenta. */
+static void draw_truth(const eval_state *s, const gt *g, sal_image *img) {
+  const int64_t H = s->H, W = s->W;
+  uint8_t *px = img->pixels;
+  for (int64_t y = 0; g->has_mask && y < H; y++)
+    for (int64_t x = 0; x < W; x++) {
+      const uint8_t *m = g->mask + y * W + x;
+      if (!*m) continue;
+      bool edge = x == 0 || y == 0 || x == W - 1 || y == H - 1 || !m[-1] || !m[1] || !m[-W] || !m[W];
+      if (edge) memset(px + 3 * (y * W + x), 255, 3);
+    }
+  for (int64_t b = 0; b < g->n_boxes; b++) {
+    /* pixel edges (x1, y1 exclusive) to the pixels on the box's border, clipped to the frame */
+    int64_t x0 = (int64_t)floorf(g->boxes[b].x0), y0 = (int64_t)floorf(g->boxes[b].y0);
+    int64_t x1 = (int64_t)ceilf(g->boxes[b].x1) - 1, y1 = (int64_t)ceilf(g->boxes[b].y1) - 1;
+    x0 = x0 < 0 ? 0 : x0, y0 = y0 < 0 ? 0 : y0, x1 = x1 >= W ? W - 1 : x1, y1 = y1 >= H ? H - 1 : y1;
+    for (int64_t y = y0; y <= y1; y++)
+      for (int64_t x = x0; x <= x1; x++)
+        if (y == y0 || y == y1 || x == x0 || x == x1) {
+          uint8_t *p = px + 3 * (y * W + x);
+          p[0] = 255, p[1] = 0, p[2] = 255;
+        }
+  }
+}
+
+/* For the report's gallery: DIR/gallery/<item>.input.png (the de-normalised input, written once)
+ * and <item>.<method>.png (the normalised map over it, jet, alpha 0.5), ground truth outlined.
+ * image is (C, H, W), norm (H, W). Written before the item's line, so a resumed run finds them. */
+static int gallery_write(eval_state *s, const float *image, const float *norm, const gt *g, const char *method) {
+  sal_ctx *ctx = s->ctx;
+  char path[4096];
+  sal_image *bg = NULL, *ov = NULL, *in = NULL;
+  sal_status st = sal_denormalize_image(ctx, image, s->C, s->H, s->W, s->pp.mean, s->pp.std, &bg);
+  if (!st) st = sal_overlay(ctx, norm, s->W, s->H, bg, SAL_COLORMAP_JET, 0.5f, &ov);
+  if (!st) {
+    draw_truth(s, g, ov);
+    snprintf(path, sizeof path, "%s/gallery/%lld.%s.png", s->o->out, (long long)g->item, method);
+    st = sal_image_write(ctx, path, ov);
+  }
+  struct stat sb;
+  snprintf(path, sizeof path, "%s/gallery/%lld.input.png", s->o->out, (long long)g->item);
+  if (!st && stat(path, &sb) != 0) {
+    in = bg;
+    draw_truth(s, g, in);
+    st = sal_image_write(ctx, path, in);
+  }
+  sal_image_free(bg);
+  sal_image_free(ov);
+  return st ? cli_fail(ctx, st, "writing the gallery") : 0;
+}
+
 /* The metrics of one map (H × W) against g, into the line j. */
 static sal_status score_map(eval_state *s, const float *image, const float *map, const gt *g, int64_t target,
                             int64_t top1, int64_t label, cJSON *j) {
@@ -248,7 +321,9 @@ static sal_status score_map(eval_state *s, const float *image, const float *map,
   /* The causal metrics run the model on perturbed copies of image (C, H, W) for the explained class. */
   if (s->group[G_INSDEL]) {
     double ins, del;
-    if ((st = sal_metric_insertion_deletion(s->scorer, image, map, target, NULL, &ins, &del, NULL, NULL))) return st;
+    if ((st = sal_metric_insertion_deletion(s->scorer, image, map, target, NULL, &ins, &del, s->curves,
+                                            s->curves + s->curve_len)))
+      return st;
     PUT("insertion", true, ins);
     PUT("deletion", true, del);
   }
@@ -280,6 +355,7 @@ static sal_status score_map(eval_state *s, const float *image, const float *map,
       cJSON_AddItemToArray(neg, cJSON_CreateNumber((double)a.neg[b]));
     }
   }
+  if (s->group[G_INSDEL]) put_curves(s, j);
   return SAL_STATUS_OK;
 }
 
@@ -379,7 +455,9 @@ static int evaluate(eval_state *s, const eval_results *R, const int *slot, const
         cJSON_AddNumberToObject(j, "time_ms", ex.ms / (double)nb);
         st = score_map(s, x->data + i * per, ex.raw->data + i * HW, &g[i], ex.targets[i], top1[i], it->label, j);
         if (st) rc = cli_fail(ctx, st, "scoring");
-        else rc = append_line(s, f, j);
+        else if (g[i].item < s->o->gallery)
+          rc = gallery_write(s, x->data + i * per, ex.norm->data + i * HW, &g[i], s->method_names[m]);
+        if (!st && !rc) rc = append_line(s, f, j);
         cJSON_Delete(j);
       }
       sal_explanation_clear(&ex);
@@ -437,6 +515,91 @@ static char *read_small(const char *path) {
   return buf;
 }
 
+/* ---- run.json and report.html: what the report shows beyond the results ---- */
+
+/* DIR/run.json: the facts of the latest run that settings.json does not fix — versions, date,
+ * command line, fingerprints of the model and the manifest, item counts, class names, gallery size.
+ * R holds every line of results.jsonl. */
+static int write_run_info(eval_state *s, const eval_results *R) {
+  sal_ctx *ctx = s->ctx;
+  cJSON *j = cJSON_CreateObject();
+  const dnnl_version_t *v = dnnl_version();
+  char buf[128], hex[65], path[4096];
+  cJSON_AddStringToObject(j, "salient", sal_version());
+  snprintf(buf, sizeof buf, "%d.%d.%d", v->major, v->minor, v->patch);
+  cJSON_AddStringToObject(j, "onednn", buf);
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  cJSON_AddStringToObject(j, "date", buf);
+  /* the command line, each argument quoted when it holds anything but plain characters */
+  size_t len = 8;
+  for (int i = 0; i < s->o->argc; i++) len += 3 + 4 * strlen(s->o->argv[i]); /* a quote becomes 4 characters */
+  char *cmd = malloc(len), *q = cmd;
+  if (cmd) {
+    q += sprintf(q, "salient");
+    for (int i = 0; i < s->o->argc; i++) {
+      const char *a = s->o->argv[i];
+      bool plain = *a != '\0' && strspn(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_=.,/:+@%") == strlen(a);
+      *q++ = ' ';
+      if (!plain) *q++ = '\'';
+      for (; *a; a++) {
+        if (!plain && *a == '\'') q += sprintf(q, "'\\''");
+        else *q++ = *a;
+      }
+      if (!plain) *q++ = '\'';
+      *q = '\0';
+    }
+    cJSON_AddStringToObject(j, "command", cmd);
+    free(cmd);
+  }
+  cJSON_AddStringToObject(j, "model", s->o->model);
+  int64_t bytes = 0;
+  struct stat sb;
+  /* a built-in architecture name is not a file: its weights are fixed by the seed in settings.json */
+  if (stat(s->o->model, &sb) == 0 && S_ISREG(sb.st_mode) && !sal_sha256_file(ctx, s->o->model, hex, &bytes)) {
+    cJSON_AddStringToObject(j, "model_sha256", hex);
+    cJSON_AddNumberToObject(j, "model_bytes", (double)bytes);
+  } else {
+    cJSON_AddNullToObject(j, "model_sha256");
+  }
+  cJSON_AddStringToObject(j, "data", s->data_path);
+  if (!sal_sha256_file(ctx, s->data_path, hex, NULL)) cJSON_AddStringToObject(j, "data_sha256", hex);
+  cJSON_AddNumberToObject(j, "dataset_items", (double)s->ds->n_items);
+  int64_t items = 0; /* items with a line of some method */
+  for (int64_t i = 0; i < s->ds->n_items; i++) {
+    bool any = false;
+    for (int m = 0; m < R->n_names && !any; m++) any = eval_results_seen(R, m, i);
+    items += any;
+  }
+  cJSON_AddNumberToObject(j, "items", (double)items);
+  cJSON_AddNumberToObject(j, "bad_rows", (double)s->bad_rows);
+  cJSON_AddNumberToObject(j, "gallery", (double)s->o->gallery);
+  cJSON *cl = cJSON_AddArrayToObject(j, "classes");
+  for (int64_t k = 0; k < s->K; k++) {
+    const char *name = s->meta->class_names ? s->meta->class_names[k] : k < s->ds->n_classes ? s->ds->class_names[k] : NULL;
+    if (!name) break;
+    cJSON_AddItemToArray(cl, cJSON_CreateString(name));
+  }
+  char *text = cJSON_Print(j);
+  cJSON_Delete(j);
+  snprintf(path, sizeof path, "%s/run.json", s->o->out);
+  sal__atomic_file af;
+  sal_status st = text ? sal__atomic_open(ctx, path, &af) : SAL_STATUS_OUT_OF_MEMORY;
+  if (text && !st) st = sal__atomic_commit(ctx, &af, fputs(text, af.f) >= 0 && fputc('\n', af.f) != EOF);
+  free(text);
+  return st ? cli_fail(ctx, st, "writing run.json") : 0;
+}
+
+/* DIR/report.html from everything in DIR (include/salient/report.h). */
+static int write_report(eval_state *s) {
+  sal_status st = sal_report_write(s->ctx, s->o->out);
+  if (st) return cli_fail(s->ctx, st, "writing the report");
+  if (!s->o->quiet) printf("eval: report in %s/report.html\n", s->o->out);
+  return 0;
+}
+
 static int run(eval_state *s) {
   eval_opts *o = s->o;
   sal_ctx *ctx = s->ctx;
@@ -475,6 +638,11 @@ static int run(eval_state *s) {
   free(have);
   free(want);
   if (rc) return rc;
+  snprintf(path, sizeof path, "%s/gallery", o->out);
+  if (o->gallery > 0 && mkdir(path, 0777) != 0 && errno != EEXIST) {
+    fprintf(stderr, "salient eval: cannot create %s: %s\n", path, strerror(errno));
+    return 1;
+  }
 
   eval_results R = {0};
   int slot[MAX_METHODS];
@@ -527,6 +695,8 @@ static int run(eval_state *s) {
       printf("\n");
     }
   }
+  if (!rc) rc = write_run_info(s, &R);
+  if (!rc) rc = write_report(s);
 done:
   eval_results_free(&R);
   return rc;
@@ -540,11 +710,15 @@ int cmd_eval(int argc, char **argv) {
   o.metrics = "loc,om,pointing,overlap,f1,sparsity,maxboxacc,pxap";
   o.percentiles = "80,90,95,99";
   o.tolerance = "15";
+  o.gallery = 6;
+  o.argc = argc; /* argv[0] is "eval" */
+  o.argv = argv;
   cli_opt opts[] = {
       {"--model", CLI_STRING, "a .onnx file or a built-in architecture name (required)", &o.model},
       {"--data", CLI_STRING, "labelled data: a CSV manifest, an image folder, or a directory with test.csv (required)", &o.data},
       {"--methods", CLI_STRING, "NAME[,NAME...] saliency methods (required; see salient explain --help)", &o.methods},
-      {"--out", CLI_STRING, "output directory: results.jsonl, summary.json, summary.csv, settings.json (required)", &o.out},
+      {"--out", CLI_STRING, "output directory: results.jsonl, summary.json, summary.csv, settings.json, run.json, report.html "
+                            "(required)", &o.out},
       {"--metrics", CLI_STRING, "groups among loc,om,pointing,overlap,f1,sparsity,maxboxacc,pxap and the model-based insdel,saliency "
                                        "(default loc,om,pointing,overlap,f1,sparsity,maxboxacc,pxap)", &o.metrics},
       {"--target", CLI_STRING, "class explained: label, top1, a class index or name (default label)", &o.target},
@@ -559,6 +733,8 @@ int cmd_eval(int argc, char **argv) {
                             "sanity.json, sanity/<method>/<stage>.png (default 0 = off)", &o.sanity},
       {"--sanity-stages", CLI_INT, "at most this many randomised stages, evenly spaced over the layers (default 0 = one "
                                    "per layer)", &o.sanity_stages},
+      {"--gallery", CLI_INT, "render the first N items (input and each method's overlay) into --out/gallery for the "
+                             "report (default 6, 0 = none)", &o.gallery},
       {"--quiet", CLI_FLAG, "no progress bar and no summary lines (default off)", &o.quiet},
       CLI_MODEL_OPTS(o.a),
   };
@@ -601,6 +777,10 @@ int cmd_eval(int argc, char **argv) {
   }
   if (o.sanity < 0 || o.sanity > 4096 || o.sanity_stages < 0) {
     fprintf(stderr, "salient eval: --sanity must be in 0..4096 and --sanity-stages >= 0\n");
+    return 2;
+  }
+  if (o.gallery < 0 || o.gallery > 10000) {
+    fprintf(stderr, "salient eval: --gallery must be in 0..10000\n");
     return 2;
   }
   o.a.model = o.model;
@@ -729,6 +909,14 @@ int cmd_eval(int argc, char **argv) {
     rc = cli_fail(s.ctx, st, "preparing the model-based metrics");
     goto done;
   }
+  if (s.group[G_INSDEL]) {
+    s.curve_len = sal_causal_curve_length(s.H, s.W, 0);
+    s.curves = malloc((size_t)(2 * s.curve_len) * sizeof *s.curves);
+    if (!s.curves) {
+      rc = cli_fail(s.ctx, SAL_STATUS_OUT_OF_MEMORY, "insertion/deletion curves");
+      goto done;
+    }
+  }
   rc = run(&s);
   if (!rc && o.sanity > 0) {
     eval_sanity_args sa = {.ctx = s.ctx, .g = s.g, .ds = s.ds, .pp = &s.pp, .C = s.C, .H = s.H, .W = s.W,
@@ -736,6 +924,8 @@ int cmd_eval(int argc, char **argv) {
                            .target = s.target == TARGET_LABEL ? EVAL_SANITY_LABEL : s.target, .n = o.sanity,
                            .max_stages = o.sanity_stages, .seed = 0, .out = o.out, .quiet = o.quiet};
     rc = eval_sanity_run(&sa);
+    /* run() wrote the report before the sanity check existed: write it again with its panels */
+    if (!rc) rc = write_report(&s);
   }
   if (!rc && s.bad_rows) {
     fprintf(stderr, "salient eval: %d row%s could not be evaluated (see above)\n", s.bad_rows,
@@ -743,6 +933,7 @@ int cmd_eval(int argc, char **argv) {
     rc = 1;
   }
 done:
+  free(s.curves);
   sal_scorer_free(s.scorer);
   sal_dataset_free(s.ds);
   sal_model_meta_clear(&meta);

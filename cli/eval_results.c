@@ -20,6 +20,7 @@
 void eval_results_free(eval_results *R) {
   free(R->r);
   free(R->vals);
+  free(R->curves);
   for (int m = 0; m < R->n_names; m++) {
     free(R->names[m]);
     free(R->seen[m]);
@@ -76,6 +77,51 @@ static bool add_counts(const cJSON *j, int64_t *bins) {
   return true;
 }
 
+#define MAX_CURVE 1000000 /* points of one curve: far above any image's H W / step + 1 */
+
+/* The line's "curves" (insertion and deletion, each curve_len numbers) into R; r->curve = -1 when
+ * the line has none. False with the reason in why. */
+static bool add_curves(eval_results *R, eval_record *r, const cJSON *c, char *why, size_t nwhy) {
+  r->curve = -1;
+  if (!c) return true;
+  const cJSON *a[2] = {cJSON_GetObjectItemCaseSensitive(c, "insertion"), cJSON_GetObjectItemCaseSensitive(c, "deletion")};
+  int64_t len = cJSON_GetArraySize(a[0]);
+  if (!cJSON_IsArray(a[0]) || !cJSON_IsArray(a[1]) || len < 2 || len > MAX_CURVE || cJSON_GetArraySize(a[1]) != len) {
+    snprintf(why, nwhy, "malformed curves (needs insertion and deletion arrays of one length >= 2)");
+    return false;
+  }
+  if (R->curve_len && len != R->curve_len) {
+    snprintf(why, nwhy, "curves of %lld points, earlier lines have %lld", (long long)len, (long long)R->curve_len);
+    return false;
+  }
+  R->curve_len = len;
+  if (R->n_curves == R->curves_cap) {
+    int64_t cap = 2 * R->curves_cap + 64;
+    float *f = realloc(R->curves, (size_t)(cap * 2 * len) * sizeof *f);
+    if (!f) {
+      snprintf(why, nwhy, "out of memory");
+      return false;
+    }
+    R->curves = f;
+    R->curves_cap = cap;
+  }
+  float *dst = R->curves + R->n_curves * 2 * len;
+  for (int k = 0; k < 2; k++) {
+    int64_t i = 0;
+    for (const cJSON *e = a[k]->child; e; e = e->next, i++) {
+      /* null is how a NaN was written (a model that produced one): kept, and the curve left out
+       * of the mean */
+      if (!cJSON_IsNull(e) && (!cJSON_IsNumber(e) || !(e->valuedouble >= 0 && e->valuedouble <= 1))) {
+        snprintf(why, nwhy, "malformed curves (a probability outside [0, 1])");
+        return false;
+      }
+      dst[k * len + i] = cJSON_IsNull(e) ? NAN : (float)e->valuedouble;
+    }
+  }
+  r->curve = R->n_curves++;
+  return true;
+}
+
 /* Adds one line to R. Returns false when it is not a results line (the message says why). */
 static bool add_line(eval_results *R, const eval_keys *keys, const sal_dataset *ds, const char *line, char *why,
                      size_t nwhy) {
@@ -123,6 +169,10 @@ static bool add_line(eval_results *R, const eval_keys *keys, const sal_dataset *
   r->item = it;
   r->method = m;
   r->row = R->n++;
+  if (!add_curves(R, r, cJSON_GetObjectItemCaseSensitive(j, "curves"), why, nwhy)) {
+    ok = false;
+    goto done;
+  }
   for (int k = 0; k < keys->n; k++) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(mets, keys->names[k]);
     R->vals[r->row * keys->n + k] = cJSON_IsNumber(v) ? v->valuedouble : NAN;
@@ -252,6 +302,37 @@ static int cmp_rec(const void *a, const void *b) {
   return x->item < y->item ? -1 : x->item > y->item;
 }
 
+/* The mean insertion and deletion curves of records first..last (one method, sorted by item) into
+ * jm's "curves", summed in double in item order so that a resumed run gives the same bytes.
+ * Curves with an undefined point are left out (and out of "images"). */
+static bool add_mean_curves(const eval_results *R, cJSON *jm, int64_t first, int64_t last) {
+  int64_t n = 0, L = R->curve_len;
+  double *sum = calloc((size_t)(2 * L + 1), sizeof *sum);
+  if (!sum) return false;
+  for (int64_t i = first; i < last; i++) {
+    if (R->r[i].curve < 0) continue;
+    const float *c = R->curves + R->r[i].curve * 2 * L;
+    bool finite = true;
+    for (int64_t p = 0; p < 2 * L; p++) finite = finite && isfinite(c[p]);
+    if (!finite) continue;
+    for (int64_t p = 0; p < 2 * L; p++) sum[p] += (double)c[p];
+    n++;
+  }
+  if (n == 0) {
+    free(sum);
+    return true;
+  }
+  cJSON *jc = cJSON_AddObjectToObject(jm, "curves");
+  cJSON_AddNumberToObject(jc, "images", (double)n);
+  static const char *const kinds[2] = {"insertion", "deletion"};
+  for (int k = 0; k < 2; k++) {
+    cJSON *a = cJSON_AddArrayToObject(jc, kinds[k]);
+    for (int64_t p = 0; p < L; p++) cJSON_AddItemToArray(a, cJSON_CreateNumber(sum[k * L + p] / (double)n));
+  }
+  free(sum);
+  return true;
+}
+
 static int cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* The summary of R: per method and metric the mean over the images that have it, with the 95 %
@@ -320,6 +401,11 @@ int eval_summary_write(sal_ctx *ctx, const eval_summary_info *s, const eval_keys
             mean + half);
       else if (n) CSV("%s,%s,%lld,%.17g,,,\n", R->names[m], keys->names[k], (long long)n, mean);
       else CSV("%s,%s,0,,,,\n", R->names[m], keys->names[k]);
+    }
+    if (!add_mean_curves(R, jm, first, last)) {
+      cJSON_Delete(root);
+      free(csv.s);
+      return cli_fail(ctx, SAL_STATUS_OUT_OF_MEMORY, "writing the summary");
     }
     /* Dataset-level scores (no interval: one value per dataset). */
     cJSON *jd = cJSON_AddObjectToObject(jm, "dataset");

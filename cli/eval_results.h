@@ -23,12 +23,17 @@ typedef struct eval_record {
   int64_t item;
   int method;  /* index into eval_results.names */
   int64_t row; /* its metric values are vals[row * keys->n + k], NAN = null or absent */
+  int64_t curve; /* its insertion and deletion curves are curves[curve * 2 * curve_len ...], or -1 */
 } eval_record;
 
 typedef struct eval_results {
   eval_record *r;
   double *vals;
   int64_t n, cap;
+  /* Insertion then deletion curve of each line that has them (its "curves"), all of curve_len
+   * points (0 until the first such line); as float, the precision they were computed in. */
+  float *curves;
+  int64_t curve_len, n_curves, curves_cap;
   char *names[EVAL_MAX_NAMES]; /* methods, in the order eval_results_slot first saw them */
   int n_names;
   /* Dataset-level accumulators per method: integer counts, so independent of the line order. */
@@ -63,8 +68,9 @@ typedef struct eval_summary_info {
   int n_methods;
 } eval_summary_info;
 
-/* Writes out/summary.json and out/summary.csv (atomically) from R; sorts R's records. Returns 0
- * or 1 after printing the error. */
+/* Writes out/summary.json and out/summary.csv (atomically) from R; sorts R's records. Methods with
+ * curves also get their mean insertion and deletion curves in summary.json. Returns 0 or 1 after
+ * printing the error. */
 int eval_summary_write(sal_ctx *ctx, const eval_summary_info *s, const eval_keys *keys, eval_results *R);
 
 #endif

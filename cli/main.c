@@ -16,6 +16,7 @@ static const cli_command commands[] = {
     {"run", "logits (and input gradients) of a model for an .npy batch", cmd_run},
     {"explain", "saliency maps (gradient, gradcam, rise, ...) as PNG overlays, .npy and JSON", cmd_explain},
     {"eval", "evaluation runs: saliency metrics over a labelled dataset, resumable, with a summary", cmd_eval},
+    {"report", "rewrite report.html (metrics, charts, curves, gallery, sanity checks) of an eval directory", cmd_report},
 };
 
 static void usage(FILE *f) {

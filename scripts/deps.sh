@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages salient needs, idempotently: apt-get update runs only when a
-# package is missing. python3 (the interpreter only) checks JSON outputs in the CLI tests. Usage: scripts/deps.sh [--torch | --torch-full]   (--torch adds PyTorch for
-# the benchmark; --torch-full also torchvision and onnx, for tools/export_models.py and make test-torch)
+# package is missing. Usage: scripts/deps.sh [--test | --torch | --torch-full]   (--test adds what the
+# test suite needs besides the build: headless chromium for tests/cli_report.sh, which opens
+# report.html, and python3 for the CLI tests' JSON checks; --torch adds PyTorch for the benchmark;
+# --torch-full also torchvision and onnx, for tools/export_models.py and make test-torch)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libdnnl-dev libprotobuf-c-dev protobuf-c-compiler
-      libpng-dev libjpeg62-turbo-dev libcjson-dev python3)
-if [ "${1:-}" = "--torch" ]; then
+      libpng-dev libjpeg62-turbo-dev libcjson-dev)
+if [ "${1:-}" = "--test" ]; then
+  pkgs+=(chromium python3)
+elif [ "${1:-}" = "--torch" ]; then
   pkgs+=(python3-torch python3-numpy)
 elif [ "${1:-}" = "--torch-full" ]; then
   pkgs+=(python3-torch python3-torchvision python3-onnx python3-numpy)

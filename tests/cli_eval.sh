@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # salient eval: help with defaults, usage errors, an evaluation of a random simple_cnn on a small
 # synthetic shapes set (files, JSON fields, the summary recomputed independently), interrupted
-# runs resumed (after --limit, after a torn last line) giving the uninterrupted run's summary byte
-# for byte, and a manifest with bad rows (reported by name, the others evaluated, exit 1).
+# runs resumed (after --limit, after a torn last line, after a kill) giving the uninterrupted run's
+# summary (mean insertion/deletion curves included) byte for byte and the same gallery, and a
+# manifest with bad rows (reported by name, the others evaluated, exit 1).
 # Usage: tests/cli_eval.sh path/to/salient
 set -u
 bin="$1"
@@ -26,7 +27,10 @@ check "eval missing data" 1 "nope" -- "$bin" eval --model simple_cnn --data "$tm
 "$bin" synth shapes --out "$tmp/d" --size 32 --train 0 --val 0 --test 12 --quiet >/dev/null 2>&1 || { echo "FAIL synth"; exit 1; }
 run=(--model simple_cnn --size 32 --threads 2 --data "$tmp/d" --methods gradient,gradcam --percentiles 80,95 --tolerance 3)
 check "eval runs" 0 "summary in" -- "$bin" eval "${run[@]}" --out "$tmp/full"
-for f in results.jsonl summary.json summary.csv settings.json; do [ -s "$tmp/full/$f" ] && ok || bad "eval: $f missing"; done
+for f in results.jsonl summary.json summary.csv settings.json run.json report.html gallery/0.input.png gallery/5.gradcam.png; do
+  [ -s "$tmp/full/$f" ] && ok || bad "eval: $f missing"
+done
+[ -e "$tmp/full/gallery/6.input.png" ] && bad "eval: --gallery 6 rendered item 6" || ok
 [ "$(wc -l < "$tmp/full/results.jsonl")" -eq 24 ] && ok || bad "eval: results.jsonl should have 12 x 2 lines"
 for field in '"item":11' '"method":"gradcam"' '"label":' '"top1":' '"score":' '"time_ms":' '"loc_iou":' '"om":' \
     '"pointing":' '"dice_p95":' '"sens_p80":' '"f1":' '"gini":' '"entropy":' '"boxacc":["' '"pxap":{"pos":['; do
@@ -85,6 +89,12 @@ cmp -s "$tmp/full/summary.json" "$tmp/torn/summary.json" && ok || bad "summary a
 sleep 0.3; kill -9 "$pid" 2>/dev/null; wait "$pid" 2>/dev/null
 check "eval killed resume" 0 "summary in" -- "$bin" eval "${run[@]}" --out "$tmp/kill" --resume
 cmp -s "$tmp/full/summary.json" "$tmp/kill/summary.json" && ok || bad "summary after a kill differs"
+# The gallery is written before each line: after the kill and resume every image is there, the
+# same as an uninterrupted run's.
+for f in 0.input 0.gradient 3.gradcam 5.input 5.gradient 5.gradcam; do
+  cmp -s "$tmp/full/gallery/$f.png" "$tmp/kill/gallery/$f.png" && ok || bad "gallery/$f.png after a kill differs or is missing"
+done
+[ -s "$tmp/kill/report.html" ] && ok || bad "no report after a resumed run"
 
 # A subset of the metrics; ground truth without boxes and masks: those metrics are null, n = 0.
 check "eval metrics subset" 0 "summary in" -- "$bin" eval "${run[@]}" --metrics loc,sparsity --limit 2 --out "$tmp/sub"
@@ -103,6 +113,27 @@ for field in '"insertion":' '"deletion":' '"saliency_metric":'; do
   grep -qF -- "$field" "$tmp/causal/results.jsonl" && ok || bad "--metrics insdel,saliency: no $field"
 done
 check "insdel summary" 0 "gradcam,deletion,2," -- cat "$tmp/causal/summary.csv"
+# Each line keeps its curves (H + 1 = 33 points at the default step W); summary.json their means,
+# and a resumed run's mean curves are the uninterrupted run's to the byte.
+grep -qF '"curves":{"insertion":[' "$tmp/causal/results.jsonl" && ok || bad "insdel: no curves in results.jsonl"
+grep -qF '"curves":' "$tmp/causal/summary.json" && ok || bad "insdel: no mean curves in summary.json"
+if /usr/bin/python3 -c 'import json' 2>/dev/null; then
+  check "mean curves" 0 "curves agree" -- /usr/bin/python3 -c "
+import json
+lines = [json.loads(l) for l in open('$tmp/causal/results.jsonl')]
+c = json.load(open('$tmp/causal/summary.json'))['methods']['gradcam']['curves']
+assert c['images'] == 2 and len(c['insertion']) == 33, c
+for k in ('insertion', 'deletion'):
+    mean = [sum(l['curves'][k][i] for l in lines) / 2 for i in range(33)]
+    assert max(abs(a - b) for a, b in zip(mean, c[k])) < 1e-12, k
+    # the trapezoid area of the mean curve is the mean AUC
+    auc = (sum(mean) - mean[0] / 2 - mean[-1] / 2) / 32
+    assert abs(auc - sum(l['metrics'][k] for l in lines) / 2) < 1e-6, (k, auc)
+print('curves agree')"
+fi
+check "insdel part" 0 "summary in" -- "$bin" eval "${run[@]}" --methods gradcam --metrics insdel,saliency --limit 1 --out "$tmp/causal2"
+check "insdel resume" 0 "resuming" -- "$bin" eval "${run[@]}" --methods gradcam --metrics insdel,saliency --limit 2 --out "$tmp/causal2" --resume
+cmp -s "$tmp/causal/summary.json" "$tmp/causal2/summary.json" && ok || bad "resumed mean curves differ from the uninterrupted run's"
 
 # A checkpoint of salient train: its own preprocessing and class names.
 "$bin" synth shapes --out "$tmp/t" --size 32 --train 24 --val 12 --test 6 --quiet >/dev/null 2>&1 || bad "synth for training"
