@@ -20,6 +20,7 @@
 #include "cli/model_args.h"
 #include "salient/data.h"
 #include "salient/explain.h"
+#include "salient/masker.h"
 #include "salient/metrics.h"
 #include "salient/train.h"
 #include "src/io/atomic.h"
@@ -35,7 +36,7 @@ static const char *const group_names[N_GROUPS] = {"loc",      "om",        "poin
 
 typedef struct eval_opts {
   cli_model_args a;
-  const char *model, *data, *methods, *metrics, *target, *out, *max_memory, *percentiles, *tolerance;
+  const char *model, *data, *methods, *metrics, *target, *out, *max_memory, *percentiles, *tolerance, *masker;
   int64_t limit, batch;
   bool resume, quiet;
   const char *sets[MAX_SETS];
@@ -554,6 +555,7 @@ int cmd_eval(int argc, char **argv) {
       {"--max-memory", CLI_STRING, "memory budget of one method's passes, e.g. 512M (default 2G)", &o.max_memory},
       {"--percentiles", CLI_STRING, "overlap percentiles p: the top (100 - p) % of a map is kept (default 80,90,95,99)", &o.percentiles},
       {"--tolerance", CLI_STRING, "pointing game tolerance in pixels (default 15)", &o.tolerance},
+      {"--masker", CLI_STRING, "method masker: the masker trained for MODEL by salient train-masker (default none)", &o.masker},
       {"--quiet", CLI_FLAG, "no progress bar and no summary lines (default off)", &o.quiet},
       CLI_MODEL_OPTS(o.a),
   };
@@ -638,8 +640,10 @@ int cmd_eval(int argc, char **argv) {
 
   sal_model_meta meta;
   char dpath[4096];
+  sal_masker *masker = NULL;
   rc = cli_model_open(&o.a, &s.ctx, &s.g, &meta);
   s.meta = &meta;
+  if (!rc) rc = cli_masker_setup(s.ctx, "eval", o.masker, s.g, s.params, s.n_methods, &masker);
   if (rc) goto done;
   sal_ctx_set_log_level(s.ctx, o.quiet ? SAL_LOG_QUIET : SAL_LOG_INFO);
   sal_shape xs, ys;
@@ -727,6 +731,7 @@ int cmd_eval(int argc, char **argv) {
     rc = 1;
   }
 done:
+  sal_masker_free(masker);
   sal_scorer_free(s.scorer);
   sal_dataset_free(s.ds);
   sal_model_meta_clear(&meta);
