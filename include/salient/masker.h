@@ -32,9 +32,9 @@ sal_status sal_masker_taps(sal_ctx *ctx, const sal_graph *g, const char *layers,
 
 /* Adds the masker to g, reading taps[0], taps[1] (4-D values of g): per tap a 1x1 conv to 64
  * channels ("masker.tap<i>.conv"), batch-norm ("masker.tap<i>.bn"), ReLU, bilinear resize to
- * (H/4, W/4); concatenation; 3x3 conv to 1 channel with bias ("masker.out"); sigmoid
- * ("masker.low", (N,1,H/4,W/4)); nearest upsampling x4 to output "mask" (N,1,H,W), H x W the
- * size given. Parameters (all named "masker.*") are initialised from seed. BAD_INPUT when H or W is
+ * (H/4, W/4); concatenation; 3x3 conv to 1 channel with bias ("masker.out", (N,1,H/4,W/4));
+ * nearest upsampling x4 ("masker.up"); sigmoid: output "mask" (N,1,H,W), H x W the size given
+ * (the sigmoid after the upsampling gives the same values as before it). Parameters (all named "masker.*") are initialised from seed. BAD_INPUT when H or W is
  * not a multiple of 4 or a tap's side does not resize exactly to H/4 x W/4. */
 sal_status sal_masker_attach(sal_ctx *ctx, sal_graph *g, const char *const taps[2], int64_t H, int64_t W, uint64_t seed);
 

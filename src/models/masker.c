@@ -121,14 +121,16 @@ sal_status sal_masker_attach(sal_ctx *ctx, sal_graph *g, const char *const taps[
     st = sal_graph_add_node(g, "Concat", "masker.cat", (const char *[]){ups[0], ups[1]}, 2, (const char *[]){"masker.cat"}, 1,
                             &axis, 1);
   if (!st) st = sal__mb_conv(&b, "masker.cat", "masker.out", 2 * F, 1, 3, 1, 1, true);
-  if (!st) st = sal__mb_unary(&b, "Sigmoid", "masker.out", "masker.low");
   if (!st) st = const_floats(g, "masker.up.scales", 4, (const float[]){1, 1, 4, 4});
-  /* PyTorch's nearest upsampling: asymmetric coordinates, floor. */
+  /* PyTorch's nearest upsampling: asymmetric coordinates, floor. The sigmoid comes after it (the
+   * same values: nearest upsampling copies), which keeps oneDNN's eltwise off a 1-channel blocked
+   * layout it only has a slow reference kernel for. */
   const sal_attr na[] = {sal_attr_string("mode", "nearest"), sal_attr_string("coordinate_transformation_mode", "asymmetric"),
                          sal_attr_string("nearest_mode", "floor")};
   if (!st)
-    st = sal_graph_add_node(g, "Resize", "mask", (const char *[]){"masker.low", "", "masker.up.scales"}, 3,
-                            (const char *[]){"mask"}, 1, na, 3);
+    st = sal_graph_add_node(g, "Resize", "masker.up", (const char *[]){"masker.out", "", "masker.up.scales"}, 3,
+                            (const char *[]){"masker.up"}, 1, na, 3);
+  if (!st) st = sal__mb_unary(&b, "Sigmoid", "masker.up", "mask");
   if (!st) st = sal_graph_add_output(g, "mask");
   if (st) return sal_ctx_error_prefix(ctx, st, "building the masker: ");
   return SAL_STATUS_OK;
