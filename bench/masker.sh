@@ -72,11 +72,11 @@ for fam in ${families//,/ }; do
   "$S" eval "${common[@]}" --masker "$work/$fam.few.safetensors" --methods masker --limit "$limit" --out "$work/$fam.eval.few"
   tm=$(stat "$work/$fam.eval.fix" masker time); th=$(stat "$work/$fam.eval.fix" hdm time)
   te=$(stat "$work/$fam.eval.fix" extremal_perturbation time)
-  add() { # label dir method
-    local t; t=$(stat "$2" "$3" time)
+  add() { # label dir method: speed-ups are shown for the masker rows
+    local t up1=- up2=-; t=$(stat "$2" "$3" time)
+    if [[ $3 == masker ]]; then up1=$(echo "scale=0; $th / $t" | bc); up2=$(echo "scale=0; $te / $t" | bc); fi
     rows+=("$(printf '%-8s %-24s %6s %8s %9s %11s %10s %9s' "$fam" "$1" "$(stat "$2" "$3" n)" \
-      "$(stat "$2" "$3" locerr)" "$(stat "$2" "$3" pointing)" "$t" \
-      "$(echo "scale=0; $th / $t" | bc 2>/dev/null || echo -)" "$(echo "scale=0; $te / $t" | bc 2>/dev/null || echo -)")")
+      "$(stat "$2" "$3" locerr)" "$(stat "$2" "$3" pointing)" "$t" "$up1" "$up2")")
   }
   add "masker FIX (all)" "$work/$fam.eval.fix" masker
   add "masker FIX (10/class)" "$work/$fam.eval.few" masker
