@@ -39,5 +39,12 @@ int cmd_test(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_train_masker(int argc, char **argv);
+/* `--masker PATH` of explain and eval (cli/cmd_train_masker.c): loads the masker, checks it against
+ * model g and hands it to every method "masker" in params[0..n); a masker method without --masker
+ * (and g without a "mask" output) is an error. Returns 0, or 1 after printing the error; the caller
+ * frees *out with sal_masker_free. */
+int cli_masker_setup(sal_ctx *ctx, const char *cmd, const char *path, const sal_graph *g, sal_method_params *params,
+                     int n, sal_masker **out);
 
 #endif

@@ -24,6 +24,7 @@
 #include "cli/model_args.h"
 #include "salient/data.h"
 #include "salient/explain.h"
+#include "salient/masker.h"
 #include "salient/metrics.h"
 #include "salient/report.h"
 #include "salient/train.h"
@@ -40,7 +41,7 @@ static const char *const group_names[N_GROUPS] = {"loc",      "om",        "poin
 
 typedef struct eval_opts {
   cli_model_args a;
-  const char *model, *data, *methods, *metrics, *target, *out, *max_memory, *percentiles, *tolerance;
+  const char *model, *data, *methods, *metrics, *target, *out, *max_memory, *percentiles, *tolerance, *masker;
   int64_t limit, batch, sanity, sanity_stages, gallery;
   bool resume, quiet;
   int argc; /* the command line, recorded in run.json */
@@ -735,6 +736,7 @@ int cmd_eval(int argc, char **argv) {
                                    "per layer)", &o.sanity_stages},
       {"--gallery", CLI_INT, "render the first N items (input and each method's overlay) into --out/gallery for the "
                              "report (default 6, 0 = none)", &o.gallery},
+      {"--masker", CLI_STRING, "method masker: the masker trained for MODEL by salient train-masker (default none)", &o.masker},
       {"--quiet", CLI_FLAG, "no progress bar and no summary lines (default off)", &o.quiet},
       CLI_MODEL_OPTS(o.a),
   };
@@ -827,8 +829,10 @@ int cmd_eval(int argc, char **argv) {
 
   sal_model_meta meta;
   char dpath[4096];
+  sal_masker *masker = NULL;
   rc = cli_model_open(&o.a, &s.ctx, &s.g, &meta);
   s.meta = &meta;
+  if (!rc) rc = cli_masker_setup(s.ctx, "eval", o.masker, s.g, s.params, s.n_methods, &masker);
   if (rc) goto done;
   sal_ctx_set_log_level(s.ctx, o.quiet ? SAL_LOG_QUIET : SAL_LOG_INFO);
   sal_shape xs, ys;
@@ -934,6 +938,7 @@ int cmd_eval(int argc, char **argv) {
   }
 done:
   free(s.curves);
+  sal_masker_free(masker);
   sal_scorer_free(s.scorer);
   sal_dataset_free(s.ds);
   sal_model_meta_clear(&meta);

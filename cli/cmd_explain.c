@@ -17,6 +17,7 @@
 #include "cli/method_args.h"
 #include "cli/model_args.h"
 #include "salient/explain.h"
+#include "salient/masker.h"
 #include "src/io/atomic.h"
 
 #define MAX_METHODS CLI_MAX_METHODS
@@ -24,7 +25,7 @@
 
 typedef struct explain_opts {
   cli_model_args a;
-  const char *model, *image, *input, *methods, *target, *out, *colormap, *alpha, *max_memory, *trace, *layers;
+  const char *model, *image, *input, *methods, *target, *out, *colormap, *alpha, *max_memory, *trace, *layers, *masker;
   bool panel, quiet;
   int64_t batch;
   const char *sets[MAX_SETS];
@@ -394,6 +395,7 @@ int cmd_explain(int argc, char **argv) {
       {"--layers", CLI_STRING, "NAME[,NAME...] layers masked by method reliable (= --set layers=...; default auto)",
        &o.layers},
       {"--max-memory", CLI_STRING, "memory budget of one method's passes, e.g. 512M (default 2G)", &o.max_memory},
+      {"--masker", CLI_STRING, "method masker: the masker trained for MODEL by salient train-masker (default none)", &o.masker},
       {"--batch", CLI_INT, "images explained together (default 8)", &o.batch},
       {"--trace", CLI_STRING, "dm, hdm: write every stage's masks (.npy, .png) and loss curves (.csv) here", &o.trace},
       {"--quiet", CLI_FLAG, "print nothing on success", &o.quiet},
@@ -494,8 +496,10 @@ int cmd_explain(int argc, char **argv) {
   sal_model_meta meta;
   item *items = NULL;
   int64_t n_items = 0;
+  sal_masker *masker = NULL;
   rc = cli_model_open(&o.a, &s.ctx, &s.g, &meta);
   s.meta = &meta;
+  if (!rc) rc = cli_masker_setup(s.ctx, "explain", o.masker, s.g, s.params, s.n_methods, &masker);
   if (rc) goto done;
   if (o.quiet) sal_ctx_set_log_level(s.ctx, SAL_LOG_ERROR);
   sal_shape xs, ys;
@@ -542,6 +546,7 @@ done:
     free(items[i].stem);
   }
   free(items);
+  sal_masker_free(masker);
   sal_model_meta_clear(&meta);
   sal_graph_free(s.g);
   sal_ctx_free(s.ctx);

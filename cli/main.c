@@ -12,6 +12,7 @@ static const cli_command commands[] = {
     {"version", "print the version", cmd_version},
     {"info", "describe a model: inputs, outputs, size, FLOPs, layers, preprocessing", cmd_info},
     {"train", "train a built-in classifier on a dataset (checkpoints, resume, ONNX export)", cmd_train},
+    {"train-masker", "train a masking model that predicts a classifier's saliency mask in one pass", cmd_train_masker},
     {"test", "accuracy, per-class accuracy and confusion matrix of a trained checkpoint", cmd_test},
     {"run", "logits (and input gradients) of a model for an .npy batch", cmd_run},
     {"explain", "saliency maps (gradient, gradcam, rise, ...) as PNG overlays, .npy and JSON", cmd_explain},

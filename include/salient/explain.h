@@ -1,6 +1,6 @@
 /* salient saliency maps: one interface (sal_explain) over a registry of methods — gradient,
  * grad_input, smoothgrad, integrated_gradients, gradcam, occlusion, rise, meaningful_perturbation,
- * extremal_perturbation, dm, hdm, reliable — each producing an
+ * extremal_perturbation, dm, hdm, reliable, masker — each producing an
  * N×1×H×W map for a target class per image; plus the colour maps and overlays that render maps.
  * The equations, defaults and their sources are in docs/methods.md. */
 #ifndef SALIENT_EXPLAIN_H
@@ -50,6 +50,9 @@ typedef enum sal_preserve {
   SAL_PRESERVE_ALL = 0,  /* reliable: keep every logit (μ = 1) */
   SAL_PRESERVE_CLASS = 1 /* reliable: keep z_c only (μ = 0) */
 } sal_preserve;
+
+/* A trained masking model (salient/masker.h). */
+typedef struct sal_masker sal_masker;
 
 /* Every parameter of every method. Fields a method does not use are ignored by it; defaults come
  * from sal_method_params_default (0 in a size field = "scaled with the input", see docs/methods.md). */
@@ -117,6 +120,9 @@ typedef struct sal_method_params {
   float lambda;        /* λ of λ Σ_l ‖m_l‖₁ / √(H_l W_l) (0.5) */
   bool per_channel;    /* masks (C_l, H_l, W_l) instead of (1, H_l, W_l) (false) */
   bool input_mask;     /* one more level: a mask on the input image (false) */
+  /* masker: the trained masking model (sal_masker_load; borrowed). NULL: the model itself must
+   * have a "mask" output (a classifier+masker graph, e.g. re-imported from its ONNX export). */
+  const sal_masker *masker;
 } sal_method_params;
 
 /* Number of registered methods and their names (registry order), a one-line summary. */

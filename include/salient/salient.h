@@ -19,4 +19,6 @@
 #include "salient/synth.h"
 #include "salient/metrics.h"
 #include "salient/eval.h"
+#include "salient/report.h"
+#include "salient/masker.h"
 #endif

@@ -77,6 +77,8 @@ static const method_def methods[] = {
      B(P_SEED) | B(P_MAX_MEMORY) | B(P_LAYERS) | B(P_PRESERVE) | B(P_LAMBDA) | B(P_LR) | B(P_ITERATIONS) |
          B(P_PER_CHANNEL) | B(P_INPUT_MASK),
      false, 0, NULL},
+    {"masker", "mask of a trained masking model in one forward pass (Phang, Park & Geras 2020)", sal__explain_masker,
+     B(P_SEED) | B(P_MAX_MEMORY), true, 0, NULL},
 };
 #define N_METHODS ((int)(sizeof methods / sizeof methods[0]))
 

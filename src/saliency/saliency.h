@@ -112,6 +112,7 @@ void sal__composite_grad(const float *g, const float *d, int64_t C, int64_t HW, 
 sal_status sal__baseline_image(sal_ctx *ctx, const sal_method_params *p, uint64_t stream, const float *x, int64_t C,
                                int64_t H, int64_t W, float *out);
 sal_status sal__explain_reliable(sal__xjob *job);
+sal_status sal__explain_masker(sal__xjob *job);
 
 /* reliable (src/saliency/reliable.c). Its levels: the layers of p->layers, or the automatic ones
  * (docs/methods.md), after the graph input when p->input_mask; up to SAL__REL_MAX_LEVELS value
