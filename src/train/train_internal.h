@@ -45,4 +45,47 @@ typedef struct sal__plan_model {
 } sal__plan_model;
 sal_status sal__attack_model_plan(sal_ctx *ctx, sal__plan_model *pm, sal__attack_model *m);
 
+/* ---- SCAAT and SGT (scaat.c) ---- */
+
+/* SCAAT's budget map of one image from its input gradient gx (C, H, W, model units): the saliency
+ * S = max_c |gx_c / std_c| (the gradient in pixel units; std NULL = 1), min–max normalised to
+ * [0, 1] (all 0 when constant), then the mean over the 3 × 3 neighbours inside the image; budget
+ * (H, W) = eps_max (1 − S)^gamma. tmp holds H · W floats. */
+void sal__scaat_budget(const float *gx, int64_t C, int64_t H, int64_t W, const float *std, float eps_max, float gamma,
+                       float *tmp, float *budget);
+/* SGT's masked copy of one image x (C, H, W, model units): the round(frac · H · W) pixels of lowest
+ * saliency max_c |gx_c / std_c| (ties: the lower index first) get, in every channel, values
+ * uniform in [min x, max x] (Philox (seed, "sgtm", item · C · H · W ...)); the others are copied.
+ * order holds H · W (value, index) pairs of scratch. Returns the number of pixels masked. */
+typedef struct sal__ranked {
+  float v;
+  int64_t i;
+} sal__ranked;
+int64_t sal__sgt_mask(const float *gx, const float *x, int64_t C, int64_t H, int64_t W, const float *std, float frac,
+                      uint64_t seed, uint64_t item, sal__ranked *order, float *out);
+
+/* The regularised training step's state: an inference plan with input gradients on the training
+ * graph (saliency and attack passes), the batch buffers and the saved gradients. */
+typedef struct sal__reg sal__reg;
+/* For graph g (input `in`, logits `out`, optional `target` input set to zeros in the inference
+ * plan) at batch B. */
+sal_status sal__reg_new(sal_ctx *ctx, sal_graph *g, const sal_train_opts *o, const char *in, const char *out, int64_t B,
+                        sal__reg **out_reg);
+void sal__reg_free(sal__reg *r);
+/* The combined loss on training plan tp (batch B, parameter gradients): with p = softmax f(x),
+ * q = softmax f(x2) and the label-smoothed targets, L = mean_i CE_ls(p_i, y_i) + λ mean_i
+ * KL(p_i ‖ q_i). Leaves ∂L/∂θ (through both f(x) and f(x2); x2 held fixed) in tp's parameter
+ * gradients for sal_optim_step, the logits of x in r's buffer (sal__reg_logits). The running
+ * statistics end as after one training forward of x then one of x2. ce, kl optional. */
+sal_status sal__reg_loss(sal__reg *r, sal_plan *tp, const float *x, const float *x2, const int64_t *labels, double *loss,
+                         double *ce, double *kl);
+/* One SCAAT or SGT step's loss and gradients on batch x (B, C, H, W) with labels[B]: saliency by the
+ * inference plan, the adversarial or masked copy, then sal__reg_loss. step (the optimiser's step
+ * count) keys the random draws, so a resumed run repeats them. */
+sal_status sal__reg_step(sal__reg *r, sal_plan *tp, const float *x, const int64_t *labels, int64_t step, double *loss);
+/* (B, K) logits of x from the last sal__reg_loss. */
+const float *sal__reg_logits(const sal__reg *r);
+/* The copy (adversarial or masked, (B, C, H, W)) of the last sal__reg_step. */
+const float *sal__reg_copy(const sal__reg *r);
+
 #endif
