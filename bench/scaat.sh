@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Acceptance bench of SCAAT (issue 8, METHODS.md §E): trains plain, SGT and SCAAT simple_cnn models
+# on the same `salient synth` data with the same seed and epochs, then runs
+#   salient eval --methods gradient --metrics sparsity,insdel,pointing,loc
+# on each model's test set and prints one table: clean test accuracy, Gini of the gradient maps,
+# deletion AUC (lower is better), insertion AUC (higher is better), pointing game, localisation IoU.
+# Usage:
+#   bench/scaat.sh BIN [--families shapes,lesions] [--train N] [--test N] [--epochs E]
+#                  [--threads T] [--out DIR] [--quick] [-- extra salient train options]
+# Defaults are the demo recipe (20000 training and 2000 test images, 9 epochs, docs/training.md);
+# --quick is --train 5000 --test 500 --epochs 5. Models, eval outputs and logs stay in --out
+# (default a temporary directory, removed at the end).
+set -euo pipefail
+bin=$(realpath "${1:?usage: bench/scaat.sh BIN [options]}")
+shift
+families=shapes,lesions
+ntrain=20000
+ntest=2000
+epochs=9
+threads=2
+out=""
+extra=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --families) families="$2"; shift 2 ;;
+    --train) ntrain="$2"; shift 2 ;;
+    --test) ntest="$2"; shift 2 ;;
+    --epochs) epochs="$2"; shift 2 ;;
+    --threads) threads="$2"; shift 2 ;;
+    --out) out="$2"; shift 2 ;;
+    --quick) ntrain=5000; ntest=500; epochs=5; shift ;;
+    --) shift; extra=("$@"); break ;;
+    *) echo "bench/scaat.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+if [ -z "$out" ]; then
+  out=$(mktemp -d)
+  trap 'rm -rf "$out"' EXIT
+fi
+mkdir -p "$out"
+echo "# bench/scaat.sh: $("$bin" version | head -1); train $ntrain, test $ntest, epochs $epochs, threads $threads; load $(cut -d' ' -f1-3 /proc/loadavg)"
+rows=()
+for fam in ${families//,/ }; do
+  data="$out/$fam"
+  [ -f "$data/test.csv" ] || "$bin" synth "$fam" --out "$data" --train "$ntrain" --test "$ntest" --quiet >/dev/null
+  for mode in plain sgt scaat; do
+    flag=()
+    [ "$mode" = plain ] || flag=("--$mode")
+    model="$out/$fam.$mode.safetensors"
+    start=$(date +%s.%N)
+    "$bin" train --data "$data" --out "$model" --epochs "$epochs" --threads "$threads" --quiet "${flag[@]}" \
+      ${extra[@]+"${extra[@]}"} > "$out/$fam.$mode.train.txt"
+    end=$(date +%s.%N)
+    secs=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", e - s }')
+    acc=$("$bin" test "$model" --data "$data" --json "$out/$fam.$mode.test.json" | head -1 | sed 's/.*accuracy \([0-9.]*\).*/\1/')
+    rm -rf "$out/$fam.$mode.eval"
+    "$bin" eval --model "$model" --data "$data" --methods gradient --metrics sparsity,insdel,pointing,loc \
+      --out "$out/$fam.$mode.eval" --threads "$threads" --quiet
+    row=$(/usr/bin/python3 - "$out/$fam.$mode.eval/summary.json" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))["methods"]["gradient"]
+m = s["metrics"]
+print("%.4f %.4f %.4f %.4f %.4f" % (m["gini"]["mean"], m["deletion"]["mean"], m["insertion"]["mean"],
+                                    s["dataset"]["pointing_game"], m["loc_iou"]["mean"]))
+EOF
+)
+    rows+=("$fam $mode $acc $row ${secs}s")
+    echo "  $fam $mode done: accuracy $acc, train ${secs} s" >&2
+  done
+done
+printf '%-8s %-6s %9s %7s %9s %9s %9s %8s %8s\n' family train accuracy gini deletion insertion pointing loc_iou time
+for r in "${rows[@]}"; do
+  # shellcheck disable=SC2086
+  printf '%-8s %-6s %9s %7s %9s %9s %9s %8s %8s\n' $r
+done
