@@ -5,11 +5,13 @@
 # on each model's test set and prints one table: clean test accuracy, Gini of the gradient maps,
 # deletion AUC (lower is better), insertion AUC (higher is better), pointing game, localisation IoU.
 # Usage:
-#   bench/scaat.sh BIN [--families shapes,lesions] [--train N] [--test N] [--epochs E]
-#                  [--threads T] [--out DIR] [--quick] [-- extra salient train options]
-# Defaults are the demo recipe (20000 training and 2000 test images, 9 epochs, docs/training.md);
-# --quick is --train 5000 --test 500 --epochs 5. Models, eval outputs and logs stay in --out
-# (default a temporary directory, removed at the end).
+#   bench/scaat.sh BIN [--families shapes,lesions] [--train N] [--test N] [--epochs E] [--size S]
+#                  [--threads T] [--parallel] [--out DIR] [--quick] [-- extra salient train options]
+# Defaults are the demo recipe (64 px, 20000 training and 2000 test images, 9 epochs,
+# docs/training.md). --parallel trains the three models of a family at the same time (each with
+# --threads T). --quick is --size 32 --train 6000 --test 200 --epochs 5 --threads 1 --parallel: the
+# same comparison at about 1/20 of the cost, for a shared machine. Models, eval outputs and logs
+# stay in --out (default a temporary directory, removed at the end).
 set -euo pipefail
 bin=$(realpath "${1:?usage: bench/scaat.sh BIN [options]}")
 shift
@@ -18,6 +20,8 @@ ntrain=20000
 ntest=2000
 epochs=9
 threads=2
+size=64
+parallel=0
 out=""
 extra=()
 while [ $# -gt 0 ]; do
@@ -27,8 +31,10 @@ while [ $# -gt 0 ]; do
     --test) ntest="$2"; shift 2 ;;
     --epochs) epochs="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
+    --size) size="$2"; shift 2 ;;
+    --parallel) parallel=1; shift ;;
     --out) out="$2"; shift 2 ;;
-    --quick) ntrain=5000; ntest=500; epochs=5; shift ;;
+    --quick) size=32; ntrain=6000; ntest=200; epochs=5; threads=1; parallel=1; shift ;;
     --) shift; extra=("$@"); break ;;
     *) echo "bench/scaat.sh: unknown option $1" >&2; exit 2 ;;
   esac
@@ -38,24 +44,33 @@ if [ -z "$out" ]; then
   trap 'rm -rf "$out"' EXIT
 fi
 mkdir -p "$out"
-echo "# bench/scaat.sh: $("$bin" version | head -1); train $ntrain, test $ntest, epochs $epochs, threads $threads; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# bench/scaat.sh: $("$bin" version | head -1); size $size, train $ntrain, test $ntest, epochs $epochs, threads $threads, parallel $parallel; load $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
+# train FAMILY MODE: trains one model, recording its wall clock in $out/FAMILY.MODE.secs.
+train() {
+  local fam="$1" mode="$2" flag=() start end
+  [ "$mode" = plain ] || flag=("--$mode")
+  start=$(date +%s.%N)
+  "$bin" train --data "$out/$fam" --out "$out/$fam.$mode.safetensors" --epochs "$epochs" --image-size "$size" \
+    --threads "$threads" --quiet ${flag[@]+"${flag[@]}"} ${extra[@]+"${extra[@]}"} > "$out/$fam.$mode.train.txt"
+  end=$(date +%s.%N)
+  awk -v s="$start" -v e="$end" 'BEGIN { printf "%.0f\n", e - s }' > "$out/$fam.$mode.secs"
+  echo "  $fam $mode trained in $(cat "$out/$fam.$mode.secs") s" >&2
+}
 for fam in ${families//,/ }; do
   data="$out/$fam"
-  [ -f "$data/test.csv" ] || "$bin" synth "$fam" --out "$data" --train "$ntrain" --test "$ntest" --quiet >/dev/null
+  [ -f "$data/test.csv" ] || "$bin" synth "$fam" --out "$data" --size "$size" --train "$ntrain" --test "$ntest" --quiet >/dev/null
+  pids=()
   for mode in plain sgt scaat; do
-    flag=()
-    [ "$mode" = plain ] || flag=("--$mode")
+    if [ "$parallel" = 1 ]; then train "$fam" "$mode" & pids+=($!); else train "$fam" "$mode"; fi
+  done
+  for p in ${pids[@]+"${pids[@]}"}; do wait "$p"; done
+  for mode in plain sgt scaat; do
     model="$out/$fam.$mode.safetensors"
-    start=$(date +%s.%N)
-    "$bin" train --data "$data" --out "$model" --epochs "$epochs" --threads "$threads" --quiet "${flag[@]}" \
-      ${extra[@]+"${extra[@]}"} > "$out/$fam.$mode.train.txt"
-    end=$(date +%s.%N)
-    secs=$(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", e - s }')
     acc=$("$bin" test "$model" --data "$data" --json "$out/$fam.$mode.test.json" | head -1 | sed 's/.*accuracy \([0-9.]*\).*/\1/')
     rm -rf "$out/$fam.$mode.eval"
     "$bin" eval --model "$model" --data "$data" --methods gradient --metrics sparsity,insdel,pointing,loc \
-      --out "$out/$fam.$mode.eval" --threads "$threads" --quiet
+      --out "$out/$fam.$mode.eval" --threads 2 --quiet
     row=$(/usr/bin/python3 - "$out/$fam.$mode.eval/summary.json" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))["methods"]["gradient"]
@@ -64,8 +79,7 @@ print("%.4f %.4f %.4f %.4f %.4f" % (m["gini"]["mean"], m["deletion"]["mean"], m[
                                     s["dataset"]["pointing_game"], m["loc_iou"]["mean"]))
 EOF
 )
-    rows+=("$fam $mode $acc $row ${secs}s")
-    echo "  $fam $mode done: accuracy $acc, train ${secs} s" >&2
+    rows+=("$fam $mode $acc $row $(cat "$out/$fam.$mode.secs")s")
   done
 done
 printf '%-8s %-6s %9s %7s %9s %9s %9s %8s %8s\n' family train accuracy gini deletion insertion pointing loc_iou time
