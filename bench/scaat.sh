@@ -44,8 +44,9 @@ if [ -z "$out" ]; then
   trap 'rm -rf "$out"' EXIT
 fi
 mkdir -p "$out"
-echo "# bench/scaat.sh: $("$bin" version | head -1); size $size, train $ntrain, test $ntest, epochs $epochs, threads $threads, parallel $parallel; load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# bench/scaat.sh: $("$bin" version | head -1); size $size, train $ntrain, test $ntest, epochs $epochs, threads $threads, parallel $parallel, pointing tolerance $(( (15 * size + 112) / 224 )) px; load $(cut -d' ' -f1-3 /proc/loadavg)"
 rows=()
+tol=$(( (15 * size + 112) / 224 ))
 # train FAMILY MODE: trains one model, recording its wall clock in $out/FAMILY.MODE.secs.
 train() {
   local fam="$1" mode="$2" flag=() start end
@@ -69,8 +70,9 @@ for fam in ${families//,/ }; do
     model="$out/$fam.$mode.safetensors"
     acc=$("$bin" test "$model" --data "$data" --json "$out/$fam.$mode.test.json" | head -1 | sed 's/.*accuracy \([0-9.]*\).*/\1/')
     rm -rf "$out/$fam.$mode.eval"
+    # the pointing game's 15 px tolerance is for 224 px images (Zhang et al. 2018): scaled to the size
     "$bin" eval --model "$model" --data "$data" --methods gradient --metrics sparsity,insdel,pointing,loc \
-      --out "$out/$fam.$mode.eval" --threads 2 --quiet
+      --tolerance "$tol" --out "$out/$fam.$mode.eval" --threads 2 --quiet
     row=$(/usr/bin/python3 - "$out/$fam.$mode.eval/summary.json" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))["methods"]["gradient"]

@@ -98,7 +98,7 @@ static sal_status check_opts(sal_ctx *ctx, const sal_train_opts *o) {
   if (o->reg != SAL_TRAIN_PLAIN && o->reg != SAL_TRAIN_SCAAT && o->reg != SAL_TRAIN_SGT)
     BAD("train: unknown regulariser %d", (int)o->reg);
   if (o->reg != SAL_TRAIN_PLAIN && !(o->reg_lambda >= 0 && isfinite(o->reg_lambda)))
-    BAD("train: --reg-lambda %g must be >= 0", (double)o->reg_lambda);
+    BAD("train: lambda %g (--scaat-lambda, --sgt-lambda) must be >= 0", (double)o->reg_lambda);
   if (o->reg == SAL_TRAIN_SCAAT) {
     if (!(o->scaat_eps >= 0 && o->scaat_eps <= 1)) BAD("train: --scaat-eps %g is not in [0, 1]", (double)o->scaat_eps);
     if (!(o->scaat_gamma >= 0 && o->scaat_gamma <= 100)) BAD("train: --scaat-gamma %g is not in [0, 100]", (double)o->scaat_gamma);
