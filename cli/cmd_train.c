@@ -26,6 +26,26 @@ static bool parse_float(const char *opt, const char *s, float *out) {
   return true;
 }
 
+/* A float option that may be written as a fraction ("8/255"). */
+static bool parse_ratio(const char *opt, const char *s, float *out) {
+  if (!s) return true;
+  char *end = NULL;
+  errno = 0;
+  double v = strtod(s, &end), d = 1.0;
+  bool ok = !errno && end != s && isfinite(v);
+  if (ok && *end == '/') {
+    const char *s2 = end + 1;
+    d = strtod(s2, &end);
+    ok = end != s2 && isfinite(d) && d != 0;
+  }
+  if (!ok || *end) {
+    fprintf(stderr, "salient train: option %s needs a number or a fraction A/B, got '%s'\n", opt, s);
+    return false;
+  }
+  *out = (float)(v / d);
+  return true;
+}
+
 static bool is_dir(const char *p) {
   struct stat sb;
   return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
@@ -42,7 +62,9 @@ int cmd_train(int argc, char **argv) {
   const char *optimizer = "adamw", *schedule = "cosine";
   int64_t epochs = o.epochs, batch = o.batch, size = o.image_size, width = o.width, warmup = INT64_MIN;
   int64_t flip = 1, dihedral = 0, seed = 0, threads = 0, loader_threads = 0, nesterov = -1, stop_after = 0;
-  bool quiet = false;
+  bool quiet = false, scaat = false, sgt = false;
+  const char *scaat_eps = NULL, *scaat_gamma = NULL, *scaat_lambda = NULL, *sgt_lambda = NULL, *sgt_frac = NULL;
+  int64_t scaat_steps = o.scaat_steps;
   cli_opt opts[] = {
       {"--data", CLI_STRING, "training data: a CSV manifest, an image folder, or a directory with train.csv (required)", &data},
       {"--val", CLI_STRING, "validation manifest or folder (default: val.csv beside the training manifest, if present)", &val},
@@ -71,6 +93,16 @@ int cmd_train(int argc, char **argv) {
       {"--resume", CLI_STRING, "continue from this checkpoint (same data and options)", &resume},
       {"--stop-after", CLI_INT, "stop once this many epochs are done (default 0 = run all)", &stop_after},
       {"--onnx", CLI_STRING, "also export the trained model as ONNX to this path", &onnx},
+      {"--scaat", CLI_FLAG, "SCAAT: CE + lambda KL(f(x) || f(x_adv)), x_adv a PGD point inside the saliency budget "
+                            "eps(p) = eps_max (1 - S(p))^gamma (docs/training.md)", &scaat},
+      {"--scaat-eps", CLI_STRING, "SCAAT eps_max in pixel units, a number or A/B (default 8/255)", &scaat_eps},
+      {"--scaat-gamma", CLI_STRING, "SCAAT gamma of the budget map (default 2)", &scaat_gamma},
+      {"--scaat-steps", CLI_INT, "SCAAT PGD steps of eps_max/2 (default 3)", &scaat_steps},
+      {"--scaat-lambda", CLI_STRING, "SCAAT weight lambda of the KL term (default 1)", &scaat_lambda},
+      {"--sgt", CLI_FLAG, "Saliency Guided Training (Ismail et al. 2021): CE + lambda KL(f(x) || f(x_masked)), the "
+                          "least salient pixels replaced by uniform noise", &sgt},
+      {"--sgt-frac", CLI_STRING, "SGT fraction of the pixels masked (default 0.1)", &sgt_frac},
+      {"--sgt-lambda", CLI_STRING, "SGT weight lambda of the KL term (default 1)", &sgt_lambda},
       {"--quiet", CLI_FLAG, "no progress lines", &quiet},
   };
   const char *usage = "salient train --data MANIFEST|DIR --out model.safetensors [options]";
@@ -140,6 +172,21 @@ int cmd_train(int argc, char **argv) {
     fprintf(stderr, "salient train: --seed must be >= 0, --threads in 0..1024, --loader-threads in 0..64\n");
     return 2;
   }
+  if (scaat && sgt) {
+    fprintf(stderr, "salient train: --scaat and --sgt exclude each other\n");
+    return 2;
+  }
+  if ((!scaat && (scaat_eps || scaat_gamma || scaat_lambda || scaat_steps != o.scaat_steps)) ||
+      (!sgt && (sgt_frac || sgt_lambda))) {
+    fprintf(stderr, "salient train: --scaat-* options need --scaat, --sgt-* options need --sgt\n");
+    return 2;
+  }
+  o.reg = scaat ? SAL_TRAIN_SCAAT : sgt ? SAL_TRAIN_SGT : SAL_TRAIN_PLAIN;
+  if (!parse_ratio("--scaat-eps", scaat_eps, &o.scaat_eps) || !parse_float("--scaat-gamma", scaat_gamma, &o.scaat_gamma) ||
+      !parse_float("--scaat-lambda", scaat_lambda, &o.reg_lambda) || !parse_float("--sgt-lambda", sgt_lambda, &o.reg_lambda) ||
+      !parse_float("--sgt-frac", sgt_frac, &o.sgt_frac))
+    return 2;
+  o.scaat_steps = scaat_steps;
   o.augment.flip = flip == 1;
   o.augment.dihedral = dihedral == 1;
   o.arch = arch;

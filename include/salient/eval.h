@@ -6,6 +6,7 @@
 #ifndef SALIENT_EVAL_H
 #define SALIENT_EVAL_H
 
+#include "salient/attack.h"
 #include "salient/explain.h"
 
 #ifdef __cplusplus
@@ -27,26 +28,10 @@ sal_status sal_spearman(sal_ctx *ctx, const float *a, const float *b, int64_t n,
 sal_status sal_ssim(sal_ctx *ctx, const float *a, const float *b, int64_t h, int64_t w, double data_range,
                     double *out);
 
-/* A PGD attack (Madry et al. 2018) in pixel units: the model input is x = (pixel − mean) / std per
- * channel, and the perturbation is bounded by |δ_pixel| <= eps. */
-typedef struct sal_attack_opts {
-  float eps;         /* L∞ radius in pixel units, pixels in [0, 1] (2/255) */
-  int64_t steps;     /* sign-gradient ascent steps on the cross-entropy of the predicted class (10) */
-  float step_size;   /* pixel units per step (eps / 4: 10 steps can cross the ball 2.5 times) */
-  const float *mean; /* C values; NULL = 0 (the model input is in pixel units) */
-  const float *std;  /* C values; NULL = 1 */
-  bool clamp;        /* keep pixels within [0, 1] (true); a pixel of x already outside may not move
-                      * further out */
-  int64_t max_memory; /* bytes per pass of the attack's batches (SAL_EXPLAIN_DEFAULT_MEMORY) */
-} sal_attack_opts;
-
-sal_attack_opts sal_attack_opts_default(void);
-
-/* Attacks images (N, C, H, W) (preprocessed) of model g (first input, first output: logits) and
- * writes the perturbed images to *adv (N, C, H, W; caller frees). Each image's class c is its top-1;
+/* sal_attack (include/salient/attack.h) with keep_class forced on, CE of each image's top-1 c:
  * a step after which the top-1 is no longer c is undone and ends that image's attack, so every
- * adversarial image keeps its class. cls[N] (optional) receives c, steps[N] (optional) the number of
- * steps kept. g is not modified. */
+ * adversarial image keeps its class. *adv (N, C, H, W; caller frees); cls[N] (optional) receives c,
+ * steps[N] (optional) the number of steps kept. g is not modified. */
 sal_status sal_pgd_keep_class(sal_ctx *ctx, sal_graph *g, const sal_tensor *images, const sal_attack_opts *o,
                               sal_tensor **adv, int64_t *cls, int64_t *steps);
 

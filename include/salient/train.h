@@ -14,6 +14,14 @@
 extern "C" {
 #endif
 
+/* Training for explanations (docs/training.md): plain cross-entropy, SCAAT (METHODS.md §E) or
+ * Saliency Guided Training (Ismail et al. 2021). */
+typedef enum sal_train_reg {
+  SAL_TRAIN_PLAIN = 0, /* CE only */
+  SAL_TRAIN_SCAAT = 1, /* CE + λ KL(f(x) ‖ f(x_adv)), x_adv a PGD point inside the saliency budget map */
+  SAL_TRAIN_SGT = 2    /* CE + λ KL(f(x) ‖ f(x_masked)), the least salient pixels replaced by noise */
+} sal_train_reg;
+
 typedef struct sal_train_opts {
   /* The model: a built-in architecture (sal_model_list); num_classes comes from the dataset. */
   const char *arch;       /* "simple_cnn" */
@@ -39,6 +47,13 @@ typedef struct sal_train_opts {
   float label_smoothing;  /* in [0, 1) (0.1) */
   float clip_grad;        /* global gradient-norm clip, 0 = none (5) */
   uint64_t seed;          /* weights, shuffling, augmentation, dropout (0) */
+  /* Training for explanations (recorded in the checkpoint; a resume must match). */
+  sal_train_reg reg;      /* (PLAIN) */
+  float reg_lambda;       /* λ, weight of the KL term of SCAAT and SGT (1) */
+  float scaat_eps;        /* SCAAT ε_max, pixel units (8/255) */
+  float scaat_gamma;      /* SCAAT γ of ε(p) = ε_max (1 − S(p))^γ (2) */
+  int64_t scaat_steps;    /* SCAAT PGD steps of ε_max / 2 (3) */
+  float sgt_frac;         /* SGT: fraction of the pixels masked (0.1) */
   /* Output. */
   const char *out;        /* checkpoint written (atomically) after every epoch; NULL = none */
   const char *resume;     /* checkpoint to continue from (its configuration must match) */

@@ -52,6 +52,12 @@ sal_train_opts sal_train_opts_default(void) {
   o.warmup_epochs = 1;
   o.label_smoothing = 0.1f;
   o.clip_grad = 5.0f;
+  o.reg = SAL_TRAIN_PLAIN;
+  o.reg_lambda = 1.0f;
+  o.scaat_eps = 8.0f / 255.0f;
+  o.scaat_gamma = 2.0f;
+  o.scaat_steps = 3;
+  o.sgt_frac = 0.1f;
   return o;
 }
 
@@ -89,6 +95,17 @@ static sal_status check_opts(sal_ctx *ctx, const sal_train_opts *o) {
   if (o->stop_after < 0) BAD("train: stop_after %lld is negative", (long long)o->stop_after);
   if (o->nesterov && (o->optimizer != SAL_OPTIM_SGD || o->momentum <= 0))
     BAD("train: Nesterov momentum needs --optimizer sgd and --momentum > 0");
+  if (o->reg != SAL_TRAIN_PLAIN && o->reg != SAL_TRAIN_SCAAT && o->reg != SAL_TRAIN_SGT)
+    BAD("train: unknown regulariser %d", (int)o->reg);
+  if (o->reg != SAL_TRAIN_PLAIN && !(o->reg_lambda >= 0 && isfinite(o->reg_lambda)))
+    BAD("train: lambda %g (--scaat-lambda, --sgt-lambda) must be >= 0", (double)o->reg_lambda);
+  if (o->reg == SAL_TRAIN_SCAAT) {
+    if (!(o->scaat_eps >= 0 && o->scaat_eps <= 1)) BAD("train: --scaat-eps %g is not in [0, 1]", (double)o->scaat_eps);
+    if (!(o->scaat_gamma >= 0 && o->scaat_gamma <= 100)) BAD("train: --scaat-gamma %g is not in [0, 100]", (double)o->scaat_gamma);
+    if (o->scaat_steps < 1 || o->scaat_steps > 100) BAD("train: --scaat-steps %lld is not in 1..100", (long long)o->scaat_steps);
+  }
+  if (o->reg == SAL_TRAIN_SGT && !(o->sgt_frac >= 0 && o->sgt_frac <= 1))
+    BAD("train: --sgt-frac %g is not in [0, 1]", (double)o->sgt_frac);
   return SAL_STATUS_OK;
 #undef BAD
 }
@@ -147,6 +164,21 @@ static cJSON *train_json(const sal_train_opts *o, int64_t batch) {
   cJSON_AddItemToObject(
       t, "jitter", floats_json((const float[]){o->augment.brightness, o->augment.contrast, o->augment.saturation}, 3));
   cJSON_AddNumberToObject(t, "seed", (double)o->seed);
+  /* Only regularised runs carry the key: plain checkpoints stay as they were (and resume checks
+   * its presence both ways). */
+  if (o->reg != SAL_TRAIN_PLAIN) {
+    cJSON *r = cJSON_CreateObject();
+    cJSON_AddStringToObject(r, "kind", o->reg == SAL_TRAIN_SCAAT ? "scaat" : "sgt");
+    cJSON_AddNumberToObject(r, "lambda", (double)o->reg_lambda);
+    if (o->reg == SAL_TRAIN_SCAAT) {
+      cJSON_AddNumberToObject(r, "eps", (double)o->scaat_eps);
+      cJSON_AddNumberToObject(r, "gamma", (double)o->scaat_gamma);
+      cJSON_AddNumberToObject(r, "steps", (double)o->scaat_steps);
+    } else {
+      cJSON_AddNumberToObject(r, "frac", (double)o->sgt_frac);
+    }
+    cJSON_AddItemToObject(t, "regularizer", r);
+  }
   return t;
 }
 
@@ -173,6 +205,7 @@ typedef struct trainer {
   sal_lr_schedule sched;
   sal_loader *tl, *vl;
   sal_plan *ep;        /* inference plan for evaluation */
+  sal__reg *reg;       /* SCAAT / SGT step, NULL for plain training */
   sal_tensor *target;  /* (B) labels as floats */
   sal_tensor *xbuf;    /* (B, C, S, S): a short evaluation batch padded to B */
   int64_t *confusion;  /* K × K */
@@ -288,6 +321,14 @@ static sal_status resume(trainer *t) {
         goto done;
       }
     }
+  const cJSON *had = cJSON_GetObjectItemCaseSensitive(parts[1][0], "regularizer");
+  if (had && !cJSON_GetObjectItemCaseSensitive(t->train_j, "regularizer")) {
+    char *a = cJSON_PrintUnformatted(had);
+    st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "resume: %s was trained with regularizer = %s, this run has none (plain)",
+                       t->o->resume, a ? a : "?");
+    cJSON_free(a);
+    goto done;
+  }
   t->epoch = (int64_t)ep->valuedouble;
   t->best_val = cJSON_IsNumber(bv) ? bv->valuedouble : -1;
   if (t->epoch < 0 || t->epoch > t->o->epochs || sal_optim_steps(t->opt) != t->epoch * t->steps_per_epoch)
@@ -327,28 +368,40 @@ static sal_status train_epoch(trainer *t, double *mean_loss, double *acc, double
   const sal_batch *b = NULL;
   while (!st && !(st = sal_loader_next(t->tl, &b)) && b) {
     for (int64_t i = 0; i < t->B; i++) t->target->data[i] = (float)b->labels[i];
-    const sal_tensor *loss = NULL, *y = NULL;
-    st = sal_plan_set_input(tp, "input", b->images);
-    if (!st) st = sal_plan_set_input(tp, "target", t->target);
-    if (!st) st = sal_plan_forward(tp);
-    if (!st) st = sal_plan_value(tp, "loss", &loss);
-    if (!st) st = sal_plan_value(tp, "logits", &y);
+    double lv = 0;
+    const float *logits = NULL;
+    st = sal_plan_set_input(tp, "target", t->target);
+    if (!st && t->reg) {
+      /* SCAAT / SGT: their own passes leave the combined loss's gradients in tp */
+      st = sal__reg_step(t->reg, tp, b->images->data, b->labels, sal_optim_steps(t->opt), &lv);
+      logits = sal__reg_logits(t->reg);
+    } else if (!st) {
+      const sal_tensor *loss = NULL, *y = NULL;
+      st = sal_plan_set_input(tp, "input", b->images);
+      if (!st) st = sal_plan_forward(tp);
+      if (!st) st = sal_plan_value(tp, "loss", &loss);
+      if (!st) st = sal_plan_value(tp, "logits", &y);
+      if (!st) {
+        lv = loss->data[0];
+        logits = y->data;
+      }
+    }
     if (st) break;
-    if (!isfinite(loss->data[0])) {
+    if (!isfinite(lv)) {
       st = sal_ctx_error(ctx, SAL_STATUS_NUMERIC, "train: the loss is %g at epoch %lld step %lld: lower --lr or set --clip-grad",
-                         (double)loss->data[0], (long long)(t->epoch + 1), (long long)step);
+                         lv, (long long)(t->epoch + 1), (long long)step);
       break;
     }
-    loss_sum += loss->data[0];
+    loss_sum += lv;
     for (int64_t i = 0; i < t->B; i++) {
-      const float *row = y->data + i * t->K;
+      const float *row = logits + i * t->K;
       int64_t best = 0;
       for (int64_t k = 1; k < t->K; k++)
         if (row[k] > row[best]) best = k;
       correct += best == b->labels[i];
     }
     seen += t->B;
-    st = sal_plan_backward(tp, "loss", NULL);
+    if (!t->reg) st = sal_plan_backward(tp, "loss", NULL);
     if (st) break;
     float lr = sal_lr_at(&t->sched, o->lr, sal_optim_steps(t->opt));
     st = sal_optim_step(t->opt, tp, lr);
@@ -374,6 +427,7 @@ static void trainer_free(trainer *t) {
   sal_loader_free(t->tl);
   sal_loader_free(t->vl);
   sal_plan_free(t->ep);
+  sal__reg_free(t->reg);
   sal_optim_free(t->opt);
   sal_graph_free(t->g);
   sal_tensor_free(t->target);
@@ -470,6 +524,7 @@ sal_status sal_train(sal_ctx *ctx, const sal_dataset *train, const sal_dataset *
   lo.augment = opts->augment;
   if (!st) st = sal_loader_new(ctx, train, &lo, &t.tl);
   if (!st) st = sal_tensor_new(ctx, 1, (int64_t[]){t.B}, &t.target);
+  if (!st && opts->reg != SAL_TRAIN_PLAIN) st = sal__reg_new(ctx, t.g, opts, "input", "logits", t.B, &t.reg);
   if (!st && val) {
     lo.shuffle = false;
     lo.drop_last = false;
