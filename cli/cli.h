@@ -37,5 +37,6 @@ int cmd_train(int argc, char **argv);
 int cmd_test(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_detect_adv(int argc, char **argv);
 
 #endif

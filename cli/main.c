@@ -15,6 +15,7 @@ static const cli_command commands[] = {
     {"run", "logits (and input gradients) of a model for an .npy batch", cmd_run},
     {"explain", "saliency maps (gradient, gradcam, rise, ...) as PNG overlays, .npy and JSON", cmd_explain},
     {"eval", "evaluation runs: saliency metrics over a labelled dataset, resumable, with a summary", cmd_eval},
+    {"detect-adv", "adversarial-input detection from reliable-saliency masks: train / eval a detector", cmd_detect_adv},
 };
 
 static void usage(FILE *f) {
