@@ -146,7 +146,9 @@ static void test_detector(void) {
   int64_t one_class[2 * S];
   for (int i = 0; i < 2 * S; i++) one_class[i] = 0;
   if (det && x) TH_FAILS(sal_detect_train(ctx, det, x, one_class, NULL, &o), SAL_STATUS_BAD_INPUT, "clean and attacked");
-  TH_FAILS(sal_detect_model(ctx, F, 1, 4, 1, &det), SAL_STATUS_BAD_INPUT, "out of range");
+  sal_graph *bad = NULL;
+  TH_FAILS(sal_detect_model(ctx, F, 1, 4, 1, &bad), SAL_STATUS_BAD_INPUT, "out of range");
+  TH_CHECK(bad == NULL, "no graph on error");
   sal_tensor_free(wrong);
   sal_tensor_free(x);
   sal_graph_free(det);
