@@ -46,5 +46,6 @@ int cmd_train_masker(int argc, char **argv);
  * frees *out with sal_masker_free. */
 int cli_masker_setup(sal_ctx *ctx, const char *cmd, const char *path, const sal_graph *g, sal_method_params *params,
                      int n, sal_masker **out);
+int cmd_detect_adv(int argc, char **argv);
 
 #endif

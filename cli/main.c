@@ -18,6 +18,7 @@ static const cli_command commands[] = {
     {"explain", "saliency maps (gradient, gradcam, rise, ...) as PNG overlays, .npy and JSON", cmd_explain},
     {"eval", "evaluation runs: saliency metrics over a labelled dataset, resumable, with a summary", cmd_eval},
     {"report", "rewrite report.html (metrics, charts, curves, gallery, sanity checks) of an eval directory", cmd_report},
+    {"detect-adv", "adversarial-input detection from reliable-saliency masks: train / eval a detector", cmd_detect_adv},
 };
 
 static void usage(FILE *f) {

@@ -21,4 +21,6 @@
 #include "salient/eval.h"
 #include "salient/report.h"
 #include "salient/masker.h"
+#include "salient/attack.h"
+#include "salient/detect.h"
 #endif

@@ -1,0 +1,480 @@
+/* Adversarial-input detection (METHODS.md §F): builds clean / attacked sets with sal_attack, their
+ * features (reliable's per-layer masks or gradient maps, through sal_explain_run), trains the small
+ * detector CNN with the library's optimiser, scores it, and the exact ROC-AUC. Used by
+ * `salient detect-adv` (cli/cmd_detect_adv.c) and bench/detect_adv.sh; docs/evaluation.md. */
+#include "salient/detect.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/build.h"
+#include "saliency/saliency.h"
+
+/* Philox stream of the split and of the detector's shuffles ("dtct"). */
+#define DETECT_STREAM 0x64746374u
+
+sal_detect_opts sal_detect_opts_default(void) {
+  sal_detect_opts o;
+  memset(&o, 0, sizeof o);
+  o.features = SAL_DETECT_HAF;
+  o.attack = SAL_DETECT_FGSM;
+  o.eps = 4.0f / 255.0f;
+  o.iterations = 300;
+  o.max_memory = SAL_EXPLAIN_DEFAULT_MEMORY;
+  o.width = 16;
+  o.epochs = 30;
+  o.batch = 32;
+  o.lr = 1e-3f;
+  o.train_fraction = 0.5;
+  return o;
+}
+
+void sal_detect_set_clear(sal_detect_set *s) {
+  sal_tensor_free(s->features);
+  sal_free(s->labels);
+  sal_free(s->source);
+  sal_free(s->confidence);
+  sal_free(s->top1);
+  for (int l = 0; l < s->n_levels; l++) sal_free(s->level_names[l]);
+  memset(s, 0, sizeof *s);
+}
+
+static const char *logits_name(const sal_graph *g) {
+  return sal_graph_has_value(g, "logits") ? "logits" : sal_graph_output_name(g, 0);
+}
+
+/* Max softmax probability and top-1 of each of n images x (n, C, H, W), in batches of up to 64. */
+static sal_status confidences(sal_ctx *ctx, sal_graph *g, const float *x, int64_t n, int64_t per, float *conf,
+                              int64_t *top1) {
+  const char *in = sal_graph_input_name(g, 0), *out = logits_name(g);
+  sal_shape s;
+  sal_status st = sal_graph_value_shape(g, in, &s);
+  sal_plan *p = NULL;
+  int64_t pb = 0;
+  for (int64_t i0 = 0; !st && i0 < n; i0 += 64) {
+    const int64_t b = n - i0 < 64 ? n - i0 : 64;
+    if (b != pb) {
+      sal_plan_free(p);
+      p = NULL;
+      sal_plan_opts po = sal_plan_opts_default();
+      po.batch = b;
+      st = sal_plan_new(ctx, g, &po, &p);
+      if (st) break;
+      pb = b;
+    }
+    sal_tensor xt = {{4, {b, s.d[1], s.d[2], s.d[3]}}, (float *)(x + i0 * per), SAL_LAYOUT_PLAIN, false};
+    const sal_tensor *y = NULL; /* (b, K) */
+    st = sal_plan_set_input(p, in, &xt);
+    if (!st) st = sal_plan_forward(p);
+    if (!st) st = sal_plan_value(p, out, &y);
+    if (st) break;
+    const int64_t K = y->shape.d[1];
+    for (int64_t j = 0; j < b; j++) {
+      const float *z = y->data + j * K;
+      int64_t best = 0;
+      for (int64_t k = 1; k < K; k++)
+        if (z[k] > z[best]) best = k;
+      top1[i0 + j] = best;
+      conf[i0 + j] = sal__softmax_at(z, K, best);
+    }
+  }
+  sal_plan_free(p);
+  return st;
+}
+
+/* Features of n images x (n, C, H, W) into feat + item k's rows, written at items 2i + parity:
+ * each map or channel-meaned level mask is resampled bilinearly to (G, G). */
+static sal_status features(sal_ctx *ctx, sal_graph *g, const sal_tensor *x, const sal_detect_opts *o, int64_t G,
+                           int parity, sal_detect_set *set) {
+  const int64_t n = x->shape.d[0], GG = G * G;
+  sal_method_params mp;
+  sal_status st = sal_method_params_default(ctx, o->features == SAL_DETECT_HAF ? "reliable" : "gradient", &mp);
+  if (st) return st;
+  mp.max_memory = o->max_memory;
+  if (o->features == SAL_DETECT_HAF) mp.iterations = o->iterations;
+  sal_explanation e;
+  memset(&e, 0, sizeof e);
+  st = sal_explain_run(ctx, g, x, NULL, &mp, &e);
+  if (st) return st;
+  const int64_t F = set->features->shape.d[1];
+  const int L = o->features == SAL_DETECT_HAF ? e.n_levels : 1;
+  if (L != F) st = sal_ctx_error(ctx, SAL_STATUS_INTERNAL, "detect: %d feature levels, %lld expected", L, (long long)F);
+  int64_t maxhw = x->shape.d[2] * x->shape.d[3];
+  float *avg = st ? NULL : sal_alloc(ctx, (size_t)maxhw * sizeof(float)); /* (h, w) one level of one image */
+  if (!st && !avg) st = SAL_STATUS_OUT_OF_MEMORY;
+  for (int l = 0; !st && l < L; l++) {
+    const sal_tensor *m = o->features == SAL_DETECT_HAF ? e.levels[l] : e.raw; /* (n, Cm, h, w) */
+    const int64_t Cm = m->shape.d[1], h = m->shape.d[2], w = m->shape.d[3], hw = h * w;
+    for (int64_t i = 0; i < n; i++) {
+      const float *mi = m->data + i * Cm * hw;
+      for (int64_t q = 0; q < hw; q++) {
+        double a = 0;
+        for (int64_t c = 0; c < Cm; c++) a += mi[c * hw + q];
+        avg[q] = (float)(a / (double)Cm);
+      }
+      sal__bilinear(avg, h, w, set->features->data + ((2 * i + parity) * F + l) * GG, G, G);
+    }
+  }
+  if (!st && parity == 0 && o->features == SAL_DETECT_HAF) {
+    for (int l = 0; !st && l < L; l++) {
+      size_t len = strlen(e.level_names[l]) + 1;
+      set->level_names[l] = sal_alloc(ctx, len);
+      if (!set->level_names[l]) st = SAL_STATUS_OUT_OF_MEMORY;
+      else memcpy(set->level_names[l], e.level_names[l], len), set->n_levels = l + 1;
+    }
+  }
+  sal_free(avg);
+  sal_explanation_clear(&e);
+  return st;
+}
+
+/* The level count of reliable's automatic levels on g: one cheap explain of a single image with
+ * one iteration. */
+static sal_status level_count(sal_ctx *ctx, sal_graph *g, const sal_tensor *images, int64_t *F) {
+  sal_method_params mp;
+  sal_status st = sal_method_params_default(ctx, "reliable", &mp);
+  if (st) return st;
+  mp.iterations = 1;
+  sal_tensor one = {{4, {1, images->shape.d[1], images->shape.d[2], images->shape.d[3]}}, images->data,
+                    SAL_LAYOUT_PLAIN, false};
+  sal_explanation e;
+  memset(&e, 0, sizeof e);
+  st = sal_explain_run(ctx, g, &one, NULL, &mp, &e);
+  if (!st) *F = e.n_levels;
+  sal_explanation_clear(&e);
+  return st;
+}
+
+sal_status sal_detect_build_set(sal_ctx *ctx, sal_graph *g, const sal_tensor *images, const int64_t *labels,
+                                const sal_detect_opts *o, sal_detect_set *set) {
+  memset(set, 0, sizeof *set);
+  if (images->shape.ndim != 4 || images->shape.d[0] < 1)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: images must be (N, C, H, W) with N >= 1");
+  const int64_t N = images->shape.d[0], C = images->shape.d[1], H = images->shape.d[2], W = images->shape.d[3];
+  const int64_t G = o->grid ? o->grid : (H / 4 > 0 ? H / 4 : 1);
+  if (!(o->eps > 0 && o->eps <= 1))
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: eps %g is not in (0, 1] (pixel units, e.g. 4/255)",
+                         (double)o->eps);
+  if (G < 1 || G > H || G > W)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: grid %lld is not in 1..%lld", (long long)G,
+                         (long long)(H < W ? H : W));
+  if (o->features != SAL_DETECT_HAF && o->features != SAL_DETECT_GRADIENT)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: unknown feature kind %d", (int)o->features);
+  if (o->attack != SAL_DETECT_FGSM && o->attack != SAL_DETECT_PGD)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: unknown attack %d", (int)o->attack);
+  if (o->features == SAL_DETECT_HAF && o->iterations < 1)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: iterations %lld < 1", (long long)o->iterations);
+  sal_attack_opts ao = o->attack == SAL_DETECT_FGSM ? sal_attack_opts_fgsm(o->eps) : sal_attack_opts_default();
+  if (o->attack == SAL_DETECT_PGD) ao.eps = o->eps, ao.step_size = o->eps / 4, ao.steps = 10;
+  ao.mean = o->mean, ao.std = o->std, ao.max_memory = o->max_memory;
+  sal_tensor *adv = NULL;
+  sal_status st = sal_attack(ctx, g, images, labels, &ao, &adv, NULL, NULL);
+  if (st) return sal_ctx_error_prefix(ctx, st, "detect: attack: ");
+  int64_t F = 1;
+  if (o->features == SAL_DETECT_HAF) st = level_count(ctx, g, images, &F);
+  set->n = 2 * N, set->n_sources = N;
+  if (!st) st = sal_tensor_new(ctx, 4, (int64_t[]){2 * N, F, G, G}, &set->features);
+  if (!st) {
+    set->labels = sal_alloc(ctx, (size_t)(2 * N) * sizeof(int64_t));
+    set->source = sal_alloc(ctx, (size_t)(2 * N) * sizeof(int64_t));
+    set->top1 = sal_alloc(ctx, (size_t)(2 * N) * sizeof(int64_t));
+    set->confidence = sal_alloc(ctx, (size_t)(2 * N) * sizeof(float));
+    if (!set->labels || !set->source || !set->top1 || !set->confidence) st = SAL_STATUS_OUT_OF_MEMORY;
+  }
+  const int64_t per = C * H * W;
+  int64_t *t1 = NULL;
+  float *cf = NULL;
+  if (!st) {
+    t1 = sal_alloc(ctx, (size_t)N * sizeof(int64_t));
+    cf = sal_alloc(ctx, (size_t)N * sizeof(float));
+    if (!t1 || !cf) st = SAL_STATUS_OUT_OF_MEMORY;
+  }
+  for (int parity = 0; !st && parity < 2; parity++) {
+    const sal_tensor *x = parity ? adv : images;
+    if (!o->quiet)
+      fprintf(stderr, "detect: %s features of %lld %s images\n", o->features == SAL_DETECT_HAF ? "HAF" : "gradient",
+              (long long)N, parity ? "attacked" : "clean");
+    st = confidences(ctx, g, x->data, N, per, cf, t1);
+    for (int64_t i = 0; !st && i < N; i++) {
+      set->labels[2 * i + parity] = parity, set->source[2 * i + parity] = i;
+      set->confidence[2 * i + parity] = cf[i], set->top1[2 * i + parity] = t1[i];
+    }
+    if (!st) st = features(ctx, g, x, o, G, parity, set);
+  }
+  sal_free(t1);
+  sal_free(cf);
+  sal_tensor_free(adv);
+  if (st) sal_detect_set_clear(set);
+  return st;
+}
+
+/* Uniform integer in [0, n) from Philox (seed, stream, counter). */
+static int64_t draw(uint64_t seed, uint64_t counter, int64_t n) {
+  uint32_t r[4];
+  sal_philox(seed, DETECT_STREAM, counter, r);
+  uint64_t u = ((uint64_t)r[0] << 32) | r[1];
+  return (int64_t)(u % (uint64_t)n);
+}
+
+/* Fisher–Yates shuffle of idx[n] keyed by (seed, base + k). */
+static void shuffle(int64_t *idx, int64_t n, uint64_t seed, uint64_t base) {
+  for (int64_t k = n - 1; k > 0; k--) {
+    int64_t j = draw(seed, base + (uint64_t)k, k + 1), t = idx[k];
+    idx[k] = idx[j], idx[j] = t;
+  }
+}
+
+sal_status sal_detect_split(sal_ctx *ctx, int64_t n_sources, double train_fraction, uint64_t seed, bool *train_source) {
+  if (n_sources < 2) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: a split needs at least 2 source images");
+  if (!(train_fraction > 0 && train_fraction < 1))
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: train fraction %g is not in (0, 1)", train_fraction);
+  int64_t *idx = sal_alloc(ctx, (size_t)n_sources * sizeof(int64_t));
+  if (!idx) return SAL_STATUS_OUT_OF_MEMORY;
+  for (int64_t i = 0; i < n_sources; i++) idx[i] = i, train_source[i] = false;
+  shuffle(idx, n_sources, seed, 0);
+  int64_t nt = (int64_t)llround(train_fraction * (double)n_sources);
+  nt = nt < 1 ? 1 : nt > n_sources - 1 ? n_sources - 1 : nt;
+  for (int64_t k = 0; k < nt; k++) train_source[idx[k]] = true;
+  sal_free(idx);
+  return SAL_STATUS_OK;
+}
+
+sal_status sal_detect_model(sal_ctx *ctx, int64_t F, int64_t G, int64_t width, uint64_t seed, sal_graph **out) {
+  *out = NULL;
+  if (F < 1 || F > 4096 || G < 2 || G > 4096 || width < 1 || width > 1024)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: model (F %lld, G %lld, width %lld) out of range", (long long)F,
+                         (long long)G, (long long)width);
+  sal_graph *g = NULL;
+  sal_status st = sal_graph_new(ctx, &g);
+  sal__mb b = {ctx, g, seed};
+  int64_t pd[4] = {1, F, 1, 1};
+  float *one = st ? NULL : sal_alloc(ctx, (size_t)F * sizeof(float));
+  if (!st && !one) st = SAL_STATUS_OUT_OF_MEMORY;
+  for (int64_t f = 0; !st && f < F; f++) one[f] = 1.0f;
+  if (!st) st = sal_graph_add_input(g, "features", 4, (int64_t[]){-1, F, G, G});
+  if (!st) st = sal_graph_add_param(g, "norm.mean", 4, pd, NULL, false);
+  if (!st) st = sal_graph_add_param(g, "norm.scale", 4, pd, one, false);
+  if (!st) st = sal_graph_add_node(g, "Sub", "norm.sub", (const char *[]){"features", "norm.mean"}, 2,
+                                   (const char *[]){"centred"}, 1, NULL, 0);
+  if (!st) st = sal_graph_add_node(g, "Mul", "norm.mul", (const char *[]){"centred", "norm.scale"}, 2,
+                                   (const char *[]){"std"}, 1, NULL, 0);
+  if (!st) st = sal__mb_conv(&b, "std", "conv1", F, width, 3, 1, 1, true);
+  if (!st) st = sal__mb_relu(&b, "conv1", "relu1");
+  if (!st) st = sal__mb_maxpool(&b, "relu1", "pool1", 2, 2, 0);
+  if (!st) st = sal__mb_conv(&b, "pool1", "conv2", width, width, 3, 1, 1, true);
+  if (!st) st = sal__mb_relu(&b, "conv2", "relu2");
+  if (!st) st = sal__mb_unary(&b, "GlobalAveragePool", "relu2", "pool2");
+  if (!st) st = sal__mb_flatten(&b, "pool2", "flatten");
+  if (!st) st = sal__mb_linear(&b, "flatten", "fc", "logits", width, 2, 0);
+  if (!st) st = sal_graph_add_output(g, "logits");
+  sal_free(one);
+  if (st) sal_graph_free(g);
+  else *out = g;
+  return st;
+}
+
+/* The detector's parameters, copied between the training clone and the caller's graph. */
+static const char *const det_params[] = {"norm.mean", "norm.scale", "conv1.weight", "conv1.bias", "conv2.weight",
+                                         "conv2.bias", "fc.weight", "fc.bias"};
+
+static sal_status copy_params(sal_graph *dst, sal_graph *src) {
+  for (size_t i = 0; i < sizeof det_params / sizeof det_params[0]; i++) {
+    sal_tensor a, b;
+    sal_status st = sal_graph_param(dst, det_params[i], &a);
+    if (!st) st = sal_graph_param(src, det_params[i], &b);
+    if (st) return st;
+    memcpy(a.data, b.data, (size_t)sal_tensor_numel(&a) * sizeof(float));
+  }
+  return SAL_STATUS_OK;
+}
+
+/* Checks features against det's input (·, F, G, G). */
+static sal_status check_fit(sal_ctx *ctx, sal_graph *det, const sal_tensor *features) {
+  sal_shape s;
+  sal_status st = sal_graph_value_shape(det, "features", &s);
+  if (st) return sal_ctx_error(ctx, st, "detect: the detector has no input 'features'");
+  if (features->shape.ndim != 4 || features->shape.d[1] != s.d[1] || features->shape.d[2] != s.d[2] ||
+      features->shape.d[3] != s.d[3])
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT,
+                         "detect: features (%lld, %lld, %lld) do not fit the detector's (%lld, %lld, %lld): "
+                         "other feature kind or grid",
+                         (long long)features->shape.d[1], (long long)features->shape.d[2],
+                         (long long)features->shape.d[3], (long long)s.d[1], (long long)s.d[2], (long long)s.d[3]);
+  return SAL_STATUS_OK;
+}
+
+sal_status sal_detect_train(sal_ctx *ctx, sal_graph *det, const sal_tensor *features, const int64_t *labels,
+                            const bool *use, const sal_detect_opts *o) {
+  sal_status st = check_fit(ctx, det, features);
+  if (st) return st;
+  if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0))
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: epochs >= 1, batch >= 1 and lr > 0 are needed");
+  const int64_t n = features->shape.d[0], F = features->shape.d[1], GG = features->shape.d[2] * features->shape.d[3];
+  const int64_t per = F * GG;
+  int64_t *idx = sal_alloc(ctx, (size_t)(n ? n : 1) * sizeof(int64_t)), m = 0, pos = 0;
+  if (!idx) return SAL_STATUS_OUT_OF_MEMORY;
+  for (int64_t i = 0; i < n; i++)
+    if (!use || use[i]) {
+      if (labels[i] != 0 && labels[i] != 1) {
+        sal_free(idx);
+        return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: label %lld of item %lld is not 0 or 1",
+                             (long long)labels[i], (long long)i);
+      }
+      idx[m++] = i, pos += labels[i];
+    }
+  if (pos == 0 || pos == m) {
+    sal_free(idx);
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: training needs clean and attacked items (%lld of %lld attacked)",
+                         (long long)pos, (long long)m);
+  }
+  /* Per-channel standardisation from the training items, in double. */
+  sal_tensor mv, sv;
+  st = sal_graph_param(det, "norm.mean", &mv);
+  if (!st) st = sal_graph_param(det, "norm.scale", &sv);
+  for (int64_t f = 0; !st && f < F; f++) {
+    double s1 = 0, s2 = 0;
+    for (int64_t k = 0; k < m; k++) {
+      const float *x = features->data + idx[k] * per + f * GG;
+      for (int64_t q = 0; q < GG; q++) s1 += x[q], s2 += (double)x[q] * x[q];
+    }
+    double cnt = (double)(m * GG), mu = s1 / cnt, var = s2 / cnt - mu * mu;
+    mv.data[f] = (float)mu;
+    sv.data[f] = (float)(var > 1e-24 ? 1.0 / sqrt(var) : 1.0); /* a constant channel stays as it is */
+  }
+  const int64_t B = o->batch < m ? o->batch : m;
+  sal_graph *tg = NULL;
+  sal_plan *p = NULL;
+  sal_optim *opt = NULL;
+  sal_tensor *xb = NULL, *tb = NULL;
+  if (!st) st = sal_graph_clone(det, &tg);
+  if (!st) st = sal_graph_add_input(tg, "target", 1, (int64_t[]){-1});
+  if (!st)
+    st = sal_graph_add_node(tg, "SoftmaxCrossEntropyLoss", "loss", (const char *[]){"logits", "target"}, 2,
+                            (const char *[]){"loss"}, 1, NULL, 0);
+  if (!st) st = sal_graph_add_output(tg, "loss");
+  if (!st) {
+    sal_plan_opts po = sal_plan_opts_default();
+    po.batch = B;
+    po.training = true;
+    po.grad_params = true;
+    st = sal_plan_new(ctx, tg, &po, &p);
+  }
+  if (!st) {
+    sal_optim_opts oo = sal_optim_opts_default(SAL_OPTIM_ADAM);
+    oo.lr = o->lr;
+    st = sal_optim_new(ctx, tg, &oo, NULL, 0, &opt);
+  }
+  if (!st) st = sal_tensor_new(ctx, 4, (int64_t[]){B, F, features->shape.d[2], features->shape.d[3]}, &xb);
+  if (!st) st = sal_tensor_new(ctx, 1, (int64_t[]){B}, &tb);
+  /* Epochs of shuffled full batches (a short last batch is dropped, as in sal_train). */
+  for (int64_t ep = 0; !st && ep < o->epochs; ep++) {
+    shuffle(idx, m, o->seed, (uint64_t)(ep + 1) << 32);
+    double loss_sum = 0;
+    int64_t steps = 0;
+    for (int64_t k0 = 0; !st && k0 + B <= m; k0 += B, steps++) {
+      for (int64_t j = 0; j < B; j++) {
+        memcpy(xb->data + j * per, features->data + idx[k0 + j] * per, (size_t)per * sizeof(float));
+        tb->data[j] = (float)labels[idx[k0 + j]];
+      }
+      const sal_tensor *loss = NULL;
+      st = sal_plan_set_input(p, "features", xb);
+      if (!st) st = sal_plan_set_input(p, "target", tb);
+      if (!st) st = sal_plan_forward(p);
+      if (!st) st = sal_plan_value(p, "loss", &loss);
+      if (!st && !isfinite(loss->data[0]))
+        st = sal_ctx_error(ctx, SAL_STATUS_NUMERIC, "detect: the detector's loss is %g at epoch %lld",
+                           (double)loss->data[0], (long long)(ep + 1));
+      if (st) break;
+      loss_sum += loss->data[0];
+      st = sal_plan_backward(p, "loss", NULL);
+      if (!st) st = sal_optim_step(opt, p, o->lr);
+    }
+    if (!st && !o->quiet && (ep == 0 || ep + 1 == o->epochs || (ep + 1) % 10 == 0))
+      fprintf(stderr, "detect: epoch %lld/%lld: loss %.4f\n", (long long)(ep + 1), (long long)o->epochs,
+              steps ? loss_sum / (double)steps : 0.0);
+  }
+  if (!st) st = copy_params(det, tg);
+  sal_tensor_free(xb);
+  sal_tensor_free(tb);
+  sal_optim_free(opt);
+  sal_plan_free(p);
+  sal_graph_free(tg);
+  sal_free(idx);
+  return st;
+}
+
+sal_status sal_detect_score(sal_ctx *ctx, sal_graph *det, const sal_tensor *features, float *score) {
+  sal_status st = check_fit(ctx, det, features);
+  const int64_t n = st ? 0 : features->shape.d[0], per = n ? sal_tensor_numel(features) / n : 0;
+  sal_plan *p = NULL;
+  int64_t pb = 0;
+  for (int64_t i0 = 0; !st && i0 < n; i0 += 64) {
+    const int64_t b = n - i0 < 64 ? n - i0 : 64;
+    if (b != pb) {
+      sal_plan_free(p);
+      p = NULL;
+      sal_plan_opts po = sal_plan_opts_default();
+      po.batch = b;
+      st = sal_plan_new(ctx, det, &po, &p);
+      if (st) break;
+      pb = b;
+    }
+    sal_tensor xt = {{4, {b, features->shape.d[1], features->shape.d[2], features->shape.d[3]}},
+                     features->data + i0 * per, SAL_LAYOUT_PLAIN, false};
+    const sal_tensor *y = NULL; /* (b, 2) */
+    st = sal_plan_set_input(p, "features", &xt);
+    if (!st) st = sal_plan_forward(p);
+    if (!st) st = sal_plan_value(p, "logits", &y);
+    for (int64_t j = 0; !st && j < b; j++) score[i0 + j] = sal__softmax_at(y->data + 2 * j, 2, 1);
+  }
+  sal_plan_free(p);
+  return st;
+}
+
+typedef struct scored {
+  float s;
+  int64_t y;
+} scored;
+
+static int by_score(const void *a, const void *b) {
+  float x = ((const scored *)a)->s, y = ((const scored *)b)->s;
+  return (x > y) - (x < y);
+}
+
+sal_status sal_roc_auc(sal_ctx *ctx, const float *score, const int64_t *labels, const bool *use, int64_t n, double *auc) {
+  *auc = 0;
+  if (n < 0) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "roc_auc: %lld items", (long long)n);
+  scored *v = sal_alloc(ctx, (size_t)(n ? n : 1) * sizeof(scored));
+  if (!v) return SAL_STATUS_OUT_OF_MEMORY;
+  int64_t m = 0, P = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (use && !use[i]) continue;
+    if ((labels[i] != 0 && labels[i] != 1) || isnan(score[i])) {
+      sal_free(v);
+      return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "roc_auc: item %lld has label %lld and score %g (labels 0/1, no NaN)",
+                           (long long)i, (long long)labels[i], (double)score[i]);
+    }
+    v[m].s = score[i], v[m].y = labels[i], P += labels[i], m++;
+  }
+  const int64_t Nn = m - P;
+  if (P == 0 || Nn == 0) {
+    sal_free(v);
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "roc_auc: %lld positives and %lld negatives: both are needed",
+                         (long long)P, (long long)Nn);
+  }
+  /* Mann–Whitney U from mid-ranks: a tie group spanning ranks r+1..r+t gets rank r + (t+1)/2 for
+   * each member, which counts every tied positive–negative pair as ½. */
+  qsort(v, (size_t)m, sizeof *v, by_score);
+  double rank_sum = 0;
+  for (int64_t i = 0; i < m;) {
+    int64_t j = i, pos = 0;
+    while (j < m && v[j].s == v[i].s) pos += v[j].y, j++;
+    rank_sum += (double)pos * ((double)(i + 1 + j) / 2.0);
+    i = j;
+  }
+  *auc = (rank_sum - (double)P * (double)(P + 1) / 2.0) / ((double)P * (double)Nn);
+  sal_free(v);
+  return SAL_STATUS_OK;
+}
