@@ -24,7 +24,7 @@ static const cli_command commands[] = {
 static void usage(FILE *f) {
   fprintf(f, "usage: salient [--version] [--help] <command> [options]\n\ncommands:\n");
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
   fprintf(f, "\n'salient <command> --help' describes a command's options.\n");
 }
 
