@@ -11,8 +11,8 @@
  *                          MANIFEST images, or a built-in architecture with N(0, 1) images); writes the
  *                          images to --save-input for bench/seed_methods_torch.py
  * Options: --images N --methods a,b --json PATH --batch N (images per sal_explain_run) --reps R
- *   --warm W --threads T --size S --set key=value (timing, repeatable: a parameter of the methods that
- *   take it, e.g. patience=0) --manifest PATH --save-input PATH. Definitions of every score: docs/methods.md, "Acceptance of the seed methods". */
+ *   --warm W --threads T --size S --set key=value (repeatable: a parameter of the methods that take it,
+ *   e.g. patience=0; recorded in the JSON) --manifest PATH --save-input PATH. Definitions of every score: docs/methods.md, "Acceptance of the seed methods". */
 #define _POSIX_C_SOURCE 200809L
 #include "bench_util.h"
 #include <math.h>
@@ -133,6 +133,32 @@ static sal_status load_data(bench *b, const char *manifest, int64_t n) {
   return st;
 }
 
+/* Applies the --set key=value pairs that method m takes to p (others are skipped: one list serves
+ * several methods). */
+static sal_status apply_sets(sal_ctx *ctx, const opts *o, const char *m, sal_method_params *p) {
+  sal_status st = SAL_STATUS_OK;
+  for (int k = 0; k < o->n_sets && !st; k++) {
+    char key[64];
+    const char *eq = strchr(o->sets[k], '=');
+    size_t kl = eq ? (size_t)(eq - o->sets[k]) : 0;
+    if (!eq || kl >= sizeof key) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "--set %s: expected key=value", o->sets[k]);
+    memcpy(key, o->sets[k], kl);
+    key[kl] = '\0';
+    bool takes = false;
+    sal_param_info pi;
+    for (int q = 0; sal_method_param(m, q, &pi); q++) takes = takes || strcmp(pi.key, key) == 0;
+    if (takes) st = sal_method_params_set(ctx, p, key, eq + 1);
+  }
+  return st;
+}
+
+/* The --set pairs as one JSON member "set" (an empty string without any). */
+static void sets_json(const opts *o, FILE *js) {
+  fputs(", \"set\": \"", js);
+  for (int k = 0; k < o->n_sets; k++) fprintf(js, "%s%s", k ? " " : "", o->sets[k]);
+  fputs("\"", js);
+}
+
 /* Explains images [i0, i0 + n) of b->x for targets t[0..n) with p; the raw maps go to out (n, H, W). */
 static sal_status explain(bench *b, const sal_method_params *p, int64_t i0, int64_t n, const int64_t *t, float *out,
                           sal_explanation *keep) {
@@ -230,6 +256,7 @@ static int cmd_quality(bench *b, const opts *o, FILE *js) {
   for (int m = 1; m < NM && !st; m++) {
     sal_method_params p;
     st = sal_method_params_default(ctx, m == MDM ? "dm" : "hdm", &p);
+    if (!st) st = apply_sets(ctx, o, m == MDM ? "dm" : "hdm", &p);
     double t0 = bench_now_ms();
     for (int64_t i0 = 0; !st && i0 < n; i0 += o->batch) {
       int64_t nb = n - i0 < o->batch ? n - i0 : o->batch;
@@ -287,8 +314,10 @@ static int cmd_quality(bench *b, const opts *o, FILE *js) {
       fprintf(js, "%s\"%s\": {\"best_iou\": %.6f, \"recall_at_gt\": %.6f, \"recall_at_2gt\": %.6f}", m ? ", " : "",
               keys[m], mean_of(iou + m * n, n), mean_of(rec1 + m * n, n), mean_of(rec2 + m * n, n));
     fprintf(js, "}, \"ms_per_image\": {\"dm\": %.3f, \"hdm\": %.3f}, \"frac_dm_iou_gt_B\": %.4f, "
-                "\"frac_hdm_recall_gt_dm\": %.4f, \"hdm_levels\": [%lld, %lld, %lld]}\n", ms[MDM], ms[MHDM], f_iou, f_rec,
+                "\"frac_hdm_recall_gt_dm\": %.4f, \"hdm_levels\": [%lld, %lld, %lld]", ms[MDM], ms[MHDM], f_iou, f_rec,
             (long long)levels[1], (long long)levels[2], (long long)levels[3]);
+    sets_json(o, js);
+    fputs("}\n", js);
   }
   for (int64_t i = 0; i < n; i++) free(stems[i]);
   snprintf(path, sizeof path, "rm -rf '%s'", dir);
@@ -354,6 +383,7 @@ static int cmd_dwsol(bench *b, const opts *o, FILE *js) {
   for (char *m = strtok_r(list, ",", &save); m && !st; m = strtok_r(NULL, ",", &save), mi++) {
     sal_method_params p;
     st = sal_method_params_default(ctx, m, &p);
+    if (!st) st = apply_sets(ctx, o, m, &p);
     double t0 = bench_now_ms();
     for (int q = 0; q < 3 && !st; q++)
       for (int64_t i0 = 0; !st && i0 < n; i0 += o->batch) {
@@ -380,7 +410,9 @@ static int cmd_dwsol(bench *b, const opts *o, FILE *js) {
             mean_of(fs, n), median_of(fs, n), (long long)ninf, ms);
     fflush(stdout);
   }
-  fprintf(js, "}}\n");
+  fputs("}", js);
+  sets_json(o, js);
+  fputs("}\n", js);
   free(t), free(top), free(maps), free(hit_max), free(hit_non), free(fs);
   return fail_status(b, st) ? 1 : 0;
 }
@@ -407,6 +439,7 @@ static int cmd_attack(bench *b, const opts *o, FILE *js) {
   for (char *m = strtok_r(list, ",", &save); m && !st; m = strtok_r(NULL, ",", &save), mi++) {
     sal_method_params p;
     st = sal_method_params_default(ctx, m, &p);
+    if (!st) st = apply_sets(ctx, o, m, &p);
     double *sp = malloc((size_t)b->n * sizeof(double)), *ss = malloc((size_t)b->n * sizeof(double)), steps = 0;
     double t0 = bench_now_ms();
     for (int64_t i0 = 0; !st && i0 < b->n; i0 += o->batch) {
@@ -429,7 +462,9 @@ static int cmd_attack(bench *b, const opts *o, FILE *js) {
     }
     free(sp), free(ss);
   }
-  fprintf(js, "}}\n");
+  fputs("}", js);
+  sets_json(o, js);
+  fputs("}\n", js);
   return fail_status(b, st) ? 1 : 0;
 }
 
@@ -457,21 +492,7 @@ static int cmd_timing(bench *b, const opts *o, FILE *js) {
     sal_method_params p;
     st = sal_method_params_default(ctx, m, &p);
     if (st) break;
-    for (int k = 0; k < o->n_sets && !st; k++) {
-      char key[64];
-      const char *eq = strchr(o->sets[k], '=');
-      size_t kl = eq ? (size_t)(eq - o->sets[k]) : 0;
-      if (!eq || kl >= sizeof key) {
-        st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "--set %s: expected key=value", o->sets[k]);
-        break;
-      }
-      memcpy(key, o->sets[k], kl);
-      key[kl] = '\0';
-      bool takes = false;
-      sal_param_info pi;
-      for (int q = 0; sal_method_param(m, q, &pi); q++) takes = takes || strcmp(pi.key, key) == 0;
-      if (takes) st = sal_method_params_set(ctx, &p, key, eq + 1);
-    }
+    if (!st) st = apply_sets(ctx, o, m, &p);
     if (st) break;
     double tm[100];
     char levels[1024] = "";

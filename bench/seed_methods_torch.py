@@ -178,13 +178,18 @@ def fmt(v, d=4):
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
 
 
+def variant(r):
+    """' -- NOT the defaults: set ...' for a run with --set parameters."""
+    return f" -- NOT the defaults: set {r['set']}" if r.get("set") else ""
+
+
 def report(a):
     rows = [json.loads(line) for line in open(a.report) if line.strip()]
     doc = dict(quality=[], dwsol=[], attack=[], timing=[], load=[])
     for r in rows:
         doc.setdefault(r["claim"], []).append(r)
     for q in doc["quality"]:
-        print(f"\nQuality: {q['manifest']}, {q['images']} images (target = label; means per image)")
+        print(f"\nQuality: {q['manifest']}, {q['images']} images (target = label; means per image){variant(q)}")
         print(f"{'map':<10} {'best IoU (p 80..99)':>20} {'recall@|GT|':>12} {'recall@2|GT|':>13}")
         for k, v in q["maps"].items():
             print(f"{k:<10} {fmt(v['best_iou']):>20} {fmt(v['recall_at_gt']):>12} {fmt(v['recall_at_2gt']):>13}")
@@ -195,13 +200,13 @@ def report(a):
               f"(hdm > dm on {100 * q['frac_hdm_recall_gt_dm']:.1f} % of images); hdm levels run 1/2/3: "
               f"{q['hdm_levels']}; ms/image dm {q['ms_per_image']['dm']:.0f}, hdm {q['ms_per_image']['hdm']:.0f}")
     for d in doc["dwsol"]:
-        print(f"\nD-WSOL: {d['manifest']}, {d['images']} two-object images")
+        print(f"\nD-WSOL: {d['manifest']}, {d['images']} two-object images{variant(d)}")
         print(f"{'method':<24} {'hit max':>8} {'hit non-max':>12} {'FS mean':>9} {'FS median':>10} {'FS inf':>7}")
         for k, v in d["methods"].items():
             print(f"{k:<24} {fmt(v['hit_max'], 3):>8} {fmt(v['hit_nonmax'], 3):>12} {fmt(v['fs_mean']):>9} "
                   f"{fmt(v['fs_median']):>10} {v['fs_inf']:>7}")
     for d in doc["attack"]:
-        print(f"\nattack_sensitivity: {d['manifest']}, {d['images']} images (higher = less sensitive)")
+        print(f"\nattack_sensitivity: {d['manifest']}, {d['images']} images (higher = less sensitive){variant(d)}")
         print(f"{'method':<24} {'Spearman':>9} {'SSIM':>8} {'PGD steps':>10}")
         for k, v in d["methods"].items():
             print(f"{k:<24} {fmt(v['spearman']):>9} {fmt(v['ssim']):>8} {fmt(v['mean_steps'], 2):>10}")
