@@ -16,8 +16,11 @@
 #   (parts, default quality,dwsol,attack,timing) --out DIR (default a temporary directory, kept)
 #   --timing-images N (2) --reps N (3) --resnet-iterations N (iterations of every method on ResNet-50,
 #   20; the demo model runs the defaults, 300) --threads N (2) --quick (a smoke run: 6 images, 4 pairs,
-#   ResNet-50 at 3 iterations).
+#   ResNet-50 at 3 iterations) --families shapes,lesions (quality and attack).
 # Definitions and results: docs/methods.md, "Acceptance of the seed methods".
+# The body is one compound command, so bash reads all of it before running any: editing the file
+# during a run does not change the run.
+{
 set -euo pipefail
 build=${1:-build}
 shift || true
@@ -28,13 +31,13 @@ sal="$build/salient"
 [[ -x $bin && -x $sal ]] || { echo "seed_methods.sh: $bin or $sal not found (build first)" >&2; exit 1; }
 bin=$(realpath "$bin"); sal=$(realpath "$sal")
 images=200; pairs=60; ep_pairs=20; attack_images=60; only=quality,dwsol,attack,timing; out=""; timing_images=2; reps=3
-resnet_iterations=20; threads=2; quick=0
+resnet_iterations=20; threads=2; quick=0; families=shapes,lesions
 while [[ $# -gt 0 ]]; do
   case $1 in
     --images) images=$2; shift ;; --pairs) pairs=$2; shift ;; --ep-pairs) ep_pairs=$2; shift ;; --attack-images) attack_images=$2; shift ;;
     --only) only=$2; shift ;; --out) out=$2; shift ;; --timing-images) timing_images=$2; shift ;;
     --reps) reps=$2; shift ;; --resnet-iterations) resnet_iterations=$2; shift ;; --threads) threads=$2; shift ;;
-    --quick) quick=1 ;;
+    --families) families=$2; shift ;; --quick) quick=1 ;;
     *) echo "seed_methods.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -60,7 +63,7 @@ done
 
 echo "seed_methods: results in $out (load average at start: $(load))"
 if has quality; then
-  for fam in shapes lesions; do
+  for fam in ${families//,/ }; do
     note "quality $fam"
     "$bin" quality "$demo/$fam.safetensors" "$out/data/$fam/test.csv" --images "$images" --threads "$threads" --json "$json"
   done
@@ -75,7 +78,7 @@ if has dwsol; then
     --methods reliable,extremal_perturbation --json "$json"
 fi
 if has attack; then
-  for fam in shapes lesions; do
+  for fam in ${families//,/ }; do
     note "attack $fam"
     "$bin" attack "$demo/$fam.safetensors" "$out/data/$fam/test.csv" --images "$attack_images" --threads "$threads" \
       --methods dm,gradient,meaningful_perturbation --json "$json"
@@ -108,3 +111,5 @@ if has timing; then
 fi
 note end
 /usr/bin/python3 "$here/seed_methods_torch.py" --report "$json" --out-json "$out/seed_methods.json"
+exit
+}
