@@ -337,8 +337,9 @@ static int cmd_dwsol(bench *b, const opts *o, FILE *js) {
   int64_t *t = malloc((size_t)(3 * n) * sizeof(int64_t)), *top = malloc((size_t)n * sizeof(int64_t));
   float *maps = malloc((size_t)(3 * n * HW) * sizeof(float));
   double *hit_max = malloc((size_t)n * sizeof(double)), *hit_non = malloc((size_t)n * sizeof(double)),
-         *fs = malloc((size_t)n * sizeof(double));
-  if (!t || !top || !maps || !hit_max || !hit_non || !fs) return 1;
+         *fs = malloc((size_t)n * sizeof(double)), *pk_max = malloc((size_t)n * sizeof(double)),
+         *pk_non = malloc((size_t)n * sizeof(double));
+  if (!t || !top || !maps || !hit_max || !hit_non || !fs || !pk_max || !pk_non) return 1;
   for (int64_t i = 0; i < n; i++) {
     if (b->labels[i * 2 + 1] < 0) {
       fprintf(stderr, "bench_seed_methods: dwsol needs two-object images (salient synth pairs); item %lld has one\n",
@@ -373,10 +374,11 @@ static int cmd_dwsol(bench *b, const opts *o, FILE *js) {
   int64_t nmax0 = 0;
   for (int64_t i = 0; i < n; i++) nmax0 += top[i] == 0;
   printf("\nD-WSOL on %s (%lld two-object images; the maximum query is the present class with the larger logit,\n"
-         "object 0 in %lld images): hit rate per query, false-saliency ratio energy(absent) / energy(maximum class)\n",
+         "object 0 in %lld images): D-WSOL hit rate per query; peak: the map's maximum lies on the queried object;\n"
+         "false-saliency ratio FS = energy(absent class) / energy(maximum class), energy = sum of max(v, 0) of the raw map\n",
          o->manifest, (long long)n, (long long)nmax0);
-  printf("%-24s %10s %12s %12s %12s %9s %10s\n", "method", "hit max", "hit non-max", "FS mean", "FS median", "FS inf",
-         "ms/query");
+  printf("%-24s %8s %12s %9s %9s %9s %10s %7s %9s\n", "method", "hit max", "hit non-max", "peak max", "peak non",
+         "FS mean", "FS median", "FS inf", "ms/query");
   fprintf(js, "{\"claim\": \"dwsol\", \"manifest\": \"%s\", \"images\": %lld, \"methods\": {", o->manifest, (long long)n);
   char *save = NULL;
   int mi = 0;
@@ -394,26 +396,30 @@ static int cmd_dwsol(bench *b, const opts *o, FILE *js) {
     double ms = (bench_now_ms() - t0) / (double)(3 * n);
     int64_t ninf = 0;
     for (int64_t i = 0; i < n && !st; i++) {
-      bool h[2];
-      for (int k = 0; k < 2 && !st; k++)
+      bool h[2], pk[2];
+      for (int k = 0; k < 2 && !st; k++) {
         st = sal_metric_dwsol_hit(ctx, maps + (k * n + i) * HW, b->H, b->W, &b->boxes[i * 2 + k],
                                   b->masks + (i * 2 + (1 - k)) * HW, &h[k]);
+        if (!st) st = sal_pointing_hit(ctx, maps + (k * n + i) * HW, b->H, b->W, b->masks + (i * 2 + k) * HW, 0.0, &pk[k]);
+      }
       hit_max[i] = h[top[i]], hit_non[i] = h[1 - top[i]];
+      pk_max[i] = pk[top[i]], pk_non[i] = pk[1 - top[i]];
       fs[i] = sal_metric_false_saliency(maps + (2 * n + i) * HW, maps + (top[i] * n + i) * HW, HW);
       ninf += isinf(fs[i]);
     }
     if (st) break;
-    printf("%-24s %10.3f %12.3f %12.4f %12.4f %9lld %10.1f\n", m, mean_of(hit_max, n), mean_of(hit_non, n),
-           mean_of(fs, n), median_of(fs, n), (long long)ninf, ms);
-    fprintf(js, "%s\"%s\": {\"hit_max\": %.6f, \"hit_nonmax\": %.6f, \"fs_mean\": %.6f, \"fs_median\": %.6f, "
-                "\"fs_inf\": %lld, \"ms_per_query\": %.3f}", mi ? ", " : "", m, mean_of(hit_max, n), mean_of(hit_non, n),
-            mean_of(fs, n), median_of(fs, n), (long long)ninf, ms);
+    printf("%-24s %8.3f %12.3f %9.3f %9.3f %9.4f %10.4f %7lld %9.1f\n", m, mean_of(hit_max, n), mean_of(hit_non, n),
+           mean_of(pk_max, n), mean_of(pk_non, n), mean_of(fs, n), median_of(fs, n), (long long)ninf, ms);
+    fprintf(js, "%s\"%s\": {\"hit_max\": %.6f, \"hit_nonmax\": %.6f, \"peak_max\": %.6f, \"peak_nonmax\": %.6f, "
+                "\"fs_mean\": %.6f, \"fs_median\": %.6f, \"fs_inf\": %lld, \"ms_per_query\": %.3f}", mi ? ", " : "", m,
+            mean_of(hit_max, n), mean_of(hit_non, n), mean_of(pk_max, n), mean_of(pk_non, n), mean_of(fs, n),
+            median_of(fs, n), (long long)ninf, ms);
     fflush(stdout);
   }
   fputs("}", js);
   sets_json(o, js);
   fputs("}\n", js);
-  free(t), free(top), free(maps), free(hit_max), free(hit_non), free(fs);
+  free(t), free(top), free(maps), free(hit_max), free(hit_non), free(fs), free(pk_max), free(pk_non);
   return fail_status(b, st) ? 1 : 0;
 }
 

@@ -201,10 +201,11 @@ def report(a):
               f"{q['hdm_levels']}; ms/image dm {q['ms_per_image']['dm']:.0f}, hdm {q['ms_per_image']['hdm']:.0f}")
     for d in doc["dwsol"]:
         print(f"\nD-WSOL: {d['manifest']}, {d['images']} two-object images{variant(d)}")
-        print(f"{'method':<24} {'hit max':>8} {'hit non-max':>12} {'FS mean':>9} {'FS median':>10} {'FS inf':>7}")
+        print(f"{'method':<24} {'hit max':>8} {'hit non-max':>12} {'peak max':>9} {'peak non':>9} {'FS mean':>9} "
+              f"{'FS median':>10} {'FS inf':>7}")
         for k, v in d["methods"].items():
-            print(f"{k:<24} {fmt(v['hit_max'], 3):>8} {fmt(v['hit_nonmax'], 3):>12} {fmt(v['fs_mean']):>9} "
-                  f"{fmt(v['fs_median']):>10} {v['fs_inf']:>7}")
+            print(f"{k:<24} {fmt(v['hit_max'], 3):>8} {fmt(v['hit_nonmax'], 3):>12} {fmt(v.get('peak_max'), 3):>9} "
+                  f"{fmt(v.get('peak_nonmax'), 3):>9} {fmt(v['fs_mean']):>9} {fmt(v['fs_median']):>10} {v['fs_inf']:>7}")
     for d in doc["attack"]:
         print(f"\nattack_sensitivity: {d['manifest']}, {d['images']} images (higher = less sensitive){variant(d)}")
         print(f"{'method':<24} {'Spearman':>9} {'SSIM':>8} {'PGD steps':>10}")
