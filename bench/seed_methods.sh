@@ -16,7 +16,7 @@
 #   (parts, default quality,dwsol,attack,timing) --out DIR (default a temporary directory, kept)
 #   --timing-images N (2) --reps N (3) --resnet-iterations N (iterations of every method on ResNet-50,
 #   20; the demo model runs the defaults, 300) --threads N (2) --quick (a smoke run: 6 images, 4 pairs,
-#   ResNet-50 at 3 iterations) --families shapes,lesions (quality and attack).
+#   ResNet-50 at 3 iterations) --families shapes,lesions (quality and attack) --timing-models demo,resnet50.
 # Definitions and results: docs/methods.md, "Acceptance of the seed methods".
 # The body is one compound command, so bash reads all of it before running any: editing the file
 # during a run does not change the run.
@@ -31,13 +31,13 @@ sal="$build/salient"
 [[ -x $bin && -x $sal ]] || { echo "seed_methods.sh: $bin or $sal not found (build first)" >&2; exit 1; }
 bin=$(realpath "$bin"); sal=$(realpath "$sal")
 images=200; pairs=60; ep_pairs=20; attack_images=60; only=quality,dwsol,attack,timing; out=""; timing_images=2; reps=3
-resnet_iterations=20; threads=2; quick=0; families=shapes,lesions
+resnet_iterations=20; threads=2; quick=0; families=shapes,lesions; timing_models=demo,resnet50
 while [[ $# -gt 0 ]]; do
   case $1 in
     --images) images=$2; shift ;; --pairs) pairs=$2; shift ;; --ep-pairs) ep_pairs=$2; shift ;; --attack-images) attack_images=$2; shift ;;
     --only) only=$2; shift ;; --out) out=$2; shift ;; --timing-images) timing_images=$2; shift ;;
     --reps) reps=$2; shift ;; --resnet-iterations) resnet_iterations=$2; shift ;; --threads) threads=$2; shift ;;
-    --families) families=$2; shift ;; --quick) quick=1 ;;
+    --families) families=$2; shift ;; --timing-models) timing_models=$2; shift ;; --quick) quick=1 ;;
     *) echo "seed_methods.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -106,8 +106,8 @@ if has timing; then
       fi
     done
   }
-  run_timing demo "$demo/shapes.safetensors" 0 --manifest "$out/data/shapes/test.csv"
-  run_timing resnet50 resnet50 "$resnet_iterations" --size 224
+  [[ ",$timing_models," == *",demo,"* ]] && run_timing demo "$demo/shapes.safetensors" 0 --manifest "$out/data/shapes/test.csv"
+  [[ ",$timing_models," == *",resnet50,"* ]] && run_timing resnet50 resnet50 "$resnet_iterations" --size 224
 fi
 note end
 /usr/bin/python3 "$here/seed_methods_torch.py" --report "$json" --out-json "$out/seed_methods.json"
