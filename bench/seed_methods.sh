@@ -106,8 +106,12 @@ if has timing; then
       fi
     done
   }
-  [[ ",$timing_models," == *",demo,"* ]] && run_timing demo "$demo/shapes.safetensors" 0 --manifest "$out/data/shapes/test.csv"
-  [[ ",$timing_models," == *",resnet50,"* ]] && run_timing resnet50 resnet50 "$resnet_iterations" --size 224
+  if [[ ",$timing_models," == *",demo,"* ]]; then
+    run_timing demo "$demo/shapes.safetensors" 0 --manifest "$out/data/shapes/test.csv"
+  fi
+  if [[ ",$timing_models," == *",resnet50,"* ]]; then
+    run_timing resnet50 resnet50 "$resnet_iterations" --size 224
+  fi
 fi
 note end
 /usr/bin/python3 "$here/seed_methods_torch.py" --report "$json" --out-json "$out/seed_methods.json"
