@@ -12,7 +12,8 @@
  *                          images to --save-input for bench/seed_methods_torch.py
  * Options: --images N --methods a,b --json PATH --batch N (images per sal_explain_run) --reps R
  *   --warm W --threads T --size S --set key=value (repeatable: a parameter of the methods that take it,
- *   e.g. patience=0; recorded in the JSON) --manifest PATH --save-input PATH. Definitions of every score: docs/methods.md, "Acceptance of the seed methods". */
+ *   e.g. patience=0; recorded in the JSON) --manifest PATH --save-input PATH --eps E (attack: PGD radius
+ *   in pixel units; default 2/255; 0 measures a method's own run-to-run change). Definitions of every score: docs/methods.md, "Acceptance of the seed methods". */
 #define _POSIX_C_SOURCE 200809L
 #include "bench_util.h"
 #include <math.h>
@@ -35,6 +36,7 @@
 typedef struct opts {
   const char *cmd, *model, *manifest, *methods, *json, *save_input;
   int64_t images, batch, reps, warm, threads, size;
+  double eps;           /* attack: PGD radius in pixel units (< 0: the default 2/255) */
   const char *sets[16]; /* timing: key=value, applied to the methods that take the key */
   int n_sets;
 } opts;
@@ -431,14 +433,15 @@ static int cmd_attack(bench *b, const opts *o, FILE *js) {
   sal_attack_opts ao = sal_attack_opts_default();
   ao.mean = b->pp.mean;
   ao.std = b->pp.std;
+  if (o->eps >= 0) ao.eps = (float)o->eps;
   char list[256];
   snprintf(list, sizeof list, "%s", o->methods);
-  printf("\nattack_sensitivity on %s (%lld images, PGD eps = 2/255 keeping the class, %lld steps): Spearman and SSIM\n"
+  printf("\nattack_sensitivity on %s (%lld images, PGD eps = %.5f keeping the class, %lld steps): Spearman and SSIM\n"
          "between the min-max normalised maps of x and x + delta (higher = less sensitive)\n",
-         o->manifest, (long long)b->n, (long long)ao.steps);
+         o->manifest, (long long)b->n, (double)ao.eps, (long long)ao.steps);
   printf("%-24s %10s %10s %12s %10s\n", "method", "Spearman", "SSIM", "mean steps", "ms/image");
-  fprintf(js, "{\"claim\": \"attack\", \"manifest\": \"%s\", \"images\": %lld, \"methods\": {", o->manifest,
-          (long long)b->n);
+  fprintf(js, "{\"claim\": \"attack\", \"manifest\": \"%s\", \"images\": %lld, \"eps\": %.6f, \"methods\": {", o->manifest,
+          (long long)b->n, (double)ao.eps);
   char *save = NULL;
   int mi = 0;
   const int64_t CHW = b->C * b->H * b->W;
@@ -454,7 +457,11 @@ static int cmd_attack(bench *b, const opts *o, FILE *js) {
       sal_attack_result r;
       memset(&r, 0, sizeof r);
       st = sal_attack_sensitivity(ctx, b->g, &xt, &p, &ao, &r);
-      for (int64_t j = 0; !st && j < nb; j++) sp[i0 + j] = r.spearman[j], ss[i0 + j] = r.ssim[j], steps += (double)r.steps[j];
+      for (int64_t j = 0; !st && j < nb; j++) {
+        sp[i0 + j] = r.spearman[j], ss[i0 + j] = r.ssim[j], steps += (double)r.steps[j];
+        fprintf(stderr, "  attack: %s image %lld: steps %lld, max |delta| %.5f, logit drop %.4f, Spearman %.4f, SSIM %.4f\n", m,
+                (long long)(i0 + j), (long long)r.steps[j], (double)r.linf[j], (double)r.drop[j], r.spearman[j], r.ssim[j]);
+      }
       sal_attack_result_clear(&r);
       fprintf(stderr, "  attack: %s %lld/%lld images\n", m, (long long)(i0 + nb), (long long)b->n);
     }
@@ -572,7 +579,7 @@ int main(int argc, char **argv) {
   opts o = {0};
   o.methods = "dm,hdm,reliable";
   o.json = "/dev/stdout";
-  o.images = 200, o.batch = 20, o.reps = 3, o.warm = 1, o.threads = 2;
+  o.images = 200, o.batch = 20, o.reps = 3, o.warm = 1, o.threads = 2, o.eps = -1;
   if (argc < 3) return usage();
   o.cmd = argv[1], o.model = argv[2];
   int i = 3;
@@ -595,6 +602,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(a, "--set") && o.n_sets < 16) o.sets[o.n_sets++] = v;
     else if (!strcmp(a, "--manifest")) o.manifest = v;
     else if (!strcmp(a, "--save-input")) o.save_input = v;
+    else if (!strcmp(a, "--eps")) o.eps = atof(v);
     else {
       fprintf(stderr, "bench_seed_methods: unknown option %s\n", a);
       return 2;
