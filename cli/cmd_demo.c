@@ -58,6 +58,18 @@ static int remove_tree(const char *path) {
   return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* True when the comma-separated list holds name as one of its items. */
+static bool list_has(const char *list, const char *name) {
+  size_t n = strlen(name);
+  for (const char *p = list; p && *p;) {
+    const char *e = strchr(p, ',');
+    size_t len = e ? (size_t)(e - p) : strlen(p);
+    if (len == n && strncmp(p, name, n) == 0) return true;
+    p = e ? e + 1 : NULL;
+  }
+  return false;
+}
+
 /* Runs one step: prints the equivalent command line, then calls the command's entry point. */
 static int step(bool quiet, const char *title, int (*run)(int, char **), int argc, char **argv) {
   if (!quiet) {
@@ -75,15 +87,17 @@ static int step(bool quiet, const char *title, int (*run)(int, char **), int arg
 }
 
 int cmd_demo(int argc, char **argv) {
-  const char *out = "salient-demo", *model = NULL, *family = "shapes", *methods = "all";
+  const char *out = "salient-demo", *model = NULL, *masker = NULL, *family = "shapes", *methods = "all";
   int64_t images = 16, explain_n = 4, threads = 0, seed = 7, sanity = 2;
   bool train = false, force = false, resume = false, quiet = false;
   cli_opt opts[] = {
       {"--out", CLI_STRING, "directory for everything the demo writes (default salient-demo)", &out},
       {"--family", CLI_STRING, "synthetic family: shapes or lesions (default shapes)", &family},
       {"--model", CLI_STRING, "classifier to explain (default: the shipped demo model for the family)", &model},
-      {"--train", CLI_FLAG, "train the demo model with the default recipe first (about 5 minutes on 2 cores) instead of "
-                            "using the shipped one", &train},
+      {"--masker", CLI_STRING, "masking model of method masker (default: the shipped one of the shipped model, or the "
+                               "one trained with --train; none for another --model)", &masker},
+      {"--train", CLI_FLAG, "train the demo model and its masker with the default recipes first (about 8 minutes on 2 "
+                            "cores) instead of using the shipped ones", &train},
       {"--images", CLI_INT, "test images evaluated with every method (default 16)", &images},
       {"--explain", CLI_INT, "images explained with side-by-side panels (default 4)", &explain_n},
       {"--methods", CLI_STRING, "methods, or 'all' (default all)", &methods},
@@ -108,6 +122,7 @@ int cmd_demo(int argc, char **argv) {
   }
   /* Paths: everything under out; the marker proves an existing out is a demo's. */
   char marker[4096], data[4096], explain_dir[4096], eval_dir[4096], trained[4096], shipped[4096], results[4096];
+  char trained_masker[4096], shipped_masker[4096];
   int n = snprintf(marker, sizeof marker, "%s/" DEMO_MARKER, out);
   snprintf(data, sizeof data, "%s/data", out);
   snprintf(explain_dir, sizeof explain_dir, "%s/explain", out);
@@ -115,9 +130,18 @@ int cmd_demo(int argc, char **argv) {
   snprintf(results, sizeof results, "%s/eval/results.jsonl", out);
   snprintf(trained, sizeof trained, "%s/%s.safetensors", out, family);
   snprintf(shipped, sizeof shipped, "%s/tests/fixtures/demo/%s.safetensors", SAL_SOURCE_DIR, family);
+  snprintf(trained_masker, sizeof trained_masker, "%s/%s.masker.safetensors", out, family);
+  snprintf(shipped_masker, sizeof shipped_masker, "%s/tests/fixtures/demo/%s.masker.safetensors", SAL_SOURCE_DIR, family);
   if (n < 0 || (size_t)n + 32 >= sizeof marker) {
     fprintf(stderr, "salient demo: --out path too long\n");
     return 2;
+  }
+  /* The masker belongs to one classifier: the shipped one to the shipped model, a trained one to
+   * the model trained with it; another --model gets method masker only with its own --masker. */
+  if (!masker && !model) masker = train ? trained_masker : is_file(shipped_masker) ? shipped_masker : NULL;
+  if (masker && !(train && masker == trained_masker) && !is_file(masker)) {
+    fprintf(stderr, "salient demo: masker %s not found\n", masker);
+    return 1;
   }
   if (!model) model = train ? trained : shipped;
   if (!train && !is_file(model)) {
@@ -156,9 +180,12 @@ int cmd_demo(int argc, char **argv) {
   snprintf(s_images, sizeof s_images, "%lld", (long long)images);
   snprintf(s_seed, sizeof s_seed, "%lld", (long long)seed);
   snprintf(s_threads, sizeof s_threads, "%lld", (long long)threads);
-  const char *all = "gradient,grad_input,smoothgrad,integrated_gradients,gradcam,occlusion,rise,meaningful_perturbation,"
-                    "extremal_perturbation,dm,hdm,reliable";
+  const char *all = masker ? "gradient,grad_input,smoothgrad,integrated_gradients,gradcam,occlusion,rise,"
+                             "meaningful_perturbation,extremal_perturbation,dm,hdm,reliable,masker"
+                           : "gradient,grad_input,smoothgrad,integrated_gradients,gradcam,occlusion,rise,"
+                             "meaningful_perturbation,extremal_perturbation,dm,hdm,reliable";
   const char *meth = strcmp(methods, "all") == 0 ? all : methods;
+  if (!list_has(meth, "masker")) masker = NULL; /* explain and eval refuse a --masker nothing uses */
   double t0 = now_s();
   if (!quiet)
     printf("salient %s demo: %s, model %s, %lld test images, methods %s\n", sal_version(), family,
@@ -175,6 +202,10 @@ int cmd_demo(int argc, char **argv) {
       char *b[] = {"train", "--data", tdata, "--out", trained, "--threads", s_threads, NULL};
       rc = step(quiet, "train the demo model (default recipe)", cmd_train, 7, b);
     }
+    if (!rc && masker == trained_masker) {
+      char *b[] = {"train-masker", "--model", trained, "--data", data, "--out", trained_masker, "--threads", s_threads, NULL};
+      rc = step(quiet, "train its masking model (default recipe)", cmd_train_masker, 9, b);
+    }
   } else {
     char *a[] = {"synth", (char *)family, "--out", data, "--seed", s_seed, "--train", "0", "--val", "0",
                  "--test", s_images, "--force", "--quiet", NULL};
@@ -184,9 +215,11 @@ int cmd_demo(int argc, char **argv) {
   for (int64_t i = 0; !rc && i < explain_n; i++) {
     char img[4200];
     snprintf(img, sizeof img, "%s/images/test/%06lld.png", data, (long long)i);
-    char *a[] = {"explain", "--model", (char *)model, "--image", img, "--method", (char *)meth, "--out", explain_dir,
-                 "--panel", "--threads", s_threads, "--quiet", NULL};
-    rc = step(quiet, "explain an image with every method", cmd_explain, 13, a);
+    char *a[16] = {"explain", "--model", (char *)model, "--image", img, "--method", (char *)meth, "--out", explain_dir,
+                   "--panel", "--threads", s_threads, "--quiet"};
+    int na = 13;
+    if (masker) a[na++] = "--masker", a[na++] = (char *)masker;
+    rc = step(quiet, "explain an image with every method", cmd_explain, na, a);
   }
   /* 3. every method evaluated on the test set; eval writes summary and report. With --resume an
    * unfinished evaluation of an earlier demo run (same settings) is continued. */
@@ -195,6 +228,7 @@ int cmd_demo(int argc, char **argv) {
                    "--metrics", "loc,om,pointing,overlap,f1,sparsity,maxboxacc,pxap,insdel,saliency", "--limit", s_images,
                    "--threads", s_threads, "--sanity", s_sanity};
     int na = 17;
+    if (masker) a[na++] = "--masker", a[na++] = (char *)masker;
     if (resume && is_file(results)) a[na++] = "--resume";
     if (quiet) a[na++] = "--quiet";
     rc = step(quiet, "evaluate every method", cmd_eval, na, a);

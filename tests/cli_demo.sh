@@ -29,6 +29,17 @@ if [ ! -e "$tmp/d/eval/stray" ] && [ "$(wc -l < "$tmp/d/eval/results.jsonl")" -e
 else echo "FAIL --force did not start the evaluation over" >&2; fail=$((fail+1)); fi
 check "force and resume" 2 "exclude" -- "$bin" demo --out "$tmp/d" "${small[@]}" --force --resume
 
+# the shipped masker of the shipped model: method masker explained and evaluated, skipped by the
+# sanity check; another --model without its own --masker cannot ask for it
+check "demo with the shipped masker" 0 "masker" -- "$bin" demo --out "$tmp/m" --images 2 --explain 1 --sanity 1 \
+  --methods gradient,masker --threads 2
+exists "masker outputs" "$tmp/m/explain/000000.masker.npy" "$tmp/m/eval/summary.csv"
+if grep -q '"method": *"masker"' "$tmp/m/eval/results.jsonl" && ! grep -q '"masker"' "$tmp/m/eval/sanity.json"; then
+  pass=$((pass+1)); else echo "FAIL masker results or sanity.json entry" >&2; fail=$((fail+1)); fi
+fix="$(dirname "$0")/fixtures/demo"
+check "masker needs its classifier" 1 "masker" -- "$bin" demo --out "$tmp/o" --images 2 --explain 1 --sanity 0 \
+  --methods masker --model "$fix/lesions.safetensors"
+
 mkdir -p "$tmp/mine" && echo keep > "$tmp/mine/notes.txt"
 check "foreign directory" 1 "not written by salient demo" -- "$bin" demo --out "$tmp/mine" "${small[@]}" --force
 if [ "$(cat "$tmp/mine/notes.txt")" = keep ] && [ ! -e "$tmp/mine/data" ]; then pass=$((pass+1));
