@@ -45,14 +45,15 @@ static const char *logits_name(const sal_graph *g) {
   return sal_graph_has_value(g, "logits") ? "logits" : sal_graph_output_name(g, 0);
 }
 
-/* Max softmax probability and top-1 of each of n images x (n, C, H, W), in batches of up to 64. */
-static sal_status confidences(sal_ctx *ctx, sal_graph *g, const float *x, int64_t n, int64_t per, float *conf,
-                              int64_t *top1) {
-  const char *in = sal_graph_input_name(g, 0), *out = logits_name(g);
-  sal_shape s;
-  sal_status st = sal_graph_value_shape(g, in, &s);
+/* Runs g (input in, output out) on n items x (n, d1, d2, d3) in batches of up to 64, one plan per
+ * batch size, and hands each batch's output y to visit(u, first item, batch size, y). */
+typedef void (*batch_visit)(void *u, int64_t i0, int64_t b, const sal_tensor *y);
+static sal_status forward_batches(sal_ctx *ctx, sal_graph *g, const char *in, const char *out, const float *x, int64_t n,
+                                  const int64_t d[3], batch_visit visit, void *u) {
+  const int64_t per = d[0] * d[1] * d[2];
   sal_plan *p = NULL;
   int64_t pb = 0;
+  sal_status st = SAL_STATUS_OK;
   for (int64_t i0 = 0; !st && i0 < n; i0 += 64) {
     const int64_t b = n - i0 < 64 ? n - i0 : 64;
     if (b != pb) {
@@ -64,23 +65,43 @@ static sal_status confidences(sal_ctx *ctx, sal_graph *g, const float *x, int64_
       if (st) break;
       pb = b;
     }
-    sal_tensor xt = {{4, {b, s.d[1], s.d[2], s.d[3]}}, (float *)(x + i0 * per), SAL_LAYOUT_PLAIN, false};
-    const sal_tensor *y = NULL; /* (b, K) */
+    sal_tensor xt = {{4, {b, d[0], d[1], d[2]}}, (float *)(x + i0 * per), SAL_LAYOUT_PLAIN, false};
+    const sal_tensor *y = NULL;
     st = sal_plan_set_input(p, in, &xt);
     if (!st) st = sal_plan_forward(p);
     if (!st) st = sal_plan_value(p, out, &y);
-    if (st) break;
-    const int64_t K = y->shape.d[1];
-    for (int64_t j = 0; j < b; j++) {
-      const float *z = y->data + j * K;
-      int64_t best = 0;
-      for (int64_t k = 1; k < K; k++)
-        if (z[k] > z[best]) best = k;
-      top1[i0 + j] = best;
-      conf[i0 + j] = sal__softmax_at(z, K, best);
-    }
+    if (!st) visit(u, i0, b, y);
   }
   sal_plan_free(p);
+  return st;
+}
+
+typedef struct conf_out {
+  float *conf;
+  int64_t *top1;
+} conf_out;
+
+/* y is (b, K) logits: top-1 and its softmax probability per item. */
+static void visit_confidence(void *u, int64_t i0, int64_t b, const sal_tensor *y) {
+  conf_out *o = u;
+  const int64_t K = y->shape.d[1];
+  for (int64_t j = 0; j < b; j++) {
+    const float *z = y->data + j * K;
+    int64_t best = 0;
+    for (int64_t k = 1; k < K; k++)
+      if (z[k] > z[best]) best = k;
+    o->top1[i0 + j] = best;
+    o->conf[i0 + j] = sal__softmax_at(z, K, best);
+  }
+}
+
+/* Max softmax probability and top-1 of each of n images x (n, C, H, W). */
+static sal_status confidences(sal_ctx *ctx, sal_graph *g, const float *x, int64_t n, float *conf, int64_t *top1) {
+  const char *in = sal_graph_input_name(g, 0);
+  sal_shape s;
+  sal_status st = sal_graph_value_shape(g, in, &s);
+  conf_out o = {conf, top1};
+  if (!st) st = forward_batches(ctx, g, in, logits_name(g), x, n, (int64_t[3]){s.d[1], s.d[2], s.d[3]}, visit_confidence, &o);
   return st;
 }
 
@@ -152,7 +173,7 @@ sal_status sal_detect_build_set(sal_ctx *ctx, sal_graph *g, const sal_tensor *im
   memset(set, 0, sizeof *set);
   if (images->shape.ndim != 4 || images->shape.d[0] < 1)
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: images must be (N, C, H, W) with N >= 1");
-  const int64_t N = images->shape.d[0], C = images->shape.d[1], H = images->shape.d[2], W = images->shape.d[3];
+  const int64_t N = images->shape.d[0], H = images->shape.d[2], W = images->shape.d[3];
   const int64_t G = o->grid ? o->grid : (H / 4 > 0 ? H / 4 : 1);
   if (!(o->eps > 0 && o->eps <= 1))
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: eps %g is not in (0, 1] (pixel units, e.g. 4/255)",
@@ -183,7 +204,6 @@ sal_status sal_detect_build_set(sal_ctx *ctx, sal_graph *g, const sal_tensor *im
     set->confidence = sal_alloc(ctx, (size_t)(2 * N) * sizeof(float));
     if (!set->labels || !set->source || !set->top1 || !set->confidence) st = SAL_STATUS_OUT_OF_MEMORY;
   }
-  const int64_t per = C * H * W;
   int64_t *t1 = NULL;
   float *cf = NULL;
   if (!st) {
@@ -196,7 +216,7 @@ sal_status sal_detect_build_set(sal_ctx *ctx, sal_graph *g, const sal_tensor *im
     if (!o->quiet)
       fprintf(stderr, "detect: %s features of %lld %s images\n", o->features == SAL_DETECT_HAF ? "HAF" : "gradient",
               (long long)N, parity ? "attacked" : "clean");
-    st = confidences(ctx, g, x->data, N, per, cf, t1);
+    st = confidences(ctx, g, x->data, N, cf, t1);
     for (int64_t i = 0; !st && i < N; i++) {
       set->labels[2 * i + parity] = parity, set->source[2 * i + parity] = i;
       set->confidence[2 * i + parity] = cf[i], set->top1[2 * i + parity] = t1[i];
@@ -405,32 +425,18 @@ sal_status sal_detect_train(sal_ctx *ctx, sal_graph *det, const sal_tensor *feat
   return st;
 }
 
+/* y is (b, 2) detector logits: the probability of "attacked" per item. */
+static void visit_score(void *u, int64_t i0, int64_t b, const sal_tensor *y) {
+  float *score = u;
+  for (int64_t j = 0; j < b; j++) score[i0 + j] = sal__softmax_at(y->data + 2 * j, 2, 1);
+}
+
 sal_status sal_detect_score(sal_ctx *ctx, sal_graph *det, const sal_tensor *features, float *score) {
   sal_status st = check_fit(ctx, det, features);
-  const int64_t n = st ? 0 : features->shape.d[0], per = n ? sal_tensor_numel(features) / n : 0;
-  sal_plan *p = NULL;
-  int64_t pb = 0;
-  for (int64_t i0 = 0; !st && i0 < n; i0 += 64) {
-    const int64_t b = n - i0 < 64 ? n - i0 : 64;
-    if (b != pb) {
-      sal_plan_free(p);
-      p = NULL;
-      sal_plan_opts po = sal_plan_opts_default();
-      po.batch = b;
-      st = sal_plan_new(ctx, det, &po, &p);
-      if (st) break;
-      pb = b;
-    }
-    sal_tensor xt = {{4, {b, features->shape.d[1], features->shape.d[2], features->shape.d[3]}},
-                     features->data + i0 * per, SAL_LAYOUT_PLAIN, false};
-    const sal_tensor *y = NULL; /* (b, 2) */
-    st = sal_plan_set_input(p, "features", &xt);
-    if (!st) st = sal_plan_forward(p);
-    if (!st) st = sal_plan_value(p, "logits", &y);
-    for (int64_t j = 0; !st && j < b; j++) score[i0 + j] = sal__softmax_at(y->data + 2 * j, 2, 1);
-  }
-  sal_plan_free(p);
-  return st;
+  if (st) return st;
+  const int64_t *d = features->shape.d;
+  return forward_batches(ctx, det, "features", "logits", features->data, d[0], (int64_t[3]){d[1], d[2], d[3]}, visit_score,
+                         score);
 }
 
 typedef struct scored {
