@@ -835,18 +835,8 @@ int cmd_eval(int argc, char **argv) {
   if (!rc) rc = cli_masker_setup(s.ctx, "eval", o.masker, s.g, s.params, s.n_methods, &masker);
   if (rc) goto done;
   sal_ctx_set_log_level(s.ctx, o.quiet ? SAL_LOG_QUIET : SAL_LOG_INFO);
-  sal_shape xs, ys;
-  sal_status st = sal_graph_value_shape(s.g, sal_graph_input_name(s.g, 0), &xs);
-  if (!st) st = sal_graph_value_shape(s.g, sal_graph_output_name(s.g, 0), &ys);
-  if (st || xs.ndim != 4 || ys.ndim != 2) {
-    fprintf(stderr, "salient eval: the model must map (N, C, H, W) images to (N, K) logits\n");
-    rc = 1;
-    goto done;
-  }
-  s.C = xs.d[1];
-  s.H = xs.d[2];
-  s.W = xs.d[3];
-  s.K = ys.d[1];
+  if ((rc = cli_model_dims("eval", s.g, &s.C, &s.H, &s.W, &s.K))) goto done;
+  sal_status st = SAL_STATUS_OK;
   if (strcmp(o.target, "label") == 0) {
     s.target = TARGET_LABEL;
   } else if ((st = sal_target_parse(s.ctx, o.target, (const char *const *)meta.class_names, s.K, &s.target))) {

@@ -502,18 +502,8 @@ int cmd_explain(int argc, char **argv) {
   if (!rc) rc = cli_masker_setup(s.ctx, "explain", o.masker, s.g, s.params, s.n_methods, &masker);
   if (rc) goto done;
   if (o.quiet) sal_ctx_set_log_level(s.ctx, SAL_LOG_ERROR);
-  sal_shape xs, ys;
-  sal_status st = sal_graph_value_shape(s.g, sal_graph_input_name(s.g, 0), &xs);
-  if (!st) st = sal_graph_value_shape(s.g, sal_graph_output_name(s.g, 0), &ys);
-  if (st || xs.ndim != 4 || ys.ndim != 2) {
-    fprintf(stderr, "salient explain: the model must map (N, C, H, W) images to (N, K) logits\n");
-    rc = 1;
-    goto done;
-  }
-  s.C = xs.d[1];
-  s.H = xs.d[2];
-  s.W = xs.d[3];
-  s.K = ys.d[1];
+  if ((rc = cli_model_dims("explain", s.g, &s.C, &s.H, &s.W, &s.K))) goto done;
+  sal_status st = SAL_STATUS_OK;
   if (meta.class_names && meta.n_classes != s.K) {
     fprintf(stderr, "salient explain: %lld class names for a model with %lld outputs\n", (long long)meta.n_classes,
             (long long)s.K);

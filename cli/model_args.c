@@ -168,3 +168,15 @@ int cli_model_open(const cli_model_args *a, sal_ctx **ctx, sal_graph **g, sal_mo
   }
   return 0;
 }
+
+int cli_model_dims(const char *cmd, const sal_graph *g, int64_t *C, int64_t *H, int64_t *W, int64_t *K) {
+  sal_shape xs, ys;
+  sal_status st = sal_graph_value_shape(g, sal_graph_input_name(g, 0), &xs);
+  if (!st) st = sal_graph_value_shape(g, sal_graph_output_name(g, 0), &ys);
+  if (st || xs.ndim != 4 || ys.ndim != 2) {
+    fprintf(stderr, "salient %s: the model must map (N, C, H, W) images to (N, K) logits\n", cmd);
+    return 1;
+  }
+  *C = xs.d[1], *H = xs.d[2], *W = xs.d[3], *K = ys.d[1];
+  return 0;
+}

@@ -36,5 +36,8 @@ int cli_parse_with_model(int argc, char **argv, const char *usage_line, const cl
  * Returns 0, or 1 after printing the error; either way the caller frees *ctx (may be NULL), *g and
  * *meta. */
 int cli_model_open(const cli_model_args *a, sal_ctx **ctx, sal_graph **g, sal_model_meta *meta);
+/* The image classifier's dimensions: its first input (N, C, H, W) and first output (N, K). Returns
+ * 0, or 1 after printing "salient <cmd>: the model must map ..." when g is not such a model. */
+int cli_model_dims(const char *cmd, const sal_graph *g, int64_t *C, int64_t *H, int64_t *W, int64_t *K);
 
 #endif
