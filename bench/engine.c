@@ -11,7 +11,7 @@
  *   RESULT impl=salient model=resnet18 batch=1 pass=fwd ms=12.345 gflops=297.1
  *   INFO impl=salient model=resnet18 batch=1 ...   (kernels used, reference-kernel nodes)
  * Options: --quick (fewer repetitions), --profile (slowest nodes), --model a,b (repeatable), --batch 1,8, --threads N (2),
- * --clock wall|cpu (wall: elapsed time, the default; cpu: the process's CPU time, which other work
+ * --no-winograd (direct convolutions only, sal_ctx_set_winograd), --clock wall|cpu (wall: elapsed time, the default; cpu: the process's CPU time, which other work
  * on a busy machine inflates far less — with --threads 1, where no thread spins waiting for
  * another, it compares two salient builds; PyTorch's CPU time is not comparable, as it allocates
  * and page-faults its activations every pass).
@@ -31,6 +31,7 @@ typedef struct bench_opts {
   bool quick;
   bool cpu_clock; /* --clock cpu: process CPU time instead of elapsed time */
   bool profile; /* per-node times of the slowest nodes */
+  bool no_winograd;
   int threads;
   const char *models[MAX_LIST];
   int n_models;
@@ -202,7 +203,7 @@ static int split(char *s, const char **out, int n, int cap) {
 
 static int usage(void) {
   fprintf(stderr, "usage: bench_engine [--quick] [--profile] [--model resnet18,resnet50,vgg16] [--batch 1,8] [--threads N] "
-                  "[--clock wall|cpu]\n");
+                  "[--clock wall|cpu] [--no-winograd]\n");
   return 2;
 }
 
@@ -217,6 +218,8 @@ int main(int argc, char **argv) {
       const char *c = argv[++i];
       if (strcmp(c, "cpu") && strcmp(c, "wall")) return usage();
       o.cpu_clock = strcmp(c, "cpu") == 0;
+    } else if (strcmp(argv[i], "--no-winograd") == 0) {
+      o.no_winograd = true;
     } else if (strcmp(argv[i], "--quick") == 0) {
       o.quick = true;
     } else if (strcmp(argv[i], "--model") == 0 && i + 1 < argc) {
@@ -254,6 +257,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   sal_ctx_set_log_level(ctx, SAL_LOG_WARN);
+  sal_ctx_set_winograd(ctx, !o.no_winograd);
   int rc = 0;
   for (int m = 0; m < o.n_models; m++) rc |= bench_model(ctx, &o, o.models[m]);
   sal_ctx_free(ctx);

@@ -968,6 +968,7 @@ static void impl_names(void) {
  * gradients of every input (plain order, caller frees) for the seed dy. */
 typedef struct node_run {
   float *y, *grads[5];
+  char impl[128]; /* the kernel's implementation name */
 } node_run;
 
 static int run_node(sal_graph *g, const sal_kernel *kern, sal_layout layout, bool training, bool want_dx,
@@ -1039,6 +1040,7 @@ static int run_node(sal_graph *g, const sal_kernel *kern, sal_layout layout, boo
       else memcpy(res->grads[i], tdin[i].data, (size_t)cnt * sizeof(float));
     }
   }
+  if (kern->impl_name) snprintf(res->impl, sizeof res->impl, "%s", kern->impl_name(&k));
   if (kern->release) kern->release(&k);
 done:
   for (int i = 0; i < nb; i++) free(bufs[i]);
@@ -1061,6 +1063,14 @@ static void blocked_layouts(void) {
       {.label = "blocked conv 3x3 bias", .op = "Conv", .n_in = 3,
        .in = {{"x", 4, {2, 20, 7, 6}}, {"w", 4, {16, 20, 3, 3}, .param = true}, {"b", 1, {16}, .param = true}},
        .n_out = 1, .attrs = {sal_attr_ints("pads", 4, P1), sal_attr_ints("strides", 2, S2)}, .n_attrs = 2},
+      /* Winograd F(4x4, 3x3) where wino_wanted chooses it (>= 48 output tiles of 4x4, >= 32
+       * channels in multiples of 16), square and odd sizes; parameter gradients stay direct. */
+      {.label = "blocked conv 3x3 winograd", .op = "Conv", .n_in = 3,
+       .in = {{"x", 4, {3, 32, 16, 16}}, {"w", 4, {32, 32, 3, 3}, .param = true}, {"b", 1, {32}, .param = true}},
+       .n_out = 1, .attrs = {sal_attr_ints("pads", 4, P1)}, .n_attrs = 1},
+      {.label = "blocked conv 3x3 winograd odd", .op = "Conv", .n_in = 2,
+       .in = {{"x", 4, {4, 32, 13, 11}}, {"w", 4, {48, 32, 3, 3}, .param = true}},
+       .n_out = 1, .attrs = {sal_attr_ints("pads", 4, P1)}, .n_attrs = 1},
       {.label = "blocked conv 1x1", .op = "Conv", .n_in = 2,
        .in = {{"x", 4, {1, 16, 5, 5}}, {"w", 4, {20, 16, 1, 1}, .param = true}}, .n_out = 1},
       {.label = "blocked maxpool", .op = "MaxPool", .n_in = 1, .in = {{"x", 4, {1, 20, 7, 7}, .fill = TH_FILL_DISTINCT}},
@@ -1110,7 +1120,20 @@ static void blocked_layouts(void) {
         memcpy(g->values[n->in[3]].data, stats, (size_t)xs->d[1] * sizeof(float));
         memcpy(g->values[n->in[4]].data, stats + xs->d[1], (size_t)xs->d[1] * sizeof(float));
       }
+      bool wino = strstr(c->label, "winograd") != NULL;
       ok = ok && run_node(g, sal__op_dnnl_kernel(n->op), SAL_LAYOUT_BLOCKED16, c->training, want_dx, x, dy, env, &dn);
+      if (ok && wino) {
+        /* the case proves something only if the kernel took Winograd; and off means off */
+        TH_CHECK(strstr(dn.impl, "wino") != NULL, "%s: implementation %s", c->label, dn.impl);
+        node_run direct = {0};
+        sal_ctx_set_winograd(th_ctx(), false);
+        if (run_node(g, sal__op_dnnl_kernel(n->op), SAL_LAYOUT_BLOCKED16, c->training, want_dx, x, dy, env, &direct)) {
+          TH_CHECK(strstr(direct.impl, "wino") == NULL, "%s with Winograd off: implementation %s", c->label, direct.impl);
+          th_allclose("winograd against direct: y", dn.y, direct.y, ny, 1e-4, 2e-4);
+        }
+        sal_ctx_set_winograd(th_ctx(), true);
+        node_run_free(&direct);
+      }
       if (stats) {
         memcpy(g->values[n->in[3]].data, stats, (size_t)xs->d[1] * sizeof(float));
         memcpy(g->values[n->in[4]].data, stats + xs->d[1], (size_t)xs->d[1] * sizeof(float));
@@ -1249,6 +1272,56 @@ static void small_channel_input_grad(void) {
   sal_graph_free(g);
 }
 
+/* The matmul + col2im input gradient works in bands of output rows sized to keep ~512 KB of
+ * columns in cache (conv_gemm.c): 3 → 8 channels, 7x7/2 over a 13 x 600 input gives 7 x 300
+ * outputs, bands of 2 rows and a last band of 1, over two images, with a fused ReLU masking dy.
+ * Compared with the reference plan. */
+static void small_channel_bands(void) {
+  sal_ctx *ctx = th_ctx();
+  sal_graph *g = NULL;
+  TH_OK(sal_graph_new(ctx, &g));
+  if (!g) return;
+  enum { XN = 2 * 3 * 13 * 600 };
+  const int64_t xd[4] = {2, 3, 13, 600};
+  th_input nf = {.fill = TH_FILL_NORMAL};
+  float *x = malloc(XN * sizeof(float)), w[8 * 3 * 49];
+  th_fill_buf(&nf, x, XN, 61);
+  th_fill_buf(&nf, w, 8 * 3 * 49, 62);
+  TH_OK(sal_graph_add_input(g, "x", 4, xd));
+  TH_OK(sal_graph_add_param(g, "w", 4, (int64_t[]){8, 3, 7, 7}, w, true));
+  sal_attr ca[2] = {sal_attr_ints("strides", 2, (int64_t[]){2, 2}), sal_attr_ints("pads", 4, (int64_t[]){3, 3, 3, 3})};
+  add_node(g, "Conv", "c", (const char *[]){"x", "w"}, 2, "a", ca, 2);
+  add_node(g, "Relu", "r", (const char *[]){"a"}, 1, "ar", NULL, 0);
+  add_node(g, "GlobalAveragePool", "gap", (const char *[]){"ar"}, 1, "y", NULL, 0);
+  TH_OK(sal_graph_add_output(g, "y"));
+  float *gx_[2] = {NULL, NULL};
+  for (int kk = 0; kk < 2; kk++) {
+    sal_plan_opts o = sal_plan_opts_default();
+    o.kernels = kk ? SAL_KERNELS_AUTO : SAL_KERNELS_REF;
+    o.grad_inputs = true;
+    sal_plan *p = NULL;
+    sal_tensor *xt = NULL;
+    const sal_tensor *gx = NULL;
+    TH_OK(sal_plan_new(ctx, g, &o, &p));
+    TH_OK(sal_tensor_wrap(ctx, 4, xd, x, &xt));
+    if (p && xt && !sal_plan_set_input(p, "x", xt) && !sal_plan_forward(p) && !sal_plan_backward(p, "y", NULL) &&
+        !sal_plan_grad(p, "x", &gx)) {
+      gx_[kk] = malloc(XN * sizeof(float));
+      memcpy(gx_[kk], gx->data, XN * sizeof(float));
+      if (kk) TH_CHECK(strcmp(sal_plan_node_kernel(p, 1), "fused") == 0, "banded stem: ReLU fused");
+    }
+    sal_tensor_free(xt);
+    sal_plan_free(p);
+  }
+  /* Sums of at most 8 * 16 products per element (7x7/2 taps over 8 channels): as above. */
+  if (gx_[0] && gx_[1]) th_allclose("small-channel input gradient in bands", gx_[1], gx_[0], XN, 1e-5, 1e-6 * maxabs(gx_[0], XN));
+  else TH_CHECK(0, "banded input gradient runs: %s", sal_ctx_last_error(ctx));
+  free(gx_[0]);
+  free(gx_[1]);
+  free(x);
+  sal_graph_free(g);
+}
+
 /* A fused conv + ReLU masks its output gradient in place, except when that gradient is a result
  * the caller asked for (grad_values): d(y) must come back exactly as seeded, and d(x) must match
  * the reference plan. */
@@ -1311,6 +1384,7 @@ int main(void) {
   conv_cases();
   fused_requested_grad();
   small_channel_input_grad();
+  small_channel_bands();
   bn_pool_cases();
   maxpool_tie_rule();
   accumulation();

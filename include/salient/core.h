@@ -58,6 +58,11 @@ uint64_t sal_ctx_seed(const sal_ctx *ctx);
 void sal_ctx_set_seed(sal_ctx *ctx, uint64_t seed);
 void sal_ctx_set_log_level(sal_ctx *ctx, sal_log_level level);
 sal_log_level sal_ctx_log_level(const sal_ctx *ctx);
+/* Whether plans made from now on may run 3x3 stride-1 convolutions by Winograd's F(4x4, 3x3)
+ * (oneDNN's jit_wino_4x3) where it is measured faster than the direct kernel (on by default; see
+ * docs/performance.md). Off gives the direct algorithm everywhere, as PyTorch's CPU path runs. */
+void sal_ctx_set_winograd(sal_ctx *ctx, bool on);
+bool sal_ctx_winograd(const sal_ctx *ctx);
 
 /* The message of the last error recorded in ctx ("" when none). Valid until the next error. */
 const char *sal_ctx_last_error(const sal_ctx *ctx);

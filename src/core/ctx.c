@@ -26,4 +26,6 @@ uint64_t sal_ctx_seed(const sal_ctx *ctx) { return ctx->seed; }
 void sal_ctx_set_seed(sal_ctx *ctx, uint64_t seed) { ctx->seed = seed; }
 void sal_ctx_set_log_level(sal_ctx *ctx, sal_log_level level) { ctx->log_level = level; }
 sal_log_level sal_ctx_log_level(const sal_ctx *ctx) { return ctx->log_level; }
+void sal_ctx_set_winograd(sal_ctx *ctx, bool on) { ctx->no_winograd = !on; }
+bool sal_ctx_winograd(const sal_ctx *ctx) { return !ctx->no_winograd; }
 void sal_ctx_fail_alloc_after(sal_ctx *ctx, int64_t n) { ctx->fail_alloc_after = n > 0 ? n : 0; }

@@ -8,6 +8,7 @@ struct sal_ctx {
   int threads;
   uint64_t seed;
   sal_log_level log_level;
+  bool no_winograd; /* sal_ctx_set_winograd(ctx, false) */
   int64_t fail_alloc_after; /* fault injection: 0 = off, else countdown */
   char err[2048];
 };

@@ -61,6 +61,7 @@ typedef struct dnnl_conv {
   bool w_param;               /* the weight is a graph parameter; otherwise it may change every pass */
   bool fuse_bn, fuse_relu, fuse_add; /* k->fuse as prepared */
   bool add_post;              /* fuse_add by a binary post-op (else in C after the conv) */
+  bool wino, wino_bd;         /* forward / backward-data by Winograd (wino_wanted) */
   dnnl_memory_t res;          /* add_post: the residual operand, the output's user layout */
   float *wfold, *bfold;       /* fuse_bn: a*W (M, C/group, kH, kW) and a*(b - mean) + B (M) */
   float *dy_masked;           /* fuse_relu: dy * (y > 0) in y's layout and storage size, when dy
@@ -116,8 +117,8 @@ static dnnl_status_t conv_make_mds(const sal_kctx *k, const sal_conv_geom *g, co
   return s;
 }
 
-static dnnl_status_t conv_fwd_desc(const conv_mds *m, bool bias, dnnl_convolution_desc_t *d) {
-  return dnnl_dilated_convolution_forward_desc_init(d, dnnl_forward_training, dnnl_convolution_direct, &m->src_fwd,
+static dnnl_status_t conv_fwd_desc(const conv_mds *m, bool bias, dnnl_alg_kind_t alg, dnnl_convolution_desc_t *d) {
+  return dnnl_dilated_convolution_forward_desc_init(d, dnnl_forward_training, alg, &m->src_fwd,
                                                     &m->w_any, bias ? &m->bias : NULL, &m->dst_fwd, m->strides, m->dil,
                                                     m->pad_l, m->pad_r);
 }
@@ -126,8 +127,8 @@ static bool plain_or_blocked(const sal_tensor *t) {
   return t->layout == SAL_LAYOUT_PLAIN || t->layout == SAL_LAYOUT_BLOCKED16;
 }
 
-static dnnl_status_t conv_bwd_data_desc(const conv_mds *m, dnnl_convolution_desc_t *d) {
-  return dnnl_dilated_convolution_backward_data_desc_init(d, dnnl_convolution_direct, &m->dsrc_bd, &m->w_any, &m->ddst_bd,
+static dnnl_status_t conv_bwd_data_desc(const conv_mds *m, dnnl_alg_kind_t alg, dnnl_convolution_desc_t *d) {
+  return dnnl_dilated_convolution_backward_data_desc_init(d, alg, &m->dsrc_bd, &m->w_any, &m->ddst_bd,
                                                           m->strides, m->dil, m->pad_l, m->pad_r);
 }
 
@@ -143,7 +144,8 @@ static bool conv_supports(const sal_kctx *k) {
   if (sal__conv_geom_k(k, &g) || !plain_or_blocked(k->in[0]) || !plain_or_blocked(k->out[0])) return false;
   conv_mds m;
   dnnl_convolution_desc_t f, b[2];
-  if (conv_make_mds(k, &g, &m) || conv_fwd_desc(&m, g.bias, &f) || conv_bwd_data_desc(&m, &b[0]) ||
+  if (conv_make_mds(k, &g, &m) || conv_fwd_desc(&m, g.bias, dnnl_convolution_direct, &f) ||
+      conv_bwd_data_desc(&m, dnnl_convolution_direct, &b[0]) ||
       conv_bwd_weights_desc(&m, g.bias, &b[1]))
     return false;
   const_dnnl_op_desc_t bwd[2] = {&b[0], &b[1]};
@@ -156,18 +158,29 @@ static bool residual_fits(const sal_kctx *k, const sal_tensor *r) {
   return r && sal_shape_equal(&r->shape, &k->out[0]->shape) && r->layout == k->out[0]->layout;
 }
 
-/* True when oneDNN implements the forward descriptor d with the fused post-ops `post` by a
- * non-reference kernel whose destination is the output's own layout `dst_user` (the binary
- * operand is described in that layout). */
-static bool post_ops_fit(sal_dnnl_res *r, const dnnl_convolution_desc_t *d, const_dnnl_primitive_attr_t post,
-                         const dnnl_memory_desc_t *dst_user) {
-  dnnl_primitive_desc_t pd = NULL;
-  if (dnnl_primitive_desc_create(&pd, d, post, r->env->engine, NULL) != dnnl_success) return false;
-  char impl[128];
-  sal__dnnl_impl_name(pd, impl, sizeof impl);
-  bool ok = strncmp(impl + 5, "ref", 3) != 0 && dnnl_memory_desc_equal(sal__dnnl_qmd(pd, dnnl_query_dst_md), dst_user);
-  dnnl_primitive_desc_destroy(pd);
-  return ok;
+/* Winograd's F(4x4, 3x3) (oneDNN's jit_wino_4x3: 36 multiplications per 4x4 output tile and input
+ * channel where the direct algorithm makes 144) for a 3x3, stride-1, undilated, ungrouped conv
+ * between blocked tensors of at least 32 channels (the kernel wants multiples of 16), with at
+ * least 48 output tiles of 4x4 over the batch. Measured against the direct jit kernel (oneDNN
+ * 2.6.3, 2 threads, nChw16c, bias + ReLU post-op, best of 15; forward / backward-data ms):
+ *   64→64 56², batch 1: 1.32 / 1.36 direct, 0.66 / 0.66 Winograd     (196 tiles)
+ *   128→128 28², batch 1: 1.03 / 1.02 direct, 0.83 / 0.82 Winograd   (49 tiles)
+ *   256→256 14², batch 1: 0.89 / 0.81 direct, 1.42 / 1.45 Winograd   (16 tiles)
+ *   256→256 14², batch 2: 1.62 / 1.70 direct, 1.90 / 2.02 Winograd   (32 tiles)
+ *   256→256 14², batch 4: 3.31 / 3.57 direct, 3.03 / 2.76 Winograd   (64 tiles)
+ *   512→512 7², batch 8: 5.14 / 5.29 direct, 6.70 / 6.80 Winograd    (32 tiles)
+ *   512→512 7², batch 16: 18.3 / 12.2 direct, 11.4 / 12.4 Winograd   (64 tiles)
+ *   16→16 32², batch 1: 0.027 direct, 0.043 Winograd                  (64 tiles, few channels)
+ *   32→32 64², batch 1: 0.33 direct, 0.22 Winograd                    (256 tiles)
+ * Its error against a float64 reference was that of the direct kernel (max 1.8e-6 to 1.9e-5
+ * against 4.6e-6 to 9.9e-6 on outputs of magnitude ~7; docs/performance.md). */
+static bool wino_wanted(const sal_kctx *k, const sal_conv_geom *g) {
+  const sal_window *w = &g->win;
+  if (!sal_ctx_winograd(k->ctx) || g->group != 1 || w->k[0] != 3 || w->k[1] != 3 || w->s[0] != 1 || w->s[1] != 1 ||
+      w->d[0] != 1 || w->d[1] != 1 || w->c % 16 || g->m % 16 || w->c < 32 || g->m < 32)
+    return false;
+  if (k->in[0]->layout != SAL_LAYOUT_BLOCKED16 || k->out[0]->layout != SAL_LAYOUT_BLOCKED16) return false;
+  return w->n * ((w->oh + 3) / 4) * ((w->ow + 3) / 4) >= 48;
 }
 
 static void conv_release(sal_kctx *k) {
@@ -196,17 +209,21 @@ static sal_status conv_prepare(sal_kctx *k) {
     st = sal__op_error(k->ctx, k->node, SAL_STATUS_INTERNAL, "the fused residual operand differs from the output in shape or layout");
   bool bias = s->g.bias || s->fuse_bn; /* folding a batch-norm always makes a bias */
   if (!st) st = sal__dnnl_check(k->ctx, conv_make_mds(k, &s->g, &m), "conv memory descriptors");
-  if (!st) st = sal__dnnl_check(k->ctx, conv_fwd_desc(&m, bias, &d), "conv forward descriptor");
-  if (!st && s->fuse_add) {
-    st = sal__dnnl_attr_fused(r, &m.dst_user, s->fuse_relu, &post);
-    if (!st && !(s->add_post = post_ops_fit(r, &d, post, &m.dst_user))) {
-      dnnl_primitive_attr_destroy(post);
-      post = NULL; /* the add and the ReLU after it run in C */
-    }
-  } else if (!st && s->fuse_relu) {
-    st = sal__dnnl_attr_fused(r, NULL, true, &post);
+  if (!st && (s->fuse_add || s->fuse_relu)) st = sal__dnnl_attr_fused(r, s->fuse_add ? &m.dst_user : NULL, s->fuse_relu, &post);
+  /* Winograd where wanted and oneDNN has it for these post-ops and layouts; else direct with the
+   * post-ops; else (a fused add oneDNN cannot fit: r's layout not the destination's) direct with
+   * the add and the ReLU after it in C. */
+  const dnnl_query_t io_q[2] = {dnnl_query_src_md, dnnl_query_dst_md};
+  const dnnl_memory_desc_t *io_want[2] = {&m.src_user, &m.dst_user};
+  if (!st && wino_wanted(k, &s->g) && conv_fwd_desc(&m, bias, dnnl_convolution_winograd, &d) == dnnl_success)
+    s->wino = sal__dnnl_pd_fits(r, &d, post, NULL, 2, io_q, io_want, &fpd);
+  if (!st && !fpd) st = sal__dnnl_check(k->ctx, conv_fwd_desc(&m, bias, dnnl_convolution_direct, &d), "conv forward descriptor");
+  if (!st && !fpd && s->fuse_add && !sal__dnnl_pd_fits(r, &d, post, NULL, 1, &io_q[1], &io_want[1], &fpd)) {
+    dnnl_primitive_attr_destroy(post);
+    post = NULL;
   }
-  if (!st) st = sal__dnnl_pd_attr(r, &d, post ? post : r->attr, NULL, "conv forward", &fpd);
+  if (!st && !fpd) st = sal__dnnl_pd_attr(r, &d, post ? post : r->attr, NULL, "conv forward", &fpd);
+  s->add_post = s->fuse_add && post;
   if (post) dnnl_primitive_attr_destroy(post);
   if (!st && s->add_post) st = sal__dnnl_mem(r, &m.dst_user, false, &s->res);
   if (st) goto fail;
@@ -244,8 +261,11 @@ static sal_status conv_prepare(sal_kctx *k) {
   s->bwd_gemm = s->has_bwd_data && sal__conv_gemm_wanted(&s->g) && k->in[0]->layout == SAL_LAYOUT_PLAIN;
   if (s->bwd_gemm && (st = sal__conv_gemm_prepare(r, &s->gemm, &s->g, k->out[0]->layout))) goto fail;
   if (s->has_bwd_data && !s->bwd_gemm) {
-    st = sal__dnnl_check(k->ctx, conv_bwd_data_desc(&m, &d), "conv backward-data descriptor");
-    if (!st) st = sal__dnnl_pd(r, &d, fpd, "conv backward data", &bdpd);
+    const dnnl_query_t bd_q[2] = {dnnl_query_diff_src_md, dnnl_query_diff_dst_md};
+    if (s->wino && conv_bwd_data_desc(&m, dnnl_convolution_winograd, &d) == dnnl_success)
+      s->wino_bd = sal__dnnl_pd_fits(r, &d, NULL, fpd, 2, bd_q, io_want, &bdpd);
+    if (!bdpd) st = sal__dnnl_check(k->ctx, conv_bwd_data_desc(&m, dnnl_convolution_direct, &d), "conv backward-data descriptor");
+    if (!st && !bdpd) st = sal__dnnl_pd(r, &d, fpd, "conv backward data", &bdpd);
     if (!st) st = sal__dnnl_prim(r, bdpd, "conv backward data", &s->bwd_data);
     if (!st) st = sal__dnnl_port_in(r, &s->ddst, &m.dst_user, sal__dnnl_qmd(bdpd, dnnl_query_diff_dst_md));
     if (!st) st = sal__dnnl_port_out(r, &s->dsrc, &m.src_user, sal__dnnl_qmd(bdpd, dnnl_query_diff_src_md), sal__dnnl_input_shared(k, 0));

@@ -10,10 +10,13 @@
 typedef struct sal_conv_gemm {
   sal_conv_geom g;
   sal_layout dy_layout; /* dy (N,M,OH,OW): plain or nChw16c */
-  dnnl_memory_t wt, b, cols; /* matmul per image: W^T (C*kH*kW, M) · dy_n (M, OH*OW) → cols, one
-                             * image at a time so dy_n and the columns stay in cache */
-  sal_dnnl_prim mm;
-  float *b_buf;       /* dy_n plain (M, OH*OW), masked by y > 0 when asked */
+  /* Per image, per band of `rows` output rows (P = rows*OW positions; the last band has `last`
+   * rows): W^T (C*kH*kW, M) · dy band (M, P) → cols (C*kH*kW, P), then col2im of that band, so
+   * the band of dy and its columns stay in the core's L2 cache. */
+  int64_t rows, last;
+  dnnl_memory_t wt, b, cols, b_last, cols_last;
+  sal_dnnl_prim mm, mm_last; /* full bands; the last, shorter band (mm_last.p NULL when none) */
+  float *b_buf;       /* a band of dy plain (M, P), masked by y > 0 when asked */
   float *cols_buf;
   /* Taps per input row h: hn[h] pairs (kh, oh) with h + pad_top - kh*dil = oh*stride, 0 <= oh < OH,
    * at htap[(h*kH + i)*2 + {0,1}]. */

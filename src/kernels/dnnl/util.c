@@ -112,6 +112,27 @@ sal_status sal__dnnl_pd_attr(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_d
   return SAL_STATUS_OK;
 }
 
+bool sal__dnnl_pd_fits(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_primitive_attr_t attr,
+                       const_dnnl_primitive_desc_t hint, int n, const dnnl_query_t *q,
+                       const dnnl_memory_desc_t *const *want, dnnl_primitive_desc_t *out) {
+  *out = NULL;
+  dnnl_primitive_desc_t pd = NULL;
+  if (reserve(r, &r->pds) ||
+      dnnl_primitive_desc_create(&pd, desc, attr ? attr : r->attr, r->env->engine, hint) != dnnl_success)
+    return false;
+  char impl[128];
+  sal__dnnl_impl_name(pd, impl, sizeof impl);
+  bool ok = strncmp(impl + 5, "ref", 3) != 0;
+  for (int i = 0; ok && i < n; i++) ok = dnnl_memory_desc_equal(sal__dnnl_qmd(pd, q[i]), want[i]);
+  if (!ok) {
+    dnnl_primitive_desc_destroy(pd);
+    return false;
+  }
+  push(&r->pds, pd);
+  *out = pd;
+  return true;
+}
+
 sal_status sal__dnnl_attr(sal_dnnl_res *r, float out_scale, float post_scale, bool accumulate,
                           dnnl_primitive_attr_t *out) {
   *out = NULL;

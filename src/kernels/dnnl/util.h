@@ -75,6 +75,12 @@ sal_status sal__dnnl_pd(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_p
  * sal__dnnl_attr and sal__dnnl_attr_relu); attr NULL = r's. */
 sal_status sal__dnnl_pd_attr(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_primitive_attr_t attr,
                              const_dnnl_primitive_desc_t hint, const char *what, dnnl_primitive_desc_t *out);
+/* Like sal__dnnl_pd_attr for an alternative the caller can do without: the descriptor is made and
+ * recorded in r only when oneDNN implements it by a non-reference kernel whose memory descriptors
+ * for the n queries q[i] equal want[i]; otherwise false, *out = NULL and no error is recorded. */
+bool sal__dnnl_pd_fits(sal_dnnl_res *r, const_dnnl_op_desc_t desc, const_dnnl_primitive_attr_t attr,
+                       const_dnnl_primitive_desc_t hint, int n, const dnnl_query_t *q,
+                       const dnnl_memory_desc_t *const *want, dnnl_primitive_desc_t *out);
 /* r's attributes plus post-ops for a fused chain: a binary add of a tensor described by add_md (the
  * destination's shape; skipped when NULL), then a ReLU (when relu). The caller destroys *out. */
 sal_status sal__dnnl_attr_fused(sal_dnnl_res *r, const dnnl_memory_desc_t *add_md, bool relu, dnnl_primitive_attr_t *out);
