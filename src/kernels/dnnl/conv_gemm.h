@@ -18,6 +18,11 @@ typedef struct sal_conv_gemm {
   sal_dnnl_prim mm, mm_last; /* full bands; the last, shorter band (mm_last.p NULL when none) */
   float *b_buf;       /* a band of dy plain (M, P), masked by y > 0 when asked */
   float *cols_buf;
+  /* One image of dx split by the phase of x modulo the stride: (C, H, stride, wq), x = j*stride + p
+   * at [c][h][p][j], wq = ceil(W / stride); col2im adds contiguous runs into it, and it is
+   * interleaved into dx once per image. */
+  float *ph;
+  int64_t wq;
   /* Taps per input row h: hn[h] pairs (kh, oh) with h + pad_top - kh*dil = oh*stride, 0 <= oh < OH,
    * at htap[(h*kH + i)*2 + {0,1}]. */
   int32_t *htap, *hn;
