@@ -250,7 +250,7 @@ static void hex_of(const uint8_t d[32], char hex[65]) {
 
 /* SHA-256 of k <= MAX_PARTS byte ranges as H(H(p_1) || … || H(p_k)) in hex: the library's SHA-256
  * is one-shot, and hashing each range first keeps the ranges' boundaries in the digest. A NULL
- * range must have length 0. */
+ * range counts as empty. */
 static void digest_parts(int k, const void *const *p, const size_t *len, char hex[65]) {
   uint8_t cat[MAX_PARTS * 32], d[32];
   for (int i = 0; i < k; i++) sal_sha256(p[i] ? p[i] : "", p[i] ? len[i] : 0, cat + 32 * i);
@@ -266,17 +266,18 @@ void sal_detect_set_key(const char *classifier_id, const sal_tensor *images, con
   char head[1024];
   /* %a prints ε's exact bits. */
   snprintf(head, sizeof head,
-           "salient %s detect-set %d|classifier %s|images %lld %lld %lld %lld|labels %s|features %d|attack %d|eps %a|"
+           "salient %s detect-set %d|images %lld %lld %lld %lld|labels %s|features %d|attack %d|eps %a|"
            "grid %lld|iterations %lld|max_memory %lld|mean %s|std %s",
-           sal_version(), SET_FORMAT, classifier_id ? classifier_id : "", (long long)N, (long long)C, (long long)H,
+           sal_version(), SET_FORMAT, (long long)N, (long long)C, (long long)H,
            (long long)(s->ndim == 4 ? s->d[3] : 0), labels ? "given" : "top-1", (int)o->features, (int)o->attack,
            (double)o->eps, (long long)G, (long long)o->iterations, (long long)o->max_memory, o->mean ? "given" : "none",
            o->std ? "given" : "none");
-  const void *p[5] = {head, images->data, labels, o->mean, o->std};
-  const size_t len[5] = {strlen(head), (size_t)sal_tensor_numel(images) * sizeof(float),
+  const char *id = classifier_id ? classifier_id : "";
+  const void *p[6] = {head, id, images->data, labels, o->mean, o->std};
+  const size_t len[6] = {strlen(head), strlen(id), (size_t)sal_tensor_numel(images) * sizeof(float),
                          labels ? (size_t)N * sizeof(int64_t) : 0, o->mean ? (size_t)C * sizeof(float) : 0,
                          o->std ? (size_t)C * sizeof(float) : 0};
-  digest_parts(5, p, len, key);
+  digest_parts(6, p, len, key);
 }
 
 /* The set's level names as a JSON array (NULL when out of memory). */
