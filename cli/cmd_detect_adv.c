@@ -1,7 +1,8 @@
 /* `salient detect-adv train|eval`: adversarial-input detection (METHODS.md §F) for a classifier
- * checkpoint written by `salient train` — builds clean / attacked sets, trains the small detector on
- * HAF masks or gradient maps, and reports its accuracy and ROC-AUC next to the softmax-confidence
- * baseline. The work is in src/eval/detect.c; docs/cli.md and docs/evaluation.md describe it. */
+ * checkpoint written by `salient train` — builds clean / attacked sets (cached next to --out),
+ * trains the small detector on HAF masks or gradient maps (checkpointed every epoch, resumable with
+ * --resume), and reports its accuracy and ROC-AUC next to the softmax-confidence baseline. The work
+ * is in src/eval/detect.c; docs/cli.md and docs/evaluation.md describe it. */
 #include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
@@ -11,12 +12,13 @@
 
 #include "cli/cli.h"
 #include "salient/detect.h"
+#include "salient/report.h"
 #include "salient/train.h"
 
 typedef struct args {
   const char *model, *data, *attack, *eps, *features, *out, *detector, *lr, *fraction;
-  int64_t grid, iterations, max_images, threads, seed, epochs, batch, width;
-  bool quiet;
+  int64_t grid, iterations, max_images, threads, seed, epochs, batch, width, stop_after;
+  bool quiet, resume;
 } args;
 
 /* "4/255" or "0.0157": the fraction or the decimal; false when malformed. */
@@ -135,8 +137,46 @@ static int usage_error(const char *sub, const char *msg, const char *usage) {
   return 2;
 }
 
-/* Detector metadata ("salient" key of its safetensors). */
-static char *det_meta(const args *a, const sal_detect_opts *o, int64_t F, int64_t G, const sal_detect_set *s) {
+/* The set cache beside the detector: OUT without ".safetensors", then ".set.safetensors". */
+static void cache_path(const char *out, char *path, size_t n) {
+  size_t len = strlen(out), suf = strlen(".safetensors");
+  if (len > suf && strcmp(out + len - suf, ".safetensors") == 0) len -= suf;
+  snprintf(path, n, "%.*s.set.safetensors", (int)len, out);
+}
+
+/* What a resumed run must repeat besides the training's own keys (sal_detect_train adds channels,
+ * grid, batch, the item counts and a digest of the set and split): the set's options and key
+ * (classifier file, images, labels, options) and the split's fraction, and — so that the check
+ * before the set is built catches them — width, lr and seed, encoded as sal_detect_train encodes
+ * them (its keys replace these). */
+static cJSON *run_config(const args *a, const sal_detect_opts *o, const char *key) {
+  cJSON *c = cJSON_CreateObject();
+  char seed[24];
+  snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
+  cJSON_AddStringToObject(c, "features", o->features == SAL_DETECT_HAF ? "haf" : "gradient");
+  cJSON_AddStringToObject(c, "attack", a->attack);
+  cJSON_AddNumberToObject(c, "eps", (double)o->eps);
+  cJSON_AddNumberToObject(c, "iterations", (double)o->iterations);
+  cJSON_AddNumberToObject(c, "train_fraction", o->train_fraction);
+  cJSON_AddStringToObject(c, "inputs_sha256", key);
+  cJSON_AddNumberToObject(c, "width", (double)o->width);
+  cJSON_AddNumberToObject(c, "lr", (double)o->lr);
+  cJSON_AddStringToObject(c, "seed", seed);
+  return c;
+}
+
+/* {"config": run_config} alone: what sal_detect_resume_check compares before the set is built. */
+static char *config_meta(const args *a, const sal_detect_opts *o, const char *key) {
+  cJSON *m = cJSON_CreateObject();
+  cJSON_AddItemToObject(m, "config", run_config(a, o, key));
+  char *txt = cJSON_PrintUnformatted(m);
+  cJSON_Delete(m);
+  return txt;
+}
+
+/* Detector metadata ("salient" key of its safetensors; sal_detect_train adds the progress). */
+static char *det_meta(const args *a, const sal_detect_opts *o, int64_t F, int64_t G, const sal_detect_set *s,
+                      const char *key) {
   cJSON *m = cJSON_CreateObject();
   cJSON_AddStringToObject(m, "kind", "detect-adv");
   cJSON_AddStringToObject(m, "features", o->features == SAL_DETECT_HAF ? "haf" : "gradient");
@@ -149,9 +189,31 @@ static char *det_meta(const args *a, const sal_detect_opts *o, int64_t F, int64_
   cJSON_AddStringToObject(m, "classifier", a->model);
   cJSON *lv = cJSON_AddArrayToObject(m, "levels");
   for (int l = 0; l < s->n_levels; l++) cJSON_AddItemToArray(lv, cJSON_CreateString(s->level_names[l]));
+  cJSON_AddItemToObject(m, "config", run_config(a, o, key));
   char *txt = cJSON_PrintUnformatted(m);
   cJSON_Delete(m);
   return txt;
+}
+
+/* The progress recorded in a detector checkpoint's metadata m: epochs done and planned (false when
+ * absent). */
+static bool progress(const cJSON *m, int64_t *epoch, int64_t *epochs) {
+  const cJSON *ep = cJSON_GetObjectItemCaseSensitive(m, "epoch"), *eps = cJSON_GetObjectItemCaseSensitive(m, "epochs");
+  if (!cJSON_IsNumber(ep) || !cJSON_IsNumber(eps)) return false;
+  *epoch = (int64_t)ep->valuedouble, *epochs = (int64_t)eps->valuedouble;
+  return true;
+}
+
+/* Whether the detector file at path is a checkpoint of a stopped training (*epoch of *epochs). */
+static bool stopped_at(sal_ctx *ctx, const char *path, int64_t *epoch, int64_t *epochs) {
+  sal_safetensors *sf = NULL;
+  if (sal_safetensors_read(ctx, path, &sf)) return false;
+  const char *txt = sal_safetensors_meta(sf, "salient");
+  cJSON *m = txt ? cJSON_Parse(txt) : NULL;
+  bool r = progress(m, epoch, epochs) && *epoch < *epochs;
+  cJSON_Delete(m);
+  sal_safetensors_free(sf);
+  return r;
 }
 
 /* Reads a detector's metadata into o (features, grid, width, iterations) and *F. */
@@ -173,6 +235,11 @@ static sal_status read_det(sal_ctx *ctx, const char *path, sal_detect_opts *o, i
     o->features = strcmp(f->valuestring, "haf") == 0 ? SAL_DETECT_HAF : SAL_DETECT_GRADIENT;
     *F = (int64_t)c->valuedouble, *G = (int64_t)g->valuedouble;
     o->width = (int64_t)w->valuedouble, o->iterations = (int64_t)it->valuedouble;
+    /* A checkpoint of a stopped training still scores; say so. */
+    int64_t ep = 0, eps = 0;
+    if (progress(m, &ep, &eps) && ep < eps)
+      fprintf(stderr, "salient detect-adv eval: warning: %s is a checkpoint at epoch %lld of %lld (its training was stopped)\n",
+              path, (long long)ep, (long long)eps);
   }
   cJSON_Delete(m);
   sal_safetensors_free(sf);
@@ -195,7 +262,7 @@ int cmd_detect_adv(int argc, char **argv) {
       {"--grid", CLI_INT, "train: feature grid side (default 0 = input side / 4); eval: must match the detector if given", &a.grid},
       {"--iterations", CLI_INT, "train: reliable's Adam steps per image (default 300; eval uses the detector's)", &a.iterations},
       {"--max-images", CLI_INT, "use the first N images of the data (default 0 = all)", &a.max_images},
-      {"--out", CLI_STRING, "train: detector file (.safetensors) written (required for train)", &a.out},
+      {"--out", CLI_STRING, "train: detector file (.safetensors), written after every epoch; the set is cached beside it in OUT.set.safetensors (required for train)", &a.out},
       {"--detector", CLI_STRING, "eval: detector file from 'detect-adv train' (required for eval)", &a.detector},
       {"--epochs", CLI_INT, "train: detector epochs (default 30)", &a.epochs},
       {"--batch", CLI_INT, "train: detector batch (default 32)", &a.batch},
@@ -203,6 +270,8 @@ int cmd_detect_adv(int argc, char **argv) {
       {"--width", CLI_INT, "train: channels of the detector's two conv layers (default 16)", &a.width},
       {"--train-fraction", CLI_STRING, "train: fraction of source images in the training split, the rest held out (default 0.5)", &a.fraction},
       {"--seed", CLI_INT, "train: detector weights, shuffling and split (default 0)", &a.seed},
+      {"--resume", CLI_FLAG, "train: continue from --out after an interruption: same classifier, data and options (default off)", &a.resume},
+      {"--stop-after", CLI_INT, "train: stop once this many epochs are done (default 0 = run all)", &a.stop_after},
       {"--threads", CLI_INT, "compute threads (default 0 = all cores)", &a.threads},
       {"--quiet", CLI_FLAG, "no progress lines", &a.quiet},
   };
@@ -235,8 +304,9 @@ int cmd_detect_adv(int argc, char **argv) {
     return usage_error(sub, "--features must be haf or gradient", usage);
   if (!parse_double(a.lr, &lr) || !parse_double(a.fraction, &frac))
     return usage_error(sub, "--lr and --train-fraction need numbers", usage);
-  if (a.max_images < 0 || a.threads < 0 || a.threads > 1024 || a.grid < 0 || a.seed < 0)
-    return usage_error(sub, "--max-images, --grid and --seed must be >= 0, --threads in 0..1024", usage);
+  if (a.max_images < 0 || a.threads < 0 || a.threads > 1024 || a.grid < 0 || a.seed < 0 || a.stop_after < 0)
+    return usage_error(sub, "--max-images, --grid, --seed and --stop-after must be >= 0, --threads in 0..1024", usage);
+  if (eval && (a.resume || a.stop_after)) return usage_error(sub, "--resume and --stop-after apply to train", usage);
   o.features = a.features && strcmp(a.features, "gradient") == 0 ? SAL_DETECT_GRADIENT : SAL_DETECT_HAF;
   o.grid = a.grid, o.iterations = a.iterations, o.epochs = a.epochs, o.batch = a.batch, o.lr = (float)lr;
   o.width = a.width, o.train_fraction = frac, o.seed = (uint64_t)a.seed, o.quiet = a.quiet;
@@ -256,7 +326,7 @@ int cmd_detect_adv(int argc, char **argv) {
   memset(&set, 0, sizeof set);
   bool *ts = NULL, *tr = NULL, *te = NULL;
   float *score = NULL;
-  char *meta = NULL;
+  char *meta = NULL, key[65] = "", cls[65] = "", cache[4096] = "";
   int rc = 0;
   sal_status st = SAL_STATUS_OK;
   if (eval) {
@@ -283,10 +353,40 @@ int cmd_detect_adv(int argc, char **argv) {
     goto done;
   }
   o.mean = info.pp.mean, o.std = info.pp.std;
-  st = sal_detect_build_set(ctx, g, x, labels, &o, &set);
-  if (st) {
-    rc = cli_fail(ctx, st, "building the detection set");
-    goto done;
+  if (train) {
+    /* The set's key; a resume is checked against it before anything expensive. */
+    st = sal_sha256_file(ctx, a.model, cls, NULL);
+    if (st) {
+      rc = cli_fail(ctx, st, "reading the classifier");
+      goto done;
+    }
+    sal_detect_set_key(cls, x, labels, &o, key);
+    cache_path(a.out, cache, sizeof cache);
+    if (a.resume) {
+      meta = config_meta(&a, &o, key);
+      st = meta ? sal_detect_resume_check(ctx, a.out, meta) : SAL_STATUS_OUT_OF_MEMORY;
+      cJSON_free(meta);
+      meta = NULL;
+      if (st) {
+        rc = cli_fail(ctx, st, "resuming the detector's training");
+        goto done;
+      }
+    }
+    st = sal_detect_set_load(ctx, cache, key, &set);
+    if (!st && !a.quiet) fprintf(stderr, "detect: reusing the set cached in %s (same classifier, images and options)\n", cache);
+    if (st && st != SAL_STATUS_NOT_FOUND && !a.quiet)
+      fprintf(stderr, "detect: not reusing the cache: %s; building the set again\n", sal_ctx_last_error(ctx));
+  }
+  if (!train || st) {
+    st = sal_detect_build_set(ctx, g, x, labels, &o, &set);
+    if (st) {
+      rc = cli_fail(ctx, st, "building the detection set");
+      goto done;
+    }
+    if (train && (st = sal_detect_set_save(ctx, cache, key, &set))) {
+      rc = cli_fail(ctx, st, "writing the set cache");
+      goto done;
+    }
   }
   F = set.features->shape.d[1], G = set.features->shape.d[2];
   score = sal_alloc(ctx, (size_t)set.n * sizeof(float));
@@ -301,13 +401,20 @@ int cmd_detect_adv(int argc, char **argv) {
     st = sal_detect_split(ctx, set.n_sources, o.train_fraction, o.seed, ts);
     for (int64_t i = 0; !st && i < set.n; i++) tr[i] = ts[set.source[i]], te[i] = !tr[i];
     if (!st) st = sal_detect_model(ctx, F, G, o.width, o.seed, &det);
+    if (!st) st = (meta = det_meta(&a, &o, F, G, &set, key)) ? SAL_STATUS_OK : SAL_STATUS_OUT_OF_MEMORY;
+    /* The detector file is the checkpoint, rewritten after every epoch. */
+    o.checkpoint = a.out, o.checkpoint_meta = meta, o.resume = a.resume, o.stop_after = a.stop_after;
     if (!st) st = sal_detect_train(ctx, det, set.features, set.labels, tr, &o);
-    if (!st) st = sal_detect_score(ctx, det, set.features, score);
-    if (!st) st = (meta = det_meta(&a, &o, F, G, &set)) ? SAL_STATUS_OK : SAL_STATUS_OUT_OF_MEMORY;
-    if (!st) st = sal_checkpoint_save(ctx, a.out, det, NULL, meta);
-    if (!st) st = report(ctx, &set, score, te, "held-out split", &a);
-    if (!st) printf("detector (%s features, %lld x %lld x %lld) written to %s\n", o.features == SAL_DETECT_HAF ? "haf" : "gradient",
-                    (long long)F, (long long)G, (long long)G, a.out);
+    int64_t done_ep = 0, all_ep = 0;
+    const bool stopped = !st && a.stop_after && stopped_at(ctx, a.out, &done_ep, &all_ep);
+    if (stopped)
+      printf("detect-adv train: stopped after %lld of %lld epochs (--stop-after); %s holds the checkpoint, continue with "
+             "--resume\n", (long long)done_ep, (long long)all_ep, a.out);
+    if (!st && !stopped) st = sal_detect_score(ctx, det, set.features, score);
+    if (!st && !stopped) st = report(ctx, &set, score, te, "held-out split", &a);
+    if (!st && !stopped)
+      printf("detector (%s features, %lld x %lld x %lld) written to %s\n", o.features == SAL_DETECT_HAF ? "haf" : "gradient",
+             (long long)F, (long long)G, (long long)G, a.out);
   } else {
     st = sal_detect_score(ctx, det, set.features, score);
     if (!st) st = report(ctx, &set, score, NULL, "eval", &a);

@@ -1,7 +1,8 @@
 /* Tests of adversarial-input detection (src/eval/detect.c): the exact ROC-AUC on hand-computed
  * cases (ties, all-equal scores), the split by source image, the detector's shapes and training on
  * separable / inseparable features, feature shapes of built sets on the tiny model
- * tests/fixtures/rel_refs/model.onnx, an end-to-end run with a large ε, and bad inputs. */
+ * tests/fixtures/rel_refs/model.onnx, an end-to-end run with a large ε, checkpoints and resuming,
+ * the set cache, and bad inputs. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -223,10 +224,235 @@ static void test_sets(void) {
   sal_graph_free(g);
 }
 
+/* Every parameter of detectors a and b bitwise equal. */
+static bool same_params(sal_graph *a, sal_graph *b) {
+  static const char *const names[] = {"norm.mean", "norm.scale", "conv1.weight", "conv1.bias", "conv2.weight",
+                                      "conv2.bias", "fc.weight", "fc.bias"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    sal_tensor x, y;
+    if (sal_graph_param(a, names[i], &x) || sal_graph_param(b, names[i], &y) || sal_tensor_numel(&x) != sal_tensor_numel(&y) ||
+        memcmp(x.data, y.data, (size_t)sal_tensor_numel(&x) * sizeof(float)) != 0)
+      return false;
+  }
+  return true;
+}
+
+/* Files a and b hold the same bytes. */
+static bool same_file(const char *a, const char *b) {
+  size_t na = 0, nb = 0;
+  unsigned char *x = th_read_file(a, &na), *y = th_read_file(b, &nb);
+  bool same = x && y && na == nb && memcmp(x, y, na) == 0;
+  free(x), free(y);
+  return same;
+}
+
+static void copy_file(const char *from, const char *to) {
+  size_t n = 0;
+  unsigned char *b = th_read_file(from, &n);
+  if (b) th_write_file(to, b, n);
+  free(b);
+}
+
+/* Trains a fresh detector (weights from seed 3) on x / labels / use with o; NULL on failure. */
+static sal_graph *train_one(const sal_tensor *x, const int64_t *labels, const bool *use, const sal_detect_opts *o) {
+  sal_graph *det = NULL;
+  TH_OK(sal_detect_model(th_ctx(), x->shape.d[1], x->shape.d[2], o->width, 3, &det));
+  if (det) TH_OK(sal_detect_train(th_ctx(), det, x, labels, use, o));
+  return det;
+}
+
+/* Checkpoints: a run stopped after 2 of 4 epochs and resumed ends with the uninterrupted run's
+ * weights and checkpoint bytes; a finished run resumed with more epochs equals the longer run;
+ * resumes with another config, other data, fewer epochs, a truncated or foreign file fail. */
+static void test_resume(void) {
+  sal_ctx *ctx = th_ctx();
+  enum { S = 24, F = 2, G = 8 };
+  int64_t labels[2 * S];
+  bool use[2 * S];
+  sal_tensor *x = toy_features(S, F, G, true, labels);
+  if (!x) return;
+  for (int i = 0; i < 2 * S; i++) use[i] = i % 6 < 4; /* 2 of 3 sources train */
+  char full[512], part[512], longer[512], ext[512], cut[512], plain[512];
+  th_tmp_path(full, sizeof full, "full.safetensors");
+  th_tmp_path(part, sizeof part, "part.safetensors");
+  th_tmp_path(longer, sizeof longer, "longer.safetensors");
+  th_tmp_path(ext, sizeof ext, "ext.safetensors");
+  th_tmp_path(cut, sizeof cut, "cut.safetensors");
+  th_tmp_path(plain, sizeof plain, "plain.safetensors");
+  const char *meta = "{\"kind\":\"test\",\"config\":{\"x\":1}}";
+  sal_detect_opts o = sal_detect_opts_default();
+  o.quiet = true, o.epochs = 4, o.width = 4, o.batch = 8, o.lr = 3e-3f, o.seed = 5;
+  o.checkpoint = full, o.checkpoint_meta = meta;
+  sal_graph *a = train_one(x, labels, use, &o);
+  o.checkpoint = part, o.stop_after = 2;
+  sal_graph *b = train_one(x, labels, use, &o);
+  TH_CHECK(a && b && !same_params(a, b), "a run stopped after 2 epochs differs from the 4-epoch run");
+  sal_safetensors *sf = NULL;
+  TH_OK(sal_safetensors_read(ctx, part, &sf));
+  const char *pm = sf ? sal_safetensors_meta(sf, "salient") : NULL;
+  TH_CHECK(pm && strstr(pm, "\"kind\":\"test\"") && strstr(pm, "\"x\":1") && strstr(pm, "\"epoch\":2,") &&
+               strstr(pm, "\"epochs\":4") && strstr(pm, "\"steps\":8") && strstr(pm, "\"data_sha256\""),
+           "the stopped checkpoint records the caller's metadata, config and progress: %s", pm ? pm : "(none)");
+  sal_safetensors_free(sf);
+  o.stop_after = 0, o.resume = true;
+  sal_graph *c = train_one(x, labels, use, &o);
+  TH_CHECK(a && c && same_params(a, c), "stopped after 2 epochs and resumed: the uninterrupted run's weights");
+  TH_CHECK(same_file(full, part), "stopped after 2 epochs and resumed: the uninterrupted run's checkpoint bytes");
+  sal_graph_free(a), sal_graph_free(b), sal_graph_free(c);
+  /* A finished run continued to 6 epochs is the 6-epoch run. */
+  copy_file(full, ext);
+  o.epochs = 6, o.resume = false, o.checkpoint = longer;
+  a = train_one(x, labels, use, &o);
+  o.resume = true, o.checkpoint = ext;
+  b = train_one(x, labels, use, &o);
+  TH_CHECK(a && b && same_params(a, b) && same_file(longer, ext), "4 epochs resumed to 6: the 6-epoch run");
+  sal_graph_free(a), sal_graph_free(b);
+  /* Mismatches, named. */
+  sal_graph *det = NULL;
+  TH_OK(sal_detect_model(ctx, F, G, o.width, 3, &det));
+  if (!det) return;
+  o.epochs = 4, o.checkpoint = part;
+  o.lr = 1e-2f;
+  TH_FAILS(sal_detect_train(ctx, det, x, labels, use, &o), SAL_STATUS_BAD_INPUT, "was trained with lr = ");
+  o.lr = 3e-3f, o.checkpoint_meta = "{\"config\":{\"x\":2}}";
+  TH_FAILS(sal_detect_train(ctx, det, x, labels, use, &o), SAL_STATUS_BAD_INPUT, "was trained with x = 1, this run has 2");
+  TH_FAILS(sal_detect_resume_check(ctx, part, o.checkpoint_meta), SAL_STATUS_BAD_INPUT, "x = 1, this run has 2");
+  TH_OK(sal_detect_resume_check(ctx, part, meta));
+  o.checkpoint_meta = NULL;
+  TH_FAILS(sal_detect_train(ctx, det, x, labels, use, &o), SAL_STATUS_BAD_INPUT, "x = 1, this run has (none)");
+  o.checkpoint_meta = meta;
+  x->data[0] += 1.0f;
+  TH_FAILS(sal_detect_train(ctx, det, x, labels, use, &o), SAL_STATUS_BAD_INPUT, "other inputs (data_sha256");
+  x->data[0] -= 1.0f;
+  use[0] = !use[0];
+  TH_FAILS(sal_detect_train(ctx, det, x, labels, use, &o), SAL_STATUS_BAD_INPUT, "items = 32, this run has 31");
+  use[0] = !use[0];
+  o.epochs = 3;
+  TH_FAILS(sal_detect_train(ctx, det, x, labels, use, &o), SAL_STATUS_BAD_INPUT, "beyond this run's 3 epochs");
+  o.epochs = 4;
+  /* A truncated checkpoint, a file without training metadata, none at all. */
+  size_t n = 0;
+  unsigned char *bytes = th_read_file(part, &n);
+  if (bytes) th_write_file(cut, bytes, n / 2);
+  free(bytes);
+  o.checkpoint = cut;
+  TH_FAILS(sal_detect_train(ctx, det, x, labels, use, &o), SAL_STATUS_BAD_INPUT, "cut.safetensors");
+  TH_FAILS(sal_detect_resume_check(ctx, cut, meta), SAL_STATUS_BAD_INPUT, "cut.safetensors");
+  TH_OK(sal_checkpoint_save(ctx, plain, det, NULL, NULL));
+  TH_FAILS(sal_detect_resume_check(ctx, plain, meta), SAL_STATUS_BAD_INPUT, "no detector training metadata");
+  o.checkpoint = longer;
+  TH_OK(sal_checkpoint_save(ctx, longer, det, NULL, NULL));
+  TH_FAILS(sal_detect_train(ctx, det, x, labels, use, &o), SAL_STATUS_BAD_INPUT, NULL);
+  th_tmp_path(cut, sizeof cut, "none.safetensors");
+  o.checkpoint = cut;
+  TH_FAILS(sal_detect_train(ctx, det, x, labels, use, &o), SAL_STATUS_NOT_FOUND, "resume: ");
+  o.checkpoint = NULL;
+  TH_FAILS(sal_detect_train(ctx, det, x, labels, use, &o), SAL_STATUS_BAD_INPUT, "needs a checkpoint path");
+  o.resume = false, o.stop_after = -1;
+  TH_FAILS(sal_detect_train(ctx, det, x, labels, use, &o), SAL_STATUS_BAD_INPUT, "stop_after -1");
+  o.stop_after = 0, o.checkpoint = part, o.checkpoint_meta = "[1]";
+  TH_FAILS(sal_detect_train(ctx, det, x, labels, use, &o), SAL_STATUS_BAD_INPUT, "not a JSON object");
+  sal_graph_free(det);
+  sal_tensor_free(x);
+}
+
+/* The set cache: keys change with every input and option they cover; a saved set loads back
+ * exactly for its key; another key, flipped bytes, truncation and a foreign file are refused. */
+static void test_set_cache(void) {
+  sal_ctx *ctx = th_ctx();
+  enum { N = 3, F = 2, G = 4 };
+  sal_tensor *img = NULL;
+  TH_OK(sal_tensor_new(ctx, 4, (int64_t[]){N, 3, 8, 8}, &img));
+  if (!img) return;
+  sal_rng_uniform(3, 1, 0, img->data, sal_tensor_numel(img));
+  const int64_t lab[N] = {0, 2, 1};
+  sal_detect_opts o = sal_detect_opts_default();
+  o.mean = mean, o.std = stdv;
+  char k0[65], k1[65];
+  sal_detect_set_key("cls", img, lab, &o, k0);
+  sal_detect_set_key("cls", img, lab, &o, k1);
+  TH_CHECK(strlen(k0) == 64 && strcmp(k0, k1) == 0, "the key is 64 hex digits and deterministic: %s", k0);
+  int changed = 0;
+  sal_detect_set_key("other", img, lab, &o, k1), changed += strcmp(k0, k1) != 0;
+  sal_detect_set_key("cls", img, NULL, &o, k1), changed += strcmp(k0, k1) != 0;
+  o.eps = 8.0f / 255.0f, sal_detect_set_key("cls", img, lab, &o, k1), changed += strcmp(k0, k1) != 0;
+  o.eps = 4.0f / 255.0f, o.iterations = 299, sal_detect_set_key("cls", img, lab, &o, k1), changed += strcmp(k0, k1) != 0;
+  o.iterations = 300, o.grid = 4, sal_detect_set_key("cls", img, lab, &o, k1), changed += strcmp(k0, k1) != 0;
+  o.grid = 2, sal_detect_set_key("cls", img, lab, &o, k1), changed += strcmp(k0, k1) != 0; /* 2 = 8 / 4, the default */
+  o.grid = 0, o.attack = SAL_DETECT_PGD, sal_detect_set_key("cls", img, lab, &o, k1), changed += strcmp(k0, k1) != 0;
+  o.attack = SAL_DETECT_FGSM, o.features = SAL_DETECT_GRADIENT;
+  sal_detect_set_key("cls", img, lab, &o, k1), changed += strcmp(k0, k1) != 0;
+  o.features = SAL_DETECT_HAF, img->data[5] += 1e-3f, sal_detect_set_key("cls", img, lab, &o, k1), changed += strcmp(k0, k1) != 0;
+  TH_CHECK(changed == 8, "8 of the 9 changes (classifier, labels, eps, iterations, grid, attack, features, a pixel; not "
+                         "the default grid spelt out) change the key: %d", changed);
+  /* A set of N sources by hand. */
+  sal_detect_set s;
+  memset(&s, 0, sizeof s);
+  s.n = 2 * N, s.n_sources = N;
+  TH_OK(sal_tensor_new(ctx, 4, (int64_t[]){2 * N, F, G, G}, &s.features));
+  s.labels = sal_alloc(ctx, 2 * N * sizeof(int64_t));
+  s.source = sal_alloc(ctx, 2 * N * sizeof(int64_t));
+  s.top1 = sal_alloc(ctx, 2 * N * sizeof(int64_t));
+  s.confidence = sal_alloc(ctx, 2 * N * sizeof(float));
+  s.level_names[0] = sal_alloc(ctx, 8), s.level_names[1] = sal_alloc(ctx, 8);
+  if (!s.features || !s.labels || !s.source || !s.top1 || !s.confidence || !s.level_names[0] || !s.level_names[1]) {
+    sal_detect_set_clear(&s);
+    sal_tensor_free(img);
+    return;
+  }
+  s.n_levels = 2;
+  strcpy(s.level_names[0], "conv1"), strcpy(s.level_names[1], "block4");
+  sal_rng_uniform(4, 1, 0, s.features->data, sal_tensor_numel(s.features));
+  for (int i = 0; i < 2 * N; i++)
+    s.labels[i] = i & 1, s.source[i] = i / 2, s.top1[i] = (i * 7) % 10, s.confidence[i] = 0.5f + 0.07f * (float)i;
+  char path[512], bad[512];
+  th_tmp_path(path, sizeof path, "set.safetensors");
+  TH_OK(sal_detect_set_save(ctx, path, k0, &s));
+  sal_detect_set r;
+  TH_OK(sal_detect_set_load(ctx, path, k0, &r));
+  int same = r.n == s.n && r.n_sources == s.n_sources && r.features && r.n_levels == 2 &&
+             sal_tensor_numel(r.features) == sal_tensor_numel(s.features) &&
+             memcmp(r.features->data, s.features->data, (size_t)sal_tensor_numel(s.features) * sizeof(float)) == 0 &&
+             memcmp(r.labels, s.labels, sizeof(int64_t) * 2 * N) == 0 && memcmp(r.source, s.source, sizeof(int64_t) * 2 * N) == 0 &&
+             memcmp(r.top1, s.top1, sizeof(int64_t) * 2 * N) == 0 &&
+             memcmp(r.confidence, s.confidence, sizeof(float) * 2 * N) == 0 && strcmp(r.level_names[0], "conv1") == 0 &&
+             strcmp(r.level_names[1], "block4") == 0;
+  TH_CHECK(same, "the set loads back exactly");
+  sal_detect_set_clear(&r);
+  TH_FAILS(sal_detect_set_load(ctx, path, k1, &r), SAL_STATUS_BAD_INPUT, "built from other inputs");
+  TH_CHECK(r.features == NULL, "nothing loaded on error");
+  th_tmp_path(bad, sizeof bad, "missing.safetensors");
+  TH_FAILS(sal_detect_set_load(ctx, bad, k0, &r), SAL_STATUS_NOT_FOUND, NULL);
+  /* One flipped bit in the data (the last tensor's last byte): the structure is intact, the
+   * contents' SHA-256 is not. */
+  size_t n = 0;
+  unsigned char *bytes = th_read_file(path, &n);
+  th_tmp_path(bad, sizeof bad, "flipped.safetensors");
+  if (bytes) bytes[n - 1] ^= 1, th_write_file(bad, bytes, n);
+  TH_FAILS(sal_detect_set_load(ctx, bad, k0, &r), SAL_STATUS_BAD_INPUT, "do not match their SHA-256");
+  th_tmp_path(bad, sizeof bad, "cut.safetensors");
+  if (bytes) th_write_file(bad, bytes, n - 100);
+  TH_FAILS(sal_detect_set_load(ctx, bad, k0, &r), SAL_STATUS_BAD_INPUT, "cut.safetensors");
+  free(bytes);
+  /* A detector checkpoint is not a set. */
+  sal_graph *det = NULL;
+  TH_OK(sal_detect_model(ctx, F, G, 4, 1, &det));
+  th_tmp_path(bad, sizeof bad, "det.safetensors");
+  if (det) TH_OK(sal_checkpoint_save(ctx, bad, det, NULL, "{\"kind\":\"detect-adv\"}"));
+  TH_FAILS(sal_detect_set_load(ctx, bad, k0, &r), SAL_STATUS_BAD_INPUT, "is not a detection set");
+  s.top1[0] = (int64_t)1 << 24;
+  TH_FAILS(sal_detect_set_save(ctx, path, k0, &s), SAL_STATUS_BAD_INPUT, "top-1 class");
+  sal_graph_free(det);
+  sal_detect_set_clear(&s);
+  sal_tensor_free(img);
+}
+
 int main(void) {
   test_auc();
   test_split();
   test_detector();
   test_sets();
+  test_resume();
+  test_set_cache();
   return th_finish("detect");
 }

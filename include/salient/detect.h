@@ -36,6 +36,14 @@ typedef struct sal_detect_opts {
   uint64_t seed;                /* detector weights, shuffling and the split (0) */
   double train_fraction;        /* source images on the training side of the split (0.5) */
   bool quiet;                   /* no progress lines on stderr (false) */
+  /* Checkpoints of sal_detect_train (docs/evaluation.md, "Checkpoints and resuming"). */
+  const char *checkpoint;       /* written atomically after every epoch: the weights, Adam's state and
+                                   the metadata below (NULL: none) */
+  const char *checkpoint_meta;  /* the caller's JSON object stored as the checkpoint's metadata (NULL:
+                                   {}); its "config" object, if any, joins what a resume must repeat */
+  bool resume;                  /* continue from checkpoint, which must have been written with the
+                                   same config (false) */
+  int64_t stop_after;           /* stop once this many epochs are done (0: run all) */
 } sal_detect_opts;
 
 sal_detect_opts sal_detect_opts_default(void);
@@ -62,6 +70,22 @@ sal_status sal_detect_build_set(sal_ctx *ctx, sal_graph *g, const sal_tensor *im
                                 const sal_detect_opts *o, sal_detect_set *set);
 void sal_detect_set_clear(sal_detect_set *set);
 
+/* The set's cache key: a hex SHA-256 over everything sal_detect_build_set reads — classifier_id
+ * (the caller's fingerprint of the classifier, e.g. its file's SHA-256), the images' and labels'
+ * bytes (labels NULL: top-1), the features, attack, ε, resolved grid, iterations, max_memory, mean
+ * and std, and the library version. */
+void sal_detect_set_key(const char *classifier_id, const sal_tensor *images, const int64_t *labels,
+                        const sal_detect_opts *o, char key[65]);
+/* Writes a built set as safetensors (atomically: an interrupted write leaves the old file or none)
+ * with its key and a SHA-256 of its contents. BAD_INPUT for a set too large to store its indices
+ * exactly as f32 (2^24 items or classes). */
+sal_status sal_detect_set_save(sal_ctx *ctx, const char *path, const char *key, const sal_detect_set *set);
+/* Reads a set written by sal_detect_set_save for the same key into set (clear it with
+ * sal_detect_set_clear). NOT_FOUND when path does not exist; BAD_INPUT (naming path) when it is
+ * malformed or truncated, was written for another key ("built from other inputs"), or its contents
+ * do not match their recorded SHA-256. */
+sal_status sal_detect_set_load(sal_ctx *ctx, const char *path, const char *key, sal_detect_set *set);
+
 /* The split by source image: a Philox permutation of the n_sources sources (keyed by seed), the
  * first round(train_fraction · n_sources) (at least 1 and at most n_sources − 1 when n_sources >= 2)
  * go to training: train_source[s] is true for them. Both copies of a source are then on its side.
@@ -76,10 +100,25 @@ sal_status sal_detect_split(sal_ctx *ctx, int64_t n_sources, double train_fracti
 sal_status sal_detect_model(sal_ctx *ctx, int64_t F, int64_t G, int64_t width, uint64_t seed, sal_graph **out);
 
 /* Trains det on the items i with use[i] (NULL = all) of features / labels (n items): sets the
- * standardisation from those items, then Adam (o->lr, o->epochs, o->batch, shuffled by o->seed)
- * on the softmax cross-entropy. BAD_INPUT when the used items lack a class or do not fit det. */
+ * standardisation from those items, then Adam (o->lr, o->epochs, o->batch, shuffled by o->seed
+ * and the epoch) on the softmax cross-entropy. BAD_INPUT when the used items lack a class or do
+ * not fit det.
+ * With o->checkpoint, after every epoch the training graph's parameters, Adam's state and the
+ * metadata — o->checkpoint_meta with "config" (the caller's config plus channels, grid, width,
+ * batch, lr, seed, items, attacked and data_sha256, a SHA-256 of the features, labels and use),
+ * "epoch", "epochs", "steps" and "train_loss" — are written there atomically. With o->resume the
+ * run continues from that file: every config key must be equal both ways (BAD_INPUT naming the
+ * first that differs), its epoch at most o->epochs and its step count epoch × steps per epoch;
+ * the shuffles depend on (seed, epoch) only, so a resumed run ends with the uninterrupted run's
+ * bytes. o->stop_after > 0 stops once that many epochs are done. */
 sal_status sal_detect_train(sal_ctx *ctx, sal_graph *det, const sal_tensor *features, const int64_t *labels,
                             const bool *use, const sal_detect_opts *o);
+
+/* Checks, before anything expensive, that the checkpoint at path could be resumed by a run whose
+ * caller metadata is checkpoint_meta: the file is a readable checkpoint with training metadata
+ * and every key of checkpoint_meta's "config" is equal in it. NOT_FOUND, BAD_INPUT (naming path
+ * and the first key that differs, or the corruption). sal_detect_train checks again, in full. */
+sal_status sal_detect_resume_check(sal_ctx *ctx, const char *path, const char *checkpoint_meta);
 
 /* score[i] = P(attacked | features i) = softmax(logits)[1] for every item of features (n items). */
 sal_status sal_detect_score(sal_ctx *ctx, sal_graph *det, const sal_tensor *features, float *score);

@@ -1,9 +1,11 @@
 /* Adversarial-input detection (METHODS.md §F): builds clean / attacked sets with sal_attack, their
- * features (reliable's per-layer masks or gradient maps, through sal_explain_run), trains the small
- * detector CNN with the library's optimiser, scores it, and the exact ROC-AUC. Used by
- * `salient detect-adv` (cli/cmd_detect_adv.c) and bench/detect_adv.sh; docs/evaluation.md. */
+ * features (reliable's per-layer masks or gradient maps, through sal_explain_run), caches built
+ * sets on disk, trains the small detector CNN with the library's optimiser (checkpointed and
+ * resumable), scores it, and the exact ROC-AUC. Used by `salient detect-adv`
+ * (cli/cmd_detect_adv.c) and bench/detect_adv.sh; docs/evaluation.md. */
 #include "salient/detect.h"
 
+#include <cJSON.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,8 @@
 
 #include "models/build.h"
 #include "saliency/saliency.h"
+#include "salient/checkpoint.h"
+#include "salient/report.h"
 
 /* Philox stream of the split and of the detector's shuffles ("dtct"). */
 #define DETECT_STREAM 0x64746374u
@@ -230,6 +234,196 @@ sal_status sal_detect_build_set(sal_ctx *ctx, sal_graph *g, const sal_tensor *im
   return st;
 }
 
+/* ---- digests and the set cache ---- */
+
+#define SET_KIND "detect-adv-set"
+#define SET_FORMAT 1
+/* Indices are stored as f32: every integer below 2^24 is exact. */
+#define EXACT_F32 ((int64_t)1 << 24)
+#define MAX_PARTS 8
+
+static void hex_of(const uint8_t d[32], char hex[65]) {
+  static const char digits[] = "0123456789abcdef";
+  for (int i = 0; i < 32; i++) hex[2 * i] = digits[d[i] >> 4], hex[2 * i + 1] = digits[d[i] & 15];
+  hex[64] = '\0';
+}
+
+/* SHA-256 of k <= MAX_PARTS byte ranges as H(H(p_1) || … || H(p_k)) in hex: the library's SHA-256
+ * is one-shot, and hashing each range first keeps the ranges' boundaries in the digest. A NULL
+ * range counts as empty. */
+static void digest_parts(int k, const void *const *p, const size_t *len, char hex[65]) {
+  uint8_t cat[MAX_PARTS * 32], d[32];
+  for (int i = 0; i < k; i++) sal_sha256(p[i] ? p[i] : "", p[i] ? len[i] : 0, cat + 32 * i);
+  sal_sha256(cat, (size_t)k * 32, d);
+  hex_of(d, hex);
+}
+
+void sal_detect_set_key(const char *classifier_id, const sal_tensor *images, const int64_t *labels,
+                        const sal_detect_opts *o, char key[65]) {
+  const sal_shape *s = &images->shape;
+  const int64_t N = s->ndim == 4 ? s->d[0] : 0, C = s->ndim == 4 ? s->d[1] : 0, H = s->ndim == 4 ? s->d[2] : 0;
+  const int64_t G = o->grid ? o->grid : (H / 4 > 0 ? H / 4 : 1);
+  char head[1024];
+  /* %a prints ε's exact bits. */
+  snprintf(head, sizeof head,
+           "salient %s detect-set %d|images %lld %lld %lld %lld|labels %s|features %d|attack %d|eps %a|"
+           "grid %lld|iterations %lld|max_memory %lld|mean %s|std %s",
+           sal_version(), SET_FORMAT, (long long)N, (long long)C, (long long)H,
+           (long long)(s->ndim == 4 ? s->d[3] : 0), labels ? "given" : "top-1", (int)o->features, (int)o->attack,
+           (double)o->eps, (long long)G, (long long)o->iterations, (long long)o->max_memory, o->mean ? "given" : "none",
+           o->std ? "given" : "none");
+  const char *id = classifier_id ? classifier_id : "";
+  const void *p[6] = {head, id, images->data, labels, o->mean, o->std};
+  const size_t len[6] = {strlen(head), strlen(id), (size_t)sal_tensor_numel(images) * sizeof(float),
+                         labels ? (size_t)N * sizeof(int64_t) : 0, o->mean ? (size_t)C * sizeof(float) : 0,
+                         o->std ? (size_t)C * sizeof(float) : 0};
+  digest_parts(6, p, len, key);
+}
+
+/* The set's level names as a JSON array (NULL when out of memory). */
+static cJSON *levels_json(const sal_detect_set *s) {
+  cJSON *a = cJSON_CreateArray();
+  for (int l = 0; a && l < s->n_levels; l++) cJSON_AddItemToArray(a, cJSON_CreateString(s->level_names[l]));
+  return a;
+}
+
+/* SHA-256 of everything a set holds: shapes, features, labels, sources, confidences, top-1s and
+ * level names. false when out of memory. */
+static bool set_digest(const sal_detect_set *s, char hex[65]) {
+  cJSON *lv = levels_json(s);
+  char *names = lv ? cJSON_PrintUnformatted(lv) : NULL;
+  cJSON_Delete(lv);
+  if (!names) return false;
+  const int64_t *d = s->features->shape.d;
+  char head[256];
+  snprintf(head, sizeof head, "detect-set %lld %lld features %lld %lld %lld %lld", (long long)s->n, (long long)s->n_sources,
+           (long long)d[0], (long long)d[1], (long long)d[2], (long long)d[3]);
+  const size_t n = (size_t)s->n;
+  const void *p[7] = {head, s->features->data, s->labels, s->source, s->confidence, s->top1, names};
+  const size_t len[7] = {strlen(head), (size_t)sal_tensor_numel(s->features) * sizeof(float), n * sizeof(int64_t),
+                         n * sizeof(int64_t), n * sizeof(float), n * sizeof(int64_t), strlen(names)};
+  digest_parts(7, p, len, hex);
+  cJSON_free(names);
+  return true;
+}
+
+static const char *const set_vectors[3] = {"labels", "source", "top1"};
+
+sal_status sal_detect_set_save(sal_ctx *ctx, const char *path, const char *key, const sal_detect_set *s) {
+  if (!s->features || s->features->shape.ndim != 4 || s->n < 2 || s->features->shape.d[0] != s->n)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: saving %s: not a built set", path);
+  if (s->n >= EXACT_F32)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: saving %s: %lld items (at most %lld)", path, (long long)s->n,
+                         (long long)EXACT_F32 - 1);
+  const int64_t *iv[3] = {s->labels, s->source, s->top1};
+  for (int64_t i = 0; i < s->n; i++)
+    if (s->top1[i] < 0 || s->top1[i] >= EXACT_F32)
+      return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: saving %s: top-1 class %lld is not in 0..2^24", path,
+                           (long long)s->top1[i]);
+  sal_tensor *v[3] = {NULL, NULL, NULL};
+  sal_status st = SAL_STATUS_OK;
+  for (int k = 0; !st && k < 3; k++) {
+    st = sal_tensor_new(ctx, 1, (int64_t[]){s->n}, &v[k]);
+    for (int64_t i = 0; !st && i < s->n; i++) v[k]->data[i] = (float)iv[k][i];
+  }
+  char content[65];
+  cJSON *m = st ? NULL : cJSON_CreateObject();
+  if (!st && !set_digest(s, content)) st = SAL_STATUS_OUT_OF_MEMORY;
+  char *meta = NULL;
+  if (!st && m) {
+    cJSON_AddStringToObject(m, "kind", SET_KIND);
+    cJSON_AddNumberToObject(m, "format_version", SET_FORMAT);
+    cJSON_AddStringToObject(m, "key", key);
+    cJSON_AddStringToObject(m, "content_sha256", content);
+    cJSON_AddNumberToObject(m, "n_sources", (double)s->n_sources);
+    cJSON_AddItemToObject(m, "levels", levels_json(s));
+    meta = cJSON_PrintUnformatted(m);
+  }
+  cJSON_Delete(m);
+  if (!st && !meta) st = SAL_STATUS_OUT_OF_MEMORY;
+  sal_tensor conf = {{1, {s->n}}, s->confidence, SAL_LAYOUT_PLAIN, false};
+  const char *names[5] = {"features", set_vectors[0], set_vectors[1], set_vectors[2], "confidence"};
+  const sal_tensor *ts[5] = {s->features, v[0], v[1], v[2], &conf};
+  const char *mk[1] = {"salient"}, *mv[1] = {meta};
+  if (!st) st = sal_safetensors_write(ctx, path, names, ts, 5, mk, mv, 1);
+  if (meta) cJSON_free(meta);
+  for (int k = 0; k < 3; k++) sal_tensor_free(v[k]);
+  return st;
+}
+
+/* The vector called name of a set file: (n) f32, converted to int64 (integers in [0, limit)). */
+static sal_status read_vector(sal_ctx *ctx, const char *path, const sal_safetensors *sf, const char *name, int64_t n,
+                              int64_t limit, int64_t **out) {
+  const sal_tensor *t = sal_safetensors_find(sf, name);
+  if (!t || t->shape.ndim != 1 || t->shape.d[0] != n)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "set cache %s: no (%lld) tensor '%s'", path, (long long)n, name);
+  *out = sal_alloc(ctx, (size_t)n * sizeof(int64_t));
+  if (!*out) return SAL_STATUS_OUT_OF_MEMORY;
+  for (int64_t i = 0; i < n; i++) {
+    float v = t->data[i];
+    if (!(v >= 0 && (double)v < (double)limit && v == floorf(v)))
+      return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "set cache %s: %s[%lld] = %g is not an index below %lld", path, name,
+                           (long long)i, (double)v, (long long)limit);
+    (*out)[i] = (int64_t)v;
+  }
+  return SAL_STATUS_OK;
+}
+
+sal_status sal_detect_set_load(sal_ctx *ctx, const char *path, const char *key, sal_detect_set *set) {
+  memset(set, 0, sizeof *set);
+  sal_safetensors *sf = NULL;
+  sal_status st = sal_safetensors_read(ctx, path, &sf);
+  if (st) return st;
+  const char *txt = sal_safetensors_meta(sf, "salient");
+  cJSON *m = txt ? cJSON_Parse(txt) : NULL;
+  const cJSON *kind = cJSON_GetObjectItemCaseSensitive(m, "kind"), *ver = cJSON_GetObjectItemCaseSensitive(m, "format_version");
+  const cJSON *k = cJSON_GetObjectItemCaseSensitive(m, "key"), *cs = cJSON_GetObjectItemCaseSensitive(m, "content_sha256");
+  const cJSON *ns = cJSON_GetObjectItemCaseSensitive(m, "n_sources"), *lv = cJSON_GetObjectItemCaseSensitive(m, "levels");
+  const sal_tensor *f = sal_safetensors_find(sf, "features");
+  const sal_tensor *conf = sal_safetensors_find(sf, "confidence");
+  if (!cJSON_IsString(kind) || strcmp(kind->valuestring, SET_KIND) != 0 || !cJSON_IsNumber(ver) || !cJSON_IsString(k) ||
+      !cJSON_IsString(cs) || !cJSON_IsNumber(ns) || !cJSON_IsArray(lv))
+    st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "set cache %s is not a detection set written by salient", path);
+  else if (ver->valuedouble != SET_FORMAT)
+    st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "set cache %s has format %g, not %d", path, ver->valuedouble, SET_FORMAT);
+  else if (strcmp(k->valuestring, key) != 0)
+    st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT,
+                       "set cache %s was built from other inputs (classifier, images, labels or set options)", path);
+  else if (!f || f->shape.ndim != 4 || f->shape.d[0] < 2 || f->shape.d[0] % 2 || f->shape.d[0] >= EXACT_F32 ||
+           ns->valuedouble != (double)(f->shape.d[0] / 2) || cJSON_GetArraySize(lv) > SAL_EXPLAIN_MAX_LEVELS ||
+           !conf || conf->shape.ndim != 1 || conf->shape.d[0] != f->shape.d[0])
+    st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "set cache %s: malformed features, confidences or levels", path);
+  if (!st) {
+    const int64_t n = f->shape.d[0];
+    set->n = n, set->n_sources = n / 2;
+    st = sal_tensor_new(ctx, 4, f->shape.d, &set->features);
+    if (!st) memcpy(set->features->data, f->data, (size_t)sal_tensor_numel(f) * sizeof(float));
+    if (!st) st = read_vector(ctx, path, sf, "labels", n, 2, &set->labels);
+    if (!st) st = read_vector(ctx, path, sf, "source", n, set->n_sources, &set->source);
+    if (!st) st = read_vector(ctx, path, sf, "top1", n, EXACT_F32, &set->top1);
+    if (!st && !(set->confidence = sal_alloc(ctx, (size_t)n * sizeof(float)))) st = SAL_STATUS_OUT_OF_MEMORY;
+    if (!st) memcpy(set->confidence, conf->data, (size_t)n * sizeof(float));
+    for (const cJSON *e = lv->child; !st && e; e = e->next) {
+      if (!cJSON_IsString(e)) {
+        st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "set cache %s: a level name is not a string", path);
+        break;
+      }
+      size_t len = strlen(e->valuestring) + 1;
+      char *name = sal_alloc(ctx, len);
+      if (!name) st = SAL_STATUS_OUT_OF_MEMORY;
+      else memcpy(name, e->valuestring, len), set->level_names[set->n_levels++] = name;
+    }
+  }
+  char content[65];
+  if (!st && !set_digest(set, content)) st = SAL_STATUS_OUT_OF_MEMORY;
+  if (!st && strcmp(content, cs->valuestring) != 0)
+    st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "set cache %s: its contents do not match their SHA-256 (corrupted)", path);
+  cJSON_Delete(m);
+  sal_safetensors_free(sf);
+  if (st) sal_detect_set_clear(set);
+  return st;
+}
+
 /* Uniform integer in [0, n) from Philox (seed, stream, counter). */
 static int64_t draw(uint64_t seed, uint64_t counter, int64_t n) {
   uint32_t r[4];
@@ -325,33 +519,181 @@ static sal_status check_fit(sal_ctx *ctx, sal_graph *det, const sal_tensor *feat
   return SAL_STATUS_OK;
 }
 
+/* ---- checkpoints of the detector's training ---- */
+
+/* The caller's checkpoint metadata as a JSON object (NULL text: {}); its "config", if any, an
+ * object. */
+static sal_status caller_meta(sal_ctx *ctx, const char *json, cJSON **out) {
+  *out = json ? cJSON_Parse(json) : cJSON_CreateObject();
+  const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(*out, "config");
+  if (*out && cJSON_IsObject(*out) && (!cfg || cJSON_IsObject(cfg))) return SAL_STATUS_OK;
+  cJSON_Delete(*out);
+  *out = NULL;
+  return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: the checkpoint metadata is not a JSON object with an object \"config\"");
+}
+
+/* The error for config key `key`, have (the checkpoint's, NULL = absent) against want (this run's,
+ * NULL = absent). Digests are shown shortened: they only say "other inputs". */
+static sal_status config_mismatch(sal_ctx *ctx, const char *path, const char *key, const cJSON *have, const cJSON *want) {
+  size_t kl = strlen(key);
+  if (kl > 7 && strcmp(key + kl - 7, "_sha256") == 0 && cJSON_IsString(have) && cJSON_IsString(want))
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT,
+                         "resume: %s was trained on other inputs (%s %.12s..., this run %.12s...): another classifier, data, "
+                         "split or set option",
+                         path, key, have->valuestring, want->valuestring);
+  char *a = have ? cJSON_PrintUnformatted(have) : NULL, *b = want ? cJSON_PrintUnformatted(want) : NULL;
+  sal_status st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "resume: %s was trained with %s = %s, this run has %s", path, key,
+                                a ? a : "(none)", b ? b : "(none)");
+  cJSON_free(a);
+  cJSON_free(b);
+  return st;
+}
+
+/* Every key of want equal in have; with both_ways also no key of have missing from want. */
+static sal_status compare_config(sal_ctx *ctx, const char *path, const cJSON *have, const cJSON *want, bool both_ways) {
+  for (const cJSON *w = want ? want->child : NULL; w; w = w->next) {
+    const cJSON *h = cJSON_GetObjectItemCaseSensitive(have, w->string);
+    if (!h || !cJSON_Compare(h, w, true)) return config_mismatch(ctx, path, w->string, h, w);
+  }
+  for (const cJSON *h = both_ways && have ? have->child : NULL; h; h = h->next)
+    if (!cJSON_GetObjectItemCaseSensitive(want, h->string)) return config_mismatch(ctx, path, h->string, h, NULL);
+  return SAL_STATUS_OK;
+}
+
+/* The metadata of a checkpoint at path: *m (owned) with its "config" object and "epoch". */
+static sal_status checkpoint_config(sal_ctx *ctx, const char *path, const char *txt, cJSON **m, const cJSON **cfg,
+                                    int64_t *epoch) {
+  *m = txt ? cJSON_Parse(txt) : NULL;
+  *cfg = cJSON_GetObjectItemCaseSensitive(*m, "config");
+  const cJSON *ep = cJSON_GetObjectItemCaseSensitive(*m, "epoch");
+  if (cJSON_IsObject(*cfg) && cJSON_IsNumber(ep) && ep->valuedouble >= 0 && ep->valuedouble < 1e9) {
+    *epoch = (int64_t)ep->valuedouble;
+    return SAL_STATUS_OK;
+  }
+  return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "resume: %s has no detector training metadata (config and epoch)", path);
+}
+
+sal_status sal_detect_resume_check(sal_ctx *ctx, const char *path, const char *checkpoint_meta) {
+  cJSON *mine = NULL, *m = NULL;
+  sal_safetensors *sf = NULL;
+  sal_status st = caller_meta(ctx, checkpoint_meta, &mine);
+  if (!st && (st = sal_safetensors_read(ctx, path, &sf))) sal_ctx_error_prefix(ctx, st, "resume: ");
+  const cJSON *cfg = NULL;
+  int64_t epoch = 0;
+  if (!st) st = checkpoint_config(ctx, path, sal_safetensors_meta(sf, "salient"), &m, &cfg, &epoch);
+  if (!st) st = compare_config(ctx, path, cfg, cJSON_GetObjectItemCaseSensitive(mine, "config"), false);
+  cJSON_Delete(m);
+  cJSON_Delete(mine);
+  sal_safetensors_free(sf);
+  return st;
+}
+
+/* Loads the checkpoint into the training graph tg and Adam opt and checks it against config (this
+ * run's, in full) and the step count; *epoch gets the epochs it has done. */
+static sal_status resume_from(sal_ctx *ctx, const char *path, sal_graph *tg, sal_optim *opt, const cJSON *config,
+                              int64_t steps_per_epoch, int64_t epochs, int64_t *epoch) {
+  char *txt = NULL;
+  sal_status st = sal_checkpoint_load(ctx, path, tg, opt, &txt);
+  if (st) return sal_ctx_error_prefix(ctx, st, "resume: ");
+  cJSON *m = NULL;
+  const cJSON *cfg = NULL;
+  st = checkpoint_config(ctx, path, txt, &m, &cfg, epoch);
+  sal_free(txt);
+  if (!st) st = compare_config(ctx, path, cfg, config, true);
+  if (!st && *epoch > epochs)
+    st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "resume: %s is at epoch %lld, beyond this run's %lld epochs", path,
+                       (long long)*epoch, (long long)epochs);
+  if (!st && sal_optim_steps(opt) != *epoch * steps_per_epoch)
+    st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT,
+                       "resume: %s is at epoch %lld, step %lld, which this run (%lld steps per epoch) cannot continue", path,
+                       (long long)*epoch, (long long)sal_optim_steps(opt), (long long)steps_per_epoch);
+  cJSON_Delete(m);
+  return st;
+}
+
+/* The metadata written after an epoch: the caller's object with "config" replaced by the full one
+ * and the progress. NULL when out of memory. */
+static char *checkpoint_meta(const cJSON *base, const cJSON *config, int64_t epoch, int64_t epochs, int64_t steps,
+                             double loss) {
+  cJSON *m = cJSON_Duplicate(base, true);
+  if (!m) return NULL;
+  static const char *const ours[] = {"config", "epoch", "epochs", "steps", "train_loss"};
+  for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++) cJSON_DeleteItemFromObjectCaseSensitive(m, ours[i]);
+  cJSON_AddItemToObject(m, "config", cJSON_Duplicate(config, true));
+  cJSON_AddNumberToObject(m, "epoch", (double)epoch);
+  cJSON_AddNumberToObject(m, "epochs", (double)epochs);
+  cJSON_AddNumberToObject(m, "steps", (double)steps);
+  cJSON_AddNumberToObject(m, "train_loss", loss);
+  char *s = cJSON_PrintUnformatted(m);
+  cJSON_Delete(m);
+  return s;
+}
+
+/* Everything a resumed training must agree on: the caller's config and the training's own keys,
+ * data_sha256 covering the features, labels and which items are used. NULL when out of memory. */
+static cJSON *train_config(const cJSON *base, sal_graph *det, const sal_tensor *features, const int64_t *labels,
+                           const bool *use, int64_t B, int64_t m, int64_t pos, const sal_detect_opts *o) {
+  const cJSON *cc = cJSON_GetObjectItemCaseSensitive(base, "config");
+  cJSON *c = cc ? cJSON_Duplicate(cc, true) : cJSON_CreateObject();
+  if (!c) return NULL;
+  const int64_t *d = features->shape.d, n = d[0];
+  sal_tensor w;
+  int64_t width = sal_graph_param(det, "conv1.weight", &w) ? 0 : w.shape.d[0];
+  char head[128], hex[65];
+  snprintf(head, sizeof head, "detect-train %lld %lld %lld %lld use %s", (long long)d[0], (long long)d[1], (long long)d[2],
+           (long long)d[3], use ? "given" : "all");
+  const void *p[4] = {head, features->data, labels, use};
+  const size_t len[4] = {strlen(head), (size_t)sal_tensor_numel(features) * sizeof(float), (size_t)n * sizeof(int64_t),
+                         use ? (size_t)n * sizeof(bool) : 0};
+  digest_parts(4, p, len, hex);
+  static const char *const ours[] = {"channels", "grid", "width", "batch", "lr", "seed", "items", "attacked", "data_sha256"};
+  for (size_t i = 0; i < sizeof ours / sizeof ours[0]; i++) cJSON_DeleteItemFromObjectCaseSensitive(c, ours[i]);
+  cJSON_AddNumberToObject(c, "channels", (double)d[1]);
+  cJSON_AddNumberToObject(c, "grid", (double)d[2]);
+  cJSON_AddNumberToObject(c, "width", (double)width);
+  cJSON_AddNumberToObject(c, "batch", (double)B);
+  cJSON_AddNumberToObject(c, "lr", (double)o->lr);
+  /* The seed as text: a JSON number (double) cannot hold every uint64. */
+  char seed[24];
+  snprintf(seed, sizeof seed, "%llu", (unsigned long long)o->seed);
+  cJSON_AddStringToObject(c, "seed", seed);
+  cJSON_AddNumberToObject(c, "items", (double)m);
+  cJSON_AddNumberToObject(c, "attacked", (double)pos);
+  cJSON_AddStringToObject(c, "data_sha256", hex);
+  return c;
+}
+
 sal_status sal_detect_train(sal_ctx *ctx, sal_graph *det, const sal_tensor *features, const int64_t *labels,
                             const bool *use, const sal_detect_opts *o) {
   sal_status st = check_fit(ctx, det, features);
   if (st) return st;
   if (o->epochs < 1 || o->batch < 1 || !(o->lr > 0))
     return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: epochs >= 1, batch >= 1 and lr > 0 are needed");
+  if (o->stop_after < 0)
+    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: stop_after %lld is negative", (long long)o->stop_after);
+  if (o->resume && !o->checkpoint) return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: resume needs a checkpoint path");
+  cJSON *base = NULL, *config = NULL;
+  if (o->checkpoint && (st = caller_meta(ctx, o->checkpoint_meta, &base))) return st;
   const int64_t n = features->shape.d[0], F = features->shape.d[1], GG = features->shape.d[2] * features->shape.d[3];
   const int64_t per = F * GG;
   int64_t *idx = sal_alloc(ctx, (size_t)(n ? n : 1) * sizeof(int64_t)), m = 0, pos = 0;
-  if (!idx) return SAL_STATUS_OUT_OF_MEMORY;
-  for (int64_t i = 0; i < n; i++)
+  if (!idx) {
+    cJSON_Delete(base);
+    return SAL_STATUS_OUT_OF_MEMORY;
+  }
+  for (int64_t i = 0; !st && i < n; i++)
     if (!use || use[i]) {
-      if (labels[i] != 0 && labels[i] != 1) {
-        sal_free(idx);
-        return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: label %lld of item %lld is not 0 or 1",
-                             (long long)labels[i], (long long)i);
-      }
+      if (labels[i] != 0 && labels[i] != 1)
+        st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: label %lld of item %lld is not 0 or 1", (long long)labels[i],
+                           (long long)i);
       idx[m++] = i, pos += labels[i];
     }
-  if (pos == 0 || pos == m) {
-    sal_free(idx);
-    return sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: training needs clean and attacked items (%lld of %lld attacked)",
-                         (long long)pos, (long long)m);
-  }
+  if (!st && (pos == 0 || pos == m))
+    st = sal_ctx_error(ctx, SAL_STATUS_BAD_INPUT, "detect: training needs clean and attacked items (%lld of %lld attacked)",
+                       (long long)pos, (long long)m);
   /* Per-channel standardisation from the training items, in double. */
   sal_tensor mv, sv;
-  st = sal_graph_param(det, "norm.mean", &mv);
+  if (!st) st = sal_graph_param(det, "norm.mean", &mv);
   if (!st) st = sal_graph_param(det, "norm.scale", &sv);
   for (int64_t f = 0; !st && f < F; f++) {
     double s1 = 0, s2 = 0;
@@ -363,11 +705,13 @@ sal_status sal_detect_train(sal_ctx *ctx, sal_graph *det, const sal_tensor *feat
     mv.data[f] = (float)mu;
     sv.data[f] = (float)(var > 1e-24 ? 1.0 / sqrt(var) : 1.0); /* a constant channel stays as it is */
   }
-  const int64_t B = o->batch < m ? o->batch : m;
+  const int64_t B = o->batch < m ? o->batch : m, steps_per_epoch = B > 0 ? m / B : 0;
+  if (!st && base && !(config = train_config(base, det, features, labels, use, B, m, pos, o))) st = SAL_STATUS_OUT_OF_MEMORY;
   sal_graph *tg = NULL;
   sal_plan *p = NULL;
   sal_optim *opt = NULL;
   sal_tensor *xb = NULL, *tb = NULL;
+  int64_t ep0 = 0;
   if (!st) st = sal_graph_clone(det, &tg);
   if (!st) st = sal_graph_add_input(tg, "target", 1, (int64_t[]){-1});
   if (!st)
@@ -375,21 +719,30 @@ sal_status sal_detect_train(sal_ctx *ctx, sal_graph *det, const sal_tensor *feat
                             (const char *[]){"loss"}, 1, NULL, 0);
   if (!st) st = sal_graph_add_output(tg, "loss");
   if (!st) {
+    sal_optim_opts oo = sal_optim_opts_default(SAL_OPTIM_ADAM);
+    oo.lr = o->lr;
+    st = sal_optim_new(ctx, tg, &oo, NULL, 0, &opt);
+  }
+  /* Weights and Adam's moments before the plan is made, which then reads them as loaded. */
+  if (!st && o->resume) {
+    st = resume_from(ctx, o->checkpoint, tg, opt, config, steps_per_epoch, o->epochs, &ep0);
+    if (!st && !o->quiet)
+      fprintf(stderr, "detect: resuming %s at epoch %lld/%lld\n", o->checkpoint, (long long)ep0, (long long)o->epochs);
+  }
+  if (!st) {
     sal_plan_opts po = sal_plan_opts_default();
     po.batch = B;
     po.training = true;
     po.grad_params = true;
     st = sal_plan_new(ctx, tg, &po, &p);
   }
-  if (!st) {
-    sal_optim_opts oo = sal_optim_opts_default(SAL_OPTIM_ADAM);
-    oo.lr = o->lr;
-    st = sal_optim_new(ctx, tg, &oo, NULL, 0, &opt);
-  }
   if (!st) st = sal_tensor_new(ctx, 4, (int64_t[]){B, F, features->shape.d[2], features->shape.d[3]}, &xb);
   if (!st) st = sal_tensor_new(ctx, 1, (int64_t[]){B}, &tb);
-  /* Epochs of shuffled full batches (a short last batch is dropped, as in sal_train). */
-  for (int64_t ep = 0; !st && ep < o->epochs; ep++) {
+  /* Epochs of shuffled full batches (a short last batch is dropped, as in sal_train). Epoch ep
+   * shuffles the previous epoch's order with the draws keyed by (seed, ep): a resumed run replays
+   * the shuffles of the epochs done (m draws each) and continues with the same orders. */
+  for (int64_t ep = 0; !st && ep < ep0; ep++) shuffle(idx, m, o->seed, (uint64_t)(ep + 1) << 32);
+  for (int64_t ep = ep0; !st && ep < o->epochs && !(o->stop_after && ep >= o->stop_after); ep++) {
     shuffle(idx, m, o->seed, (uint64_t)(ep + 1) << 32);
     double loss_sum = 0;
     int64_t steps = 0;
@@ -411,9 +764,15 @@ sal_status sal_detect_train(sal_ctx *ctx, sal_graph *det, const sal_tensor *feat
       st = sal_plan_backward(p, "loss", NULL);
       if (!st) st = sal_optim_step(opt, p, o->lr);
     }
+    const double mean_loss = steps ? loss_sum / (double)steps : 0.0;
     if (!st && !o->quiet && (ep == 0 || ep + 1 == o->epochs || (ep + 1) % 10 == 0))
-      fprintf(stderr, "detect: epoch %lld/%lld: loss %.4f\n", (long long)(ep + 1), (long long)o->epochs,
-              steps ? loss_sum / (double)steps : 0.0);
+      fprintf(stderr, "detect: epoch %lld/%lld: loss %.4f\n", (long long)(ep + 1), (long long)o->epochs, mean_loss);
+    if (!st && o->checkpoint) {
+      char *meta = checkpoint_meta(base, config, ep + 1, o->epochs, sal_optim_steps(opt), mean_loss);
+      st = meta ? sal_checkpoint_save(ctx, o->checkpoint, tg, opt, meta) : SAL_STATUS_OUT_OF_MEMORY;
+      if (meta) cJSON_free(meta);
+      if (st) sal_ctx_error_prefix(ctx, st, "detect: saving the checkpoint %s: ", o->checkpoint);
+    }
   }
   if (!st) st = copy_params(det, tg);
   sal_tensor_free(xb);
@@ -422,6 +781,8 @@ sal_status sal_detect_train(sal_ctx *ctx, sal_graph *det, const sal_tensor *feat
   sal_plan_free(p);
   sal_graph_free(tg);
   sal_free(idx);
+  cJSON_Delete(config);
+  cJSON_Delete(base);
   return st;
 }
 
