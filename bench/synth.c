@@ -17,7 +17,7 @@
 #define RUNS 3
 #define MAX_PARENTS 4
 
-/* Removes one dataset directory written by this process. */
+/* Removes one dataset directory written by this process (only once every family is done). */
 static void remove_dataset(const char *dir) {
   char cmd[4300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
@@ -64,6 +64,12 @@ int main(int argc, char **argv) {
   sal_ctx_set_log_level(ctx, SAL_LOG_QUIET);
   printf("synth: %d cores, %lld images per run, median of %d runs, 64 x 64\n", sal_ctx_threads(ctx), (long long)n, RUNS);
   int rc = 0;
+  /* Every run writes a new directory, the file systems alternating, and nothing is deleted until
+   * the end: on ext4 without a journal, creating files within minutes of deleting many others costs
+   * a scan over the deleted inodes per file, which would charge one run for the previous run's
+   * clean-up (docs/synth.md, Throughput). */
+  static char dir[SAL_SYNTH_FAMILY_COUNT][MAX_PARENTS][RUNS][4096];
+  int written[SAL_SYNTH_FAMILY_COUNT] = {0};
   for (int f = 0; f < SAL_SYNTH_FAMILY_COUNT && !rc; f++) {
     sal_synth_params p = sal_synth_params_default((sal_synth_family)f);
     p.seed = 7;
@@ -72,8 +78,7 @@ int main(int argc, char **argv) {
     p.count[SAL_SYNTH_TEST] = 0;
     const char *fam = sal_synth_family_name(p.family);
     double render[RUNS];
-    double fresh[MAX_PARENTS][RUNS], fresh_cpu[MAX_PARENTS][RUNS], again[MAX_PARENTS][RUNS], again_cpu[MAX_PARENTS][RUNS];
-    char dir[MAX_PARENTS][RUNS][4096];
+    double rate[MAX_PARENTS][RUNS], cpu[MAX_PARENTS][RUNS];
     for (int r = 0; r < RUNS && !rc; r++) {
       /* rendering only: the same work as a dataset minus PNG encoding and file output */
       double t0 = bench_now_ms();
@@ -95,33 +100,23 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_synth: %s: rendering failed\n", fam);
         rc = 1;
       }
-      /* Each run writes a new directory, the file systems alternating. The datasets stay until the
-       * family is done: on ext4 without a journal, creating files within minutes of deleting many
-       * others costs a scan over the deleted inodes per file (docs/synth.md, Throughput). */
       for (int d = 0; d < np && !rc; d++) {
-        snprintf(dir[d][r], sizeof dir[d][r], "%s/bench_synth_%d_%s_%d", parent[d], (int)getpid(), fam, r);
-        rc = write_one(ctx, &p, dir[d][r], &fresh[d][r], &fresh_cpu[d][r]);
+        snprintf(dir[f][d][r], sizeof dir[f][d][r], "%s/bench_synth_%d_%s_%d", parent[d], (int)getpid(), fam, r);
+        written[f] = r * np + d + 1;
+        rc = write_one(ctx, &p, dir[f][d][r], &rate[d][r], &cpu[d][r]);
       }
     }
-    /* The same writes right after deleting the previous dataset (rm -rf, then a new run): what a
-     * user who regenerates a dataset in the same place sees. */
-    for (int r = 0; r < RUNS && !rc; r++)
-      for (int d = 0; d < np && !rc; d++) {
-        remove_dataset(dir[d][r]);
-        rc = write_one(ctx, &p, dir[d][r], &again[d][r], &again_cpu[d][r]);
-      }
-    for (int r = 0; r < RUNS; r++)
-      for (int d = 0; d < np; d++) remove_dataset(dir[d][r]);
     if (rc) break;
     printf("synth %-8s render %6.0f images/s\n", fam, median(render));
     for (int d = 0; d < np; d++) {
-      double cf = median(fresh_cpu[d]), ca = median(again_cpu[d]);
-      printf("synth %-8s write under %-14s new files %6.0f images/s (%.3f CPU ms/image: %.0f/s on %d idle cores)   "
-             "after rm -rf %6.0f images/s (%.3f CPU ms/image)\n",
-             fam, parent[d], median(fresh[d]), cf, 1e3 * sal_ctx_threads(ctx) / cf, sal_ctx_threads(ctx), median(again[d]),
-             ca);
+      double c = median(cpu[d]);
+      printf("synth %-8s write under %-16s %6.0f images/s   (%.3f CPU ms per written image: %.0f images/s on %d idle "
+             "cores)\n",
+             fam, parent[d], median(rate[d]), c, 1e3 * sal_ctx_threads(ctx) / c, sal_ctx_threads(ctx));
     }
   }
+  for (int f = 0; f < SAL_SYNTH_FAMILY_COUNT; f++)
+    for (int k = 0; k < written[f]; k++) remove_dataset(dir[f][k % np][k / np]);
   printf("synth: no PyTorch counterpart (torchvision has no equivalent generator)\n");
   sal_ctx_free(ctx);
   return rc;
