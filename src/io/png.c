@@ -1,5 +1,6 @@
 /* PNG codec on libpng's full API: decode every colour type and bit depth exactly as stored (no
- * gamma handling), encode 8/16-bit gray, gray+alpha, RGB, RGBA. Called by src/io/image.c. */
+ * gamma handling), encode 8/16-bit gray, gray+alpha, RGB, RGBA (called by src/io/image.c), and the
+ * reusable in-memory bulk encoder of src/io/png_bulk.h (called by salient synth's writer). */
 #include "io/codec.h"
 #include "io/png_bulk.h"
 
@@ -259,7 +260,8 @@ static void bulk_warning(png_structp png, png_const_charp msg) {
 
 static sal_status bulk_inner(sal__png_bulk *b, const sal_image *img, sal__png_mode mode) {
   if (setjmp(png_jmpbuf(b->png))) return SAL_STATUS_IO;
-  /* Level 1: with Huffman-only or RLE strategies zlib's level changes nothing but the hash setup. */
+  /* Under the Huffman-only and run-length strategies zlib's output is the same at every level from
+   * 1 up (level 0 would store the data uncompressed). */
   png_set_compression_level(b->png, 1);
   png_set_filter(b->png, PNG_FILTER_TYPE_BASE, mode == SAL__PNG_SUB_HUFFMAN ? PNG_FILTER_SUB : PNG_FILTER_NONE);
   png_set_compression_strategy(b->png, mode == SAL__PNG_SUB_HUFFMAN ? Z_HUFFMAN_ONLY : Z_RLE);
