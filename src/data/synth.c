@@ -279,12 +279,12 @@ static sal_status write_file(sal_ctx *ctx, const char *path, const uint8_t *data
 }
 
 /* Writes one rendered sample's files under dir. Images are noisy renders: the Sub filter leaves
- * small residuals that Huffman coding alone compresses as well as zlib's string matching, at about
- * half its time; masks are runs of 0 and 255, which run-length matching on unfiltered rows
- * compresses best. docs/synth.md (Throughput) has the measurements. Files are written in place
- * with no fsync per file: the dataset is made durable by one sync() before the manifests and
- * synth.json are written, so a crash can leave partial images only in a directory that has no
- * manifests and no synth.json. */
+ * small residuals that Huffman coding alone compresses better than zlib's level-1 string matching,
+ * and in less time; masks are runs of 0 and 255, which run-length matching on unfiltered rows
+ * stores in a third less space than level 1 with the Sub filter (docs/synth.md, Throughput). Files
+ * are written in place with no fsync per file: the dataset is made durable by one sync() before
+ * the manifests and synth.json are written, so a crash can leave partial images only in a
+ * directory that has no manifests and no synth.json. */
 static sal_status write_sample(worker *w, const char *dir, sal_synth_split s, int64_t i) {
   char rel[96], path[4200];
   const uint8_t *data;
