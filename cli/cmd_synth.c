@@ -18,7 +18,7 @@ int cmd_synth(int argc, char **argv) {
       {"--train", CLI_INT, "training images (default 20000)", &train},
       {"--val", CLI_INT, "validation images (default 1000)", &val},
       {"--test", CLI_INT, "test images (default 2000)", &test},
-      {"--threads", CLI_INT, "concurrent workers (default 0 = 8 per core; the files do not depend on it)", &threads},
+      {"--threads", CLI_INT, "concurrent workers (default 0 = 2 per core; the files do not depend on it)", &threads},
       {"--preview", CLI_FLAG, "also write preview.png (8 x 8 training images, masks outlined)", &preview},
       {"--force", CLI_FLAG, "write into a non-empty output directory", &force},
       {"--omit-objects", CLI_FLAG, "counterfactual: the same images with the objects left unpainted (labels and masks kept)", &omit},

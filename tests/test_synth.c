@@ -12,6 +12,7 @@
 
 #include "harness.h"
 #include "data/synth.h"
+#include "io/png_bulk.h"
 #include "salient/synth.h"
 
 static char g_root[256];
@@ -298,6 +299,101 @@ static int check_manifest(const char *dir, const char *split, sal_synth_family f
   return rows;
 }
 
+/* Mismatching files among the images and masks of one split: each must decode to exactly the
+ * pixels sal_synth_render gives for it (the bulk PNG encoder is lossless at any setting). */
+static int check_pixels(const char *dir, const sal_synth_params *p, sal_synth_split split, int64_t n) {
+  sal_ctx *ctx = th_ctx();
+  int bad = 0;
+  for (int64_t i = 0; i < n; i++) {
+    sal_synth_sample s;
+    if (sal_synth_render(ctx, p, split, i, &s) != SAL_STATUS_OK) {
+      bad++;
+      continue;
+    }
+    for (int o = -1; o < s.n_objects; o++) {
+      const sal_image *want = o < 0 ? s.image : s.mask[o];
+      char path[600];
+      if (o < 0)
+        snprintf(path, sizeof path, "%s/images/%s/%06lld.png", dir, sal_synth_split_name(split), (long long)i);
+      else if (s.n_objects == 1)
+        snprintf(path, sizeof path, "%s/masks/%s/%06lld.png", dir, sal_synth_split_name(split), (long long)i);
+      else
+        snprintf(path, sizeof path, "%s/masks/%s/%06lld_%d.png", dir, sal_synth_split_name(split), (long long)i, o);
+      sal_image *got = NULL;
+      size_t bytes = (size_t)(want->width * want->height * want->channels);
+      if (sal_image_read(ctx, path, NULL, &got) != SAL_STATUS_OK || got->width != want->width ||
+          got->height != want->height || got->channels != want->channels || got->depth != 8 ||
+          memcmp(got->pixels, want->pixels, bytes) != 0)
+        bad++;
+      sal_image_free(got);
+    }
+    sal_synth_sample_free(&s);
+  }
+  return bad;
+}
+
+/* The bulk encoder (src/io/png_bulk.h) that writes synth's files: lossless for 1..4 channels at odd
+ * sizes in both modes, equal bytes for equal images when the encoder (and its arena) is reused
+ * across images of different sizes, and 16-bit images refused. */
+static void test_png_bulk(void) {
+  sal_ctx *ctx = th_ctx();
+  sal__png_bulk *b = NULL;
+  TH_OK(sal__png_bulk_new(ctx, &b));
+  if (!b) return;
+  static const int64_t dims[][2] = {{1, 1}, {7, 3}, {65, 33}, {2, 130}};
+  int bad = 0, unstable = 0, cases = 0;
+  uint32_t seed = 12345;
+  for (int rep = 0; rep < 2; rep++)
+    for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
+      for (int c = 1; c <= 4; c++)
+        for (int mode = 0; mode < 2; mode++) {
+          sal_image *img = NULL;
+          if (sal_image_new(ctx, dims[d][0], dims[d][1], c, 8, &img) != SAL_STATUS_OK) {
+            bad++;
+            continue;
+          }
+          uint8_t *px = img->pixels;
+          size_t nb = (size_t)(dims[d][0] * dims[d][1] * c);
+          /* half noise, half runs: both modes meet both kinds of rows */
+          for (size_t k = 0; k < nb; k++) {
+            seed = seed * 1664525u + 1013904223u;
+            px[k] = k < nb / 2 ? (uint8_t)(seed >> 24) : (uint8_t)((k / 37) % 2 ? 255 : 0);
+          }
+          const uint8_t *data = NULL;
+          size_t n = 0;
+          uint8_t *first = NULL;
+          sal_image *back = NULL;
+          sal__png_mode m = mode ? SAL__PNG_NONE_RLE : SAL__PNG_SUB_HUFFMAN;
+          if (sal__png_bulk_encode(ctx, b, "bulk", img, m, &data, &n) != SAL_STATUS_OK || !(first = malloc(n))) {
+            bad++;
+          } else {
+            memcpy(first, data, n);
+            size_t n1 = n;
+            if (sal_image_decode(ctx, "bulk", first, n1, NULL, &back) != SAL_STATUS_OK || back->channels != c ||
+                back->width != dims[d][0] || back->height != dims[d][1] || memcmp(back->pixels, px, nb) != 0)
+              bad++;
+            if (sal__png_bulk_encode(ctx, b, "bulk", img, m, &data, &n) != SAL_STATUS_OK || n != n1 ||
+                memcmp(data, first, n) != 0)
+              unstable++;
+          }
+          cases++;
+          free(first);
+          sal_image_free(back);
+          sal_image_free(img);
+        }
+  TH_CHECK(bad == 0, "bulk PNG: %d of %d images do not decode to their pixels", bad, cases);
+  TH_CHECK(unstable == 0, "bulk PNG: %d of %d images encode to different bytes the second time", unstable, cases);
+  sal_image *deep = NULL;
+  const uint8_t *data = NULL;
+  size_t n = 0;
+  TH_OK(sal_image_new(ctx, 4, 4, 1, 16, &deep));
+  if (deep)
+    TH_FAILS(sal__png_bulk_encode(ctx, b, "deep", deep, SAL__PNG_SUB_HUFFMAN, &data, &n), SAL_STATUS_UNSUPPORTED,
+             "8-bit images of 1..4 channels");
+  sal_image_free(deep);
+  sal__png_bulk_free(b);
+}
+
 static void test_datasets(void) {
   sal_ctx *ctx = th_ctx();
   const int n = th_quick() ? 12 : 20;
@@ -320,6 +416,8 @@ static void test_datasets(void) {
     TH_CHECK(diff == 0, "%s: 1 thread vs 3 threads: %d of %d files differ", name, diff, files);
     TH_CHECK(check_manifest(a, "train", (sal_synth_family)f) == n, "%s: train rows", name);
     TH_CHECK(check_manifest(a, "test", (sal_synth_family)f) == n / 2, "%s: test rows", name);
+    TH_CHECK(check_pixels(a, &p, SAL_SYNTH_TRAIN, n) == 0 && check_pixels(a, &p, SAL_SYNTH_VAL, n / 2) == 0,
+             "%s: written images or masks differ from the rendered pixels", name);
     /* another seed: every image differs (the manifests' headers and classes.txt do not) */
     p.seed = 6;
     TH_OK(sal_synth_generate(ctx, &p, c));
@@ -587,6 +685,7 @@ int main(void) {
   sal_ctx_set_log_level(th_ctx(), SAL_LOG_QUIET);
   test_names();
   test_coverage_rule();
+  test_png_bulk();
   test_anova();
   const int n = th_quick() ? 60 : 300;
   test_masks(SAL_SYNTH_SHAPES, n);
