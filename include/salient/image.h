@@ -66,10 +66,6 @@ typedef struct sal_image_write_opts {
   bool png_fast;    /* PNG: the Sub filter on every row instead of libpng's per-row filter search */
   bool no_sync;     /* skip the fsync before the rename: the file is still never seen half-written,
                      * but a power loss may lose it; for bulk writers that sync once at the end */
-  bool direct;      /* write the target path itself (no temporary, no rename, no fsync): a failed
-                     * write removes the partial file, but a crash may leave one behind — only for
-                     * bulk writers that mark a finished output themselves (salient synth's
-                     * synth.json) */
 } sal_image_write_opts;
 
 /* sal_image_write with options. PNG keeps every sample exactly (16-bit samples big-endian in the

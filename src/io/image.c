@@ -212,18 +212,6 @@ sal_status sal_image_write_ex(sal_ctx *ctx, const char *path, const sal_image *i
   if (jpg && (img->depth != 8 || (img->channels != 1 && img->channels != 3)))
     return sal_ctx_error(ctx, SAL_STATUS_UNSUPPORTED, "%s: JPEG holds 8-bit gray or RGB only (image has %d channels, %d bits)",
                          path, img->channels, img->depth);
-  if (opts && opts->direct) {
-    /* One create and write of the final name: the rename and the temporary's directory entry are
-     * most of the file-system cost of a small file. */
-    FILE *f = fopen(path, "wb");
-    if (!f) return sal_ctx_error(ctx, SAL_STATUS_IO, "%s: cannot create: %s", path, strerror(errno));
-    sal_status st = png ? sal__png_encode(ctx, path, f, img, level, opts->png_fast) : sal__jpeg_encode(ctx, path, f, img, quality);
-    bool ok = !ferror(f);
-    if (fclose(f) != 0) ok = false;
-    if (st == SAL_STATUS_OK && !ok) st = sal_ctx_error(ctx, SAL_STATUS_IO, "%s: write failed: %s", path, strerror(errno));
-    if (st != SAL_STATUS_OK) remove(path);
-    return st;
-  }
   sal__atomic_file af;
   sal_status st = sal__atomic_open(ctx, path, &af);
   if (st != SAL_STATUS_OK) return st;
