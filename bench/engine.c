@@ -11,7 +11,8 @@
  *   RESULT impl=salient model=resnet18 batch=1 pass=fwd ms=12.345 gflops=297.1
  *   INFO impl=salient model=resnet18 batch=1 ...   (kernels used, reference-kernel nodes)
  * Options: --quick (fewer repetitions), --profile (slowest nodes), --model a,b (repeatable), --batch 1,8, --threads N (2),
- * --no-winograd (direct convolutions only, sal_ctx_set_winograd), --clock wall|cpu (wall: elapsed time, the default; cpu: the process's CPU time, which other work
+ * --no-winograd (direct convolutions only, sal_ctx_set_winograd; SAL_PROFILE_ALL=1 in the environment makes
+ * --profile list every node), --clock wall|cpu (wall: elapsed time, the default; cpu: the process's CPU time, which other work
  * on a busy machine inflates far less — with --threads 1, where no thread spins waiting for
  * another, it compares two salient builds; PyTorch's CPU time is not comparable, as it allocates
  * and page-faults its activations every pass).
@@ -118,7 +119,7 @@ static void print_profile(sal_plan *p, int passes) {
   }
   for (int j = 0; j < nops; j++)
     printf("PROFILE op %-20s fwd %8.2f ms bwd %8.2f ms\n", ops[j], of[j] / passes, ob[j] / passes);
-  for (int rank = 0; rank < 15; rank++) {
+  for (int rank = 0; rank < (getenv("SAL_PROFILE_ALL") ? 1000 : 15); rank++) {
     int best = -1;
     double bt = -1;
     for (int i = 0; i < n && i < 4096; i++) {

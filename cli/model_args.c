@@ -138,6 +138,7 @@ int cli_model_open(const cli_model_args *a, sal_ctx **ctx, sal_graph **g, sal_mo
     return 1;
   }
   if (sal_ctx_new((int)a->threads, (uint64_t)a->seed, ctx)) return cli_fail(NULL, SAL_STATUS_OUT_OF_MEMORY, "context");
+  sal_ctx_set_winograd(*ctx, !a->no_winograd);
   sal_model_open_opts o = {a->size, a->meta};
   sal_status st = sal_model_open_ex(*ctx, a->model, &o, g, meta);
   if (st) return cli_fail(*ctx, st, "opening the model");

@@ -14,9 +14,10 @@ typedef struct cli_model_args {
   const char *meta;    /* sidecar JSON to use instead of the one next to the model */
   const char *mean, *std; /* "a,b,c" (one value per input channel) */
   const char *classes; /* text file, one class name per line */
+  bool no_winograd;    /* direct convolutions only (sal_ctx_set_winograd) */
 } cli_model_args;
 
-/* The option-table rows for the fields above (7 rows). */
+/* The option-table rows for the fields above (8 rows). */
 #define CLI_MODEL_OPTS(a)                                                                                      \
   {"--size", CLI_INT, "built-in models: input side in pixels (default: the architecture's, 64 for resnet_small and simple_cnn, 224 otherwise)", &(a).size}, \
   {"--seed", CLI_INT, "built-in models: seed of the random (untrained) weights (default 1)", &(a).seed},      \
@@ -24,7 +25,8 @@ typedef struct cli_model_args {
   {"--meta", CLI_STRING, "preprocessing sidecar JSON (default: MODEL with .json for its extension, if present)", &(a).meta}, \
   {"--mean", CLI_STRING, "per-channel mean, e.g. 0.485,0.456,0.406 (default: sidecar, else ImageNet)", &(a).mean}, \
   {"--std", CLI_STRING, "per-channel std, e.g. 0.229,0.224,0.225 (default: sidecar, else ImageNet)", &(a).std}, \
-  {"--classes", CLI_STRING, "text file with one class name per line (default: sidecar, else indices)", &(a).classes}
+  {"--classes", CLI_STRING, "text file with one class name per line (default: sidecar, else indices)", &(a).classes}, \
+  {"--no-winograd", CLI_FLAG, "run every convolution by the direct algorithm, as PyTorch's CPU path does (default off: 3x3 convolutions may run by Winograd, docs/performance.md)", &(a).no_winograd}
 
 /* Takes the single positional argument out of argv (options given as "--opt value" keep their
  * value), then runs cli_parse on the rest. Returns like cli_parse (0, 1 = help shown, 2 = usage

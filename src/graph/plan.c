@@ -94,8 +94,8 @@ void sal_plan_free(sal_plan *p) {
   sal_free(p->shadow);
   sal_free(p->gshadow);
   sal_free(p->grad_written);
-  sal_free(p->arena);
-  sal_free(p->garena);
+  sal__pages_free(p->arena, p->arena_bytes);
+  sal__pages_free(p->garena, p->garena_bytes);
   sal_free(p);
 }
 
@@ -205,8 +205,8 @@ static sal_status layout_memory(sal_plan *p) {
                        (double)total / (1 << 30), (long long)p->opts.batch);
     goto done;
   }
-  p->arena_bytes = total;
-  p->arena = sal_alloc(ctx, total ? total : 64);
+  p->arena_bytes = total ? total : 64;
+  p->arena = sal__pages_alloc(ctx, p->arena_bytes); /* zero: blocked tensors' channel padding must be */
   if (!p->arena) { st = SAL_STATUS_OUT_OF_MEMORY; goto done; }
   st = sal__arena_assign(ctx, bw, nv, &total);
   if (st) goto done;
@@ -215,11 +215,9 @@ static sal_status layout_memory(sal_plan *p) {
                        (long long)p->opts.batch);
     goto done;
   }
-  p->garena_bytes = total;
-  p->garena = sal_alloc(ctx, total ? total : 64);
+  p->garena_bytes = total ? total : 64;
+  p->garena = sal__pages_alloc(ctx, p->garena_bytes);
   if (!p->garena) { st = SAL_STATUS_OUT_OF_MEMORY; goto done; }
-  memset(p->arena, 0, p->arena_bytes);
-  memset(p->garena, 0, p->garena_bytes);
   for (int v = 0; v < nv; v++) {
     if (g->values[v].kind == SAL_VALUE_PARAM) p->vals[v].data = g->values[v].data;
     else if (fw[v].bytes) p->vals[v].data = (float *)((char *)p->arena + fw[v].offset);
