@@ -7,6 +7,27 @@
 
 #include "tensor/layout.h"
 
+/* Kernel buffers (sal__dnnl_buf) are zeroed. Those of 256 KB and more (reordered weights, layout
+ * copies: ~100 MB for ResNet-50) come from zeroed pages (sal__pages_alloc) rather than a calloc
+ * that writes every page once before the kernels do; the 64 bytes before a buffer hold its mapping
+ * size (0: from the heap). */
+#define BUF_HEAD 64
+static void *buf_alloc(sal_ctx *ctx, size_t bytes) {
+  size_t total = bytes + BUF_HEAD;
+  bool pages = bytes >= ((size_t)256 << 10);
+  char *base = pages ? sal__pages_alloc(ctx, total) : sal_calloc(ctx, total, 1);
+  if (!base) return NULL;
+  *(size_t *)base = pages ? total : 0;
+  return base + BUF_HEAD;
+}
+
+static void buf_free(void *buf) {
+  char *base = (char *)buf - BUF_HEAD;
+  size_t total = *(size_t *)base;
+  if (total) sal__pages_free(base, total);
+  else sal_free(base);
+}
+
 sal_status sal__dnnl_res_init(sal_dnnl_res *r, const sal_kctx *k) {
   memset(r, 0, sizeof *r);
   r->ctx = k->ctx;
@@ -25,7 +46,7 @@ void sal__dnnl_res_free(sal_dnnl_res *r) {
   for (int i = 0; i < r->scratch.n; i++) dnnl_memory_destroy(r->scratch.v[i]);
   for (int i = 0; i < r->mems.n; i++) dnnl_memory_destroy(r->mems.v[i]);
   for (int i = 0; i < r->pds.n; i++) dnnl_primitive_desc_destroy(r->pds.v[i]);
-  for (int i = 0; i < r->bufs.n; i++) sal_free(r->bufs.v[i]);
+  for (int i = 0; i < r->bufs.n; i++) buf_free(r->bufs.v[i]);
   sal_dnnl_list *lists[] = {&r->prims, &r->scratch, &r->mems, &r->pds, &r->bufs};
   for (size_t i = 0; i < sizeof lists / sizeof lists[0]; i++) sal_free(lists[i]->v);
   sal_free(r->scratch_buf);
@@ -199,7 +220,7 @@ void sal__dnnl_impl_name(const_dnnl_primitive_desc_t pd, char *buf, size_t cap) 
 
 void *sal__dnnl_buf(sal_dnnl_res *r, size_t bytes) {
   if (reserve(r, &r->bufs)) return NULL;
-  void *buf = sal_calloc(r->ctx, bytes ? bytes : 64, 1);
+  void *buf = buf_alloc(r->ctx, bytes ? bytes : 64);
   if (buf) push(&r->bufs, buf);
   return buf;
 }
