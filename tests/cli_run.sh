@@ -54,6 +54,13 @@ import numpy as np, sys
 a, b, g = np.load('$tmp/l.npy'), np.load('$tmp/l2.npy'), np.load('$tmp/g.npy')
 d = np.abs(a - b).max() / np.abs(a).max()
 print('ok' if d < 1e-5 and np.abs(g).max() > 0 else 'bad %g' % d)"
+  # Direct convolutions only (--no-winograd) give the same logits to float32 rounding.
+  check "no-winograd" 0 "5 images, 10 classes" -- "$bin" run resnet_small --size 32 --input "$tmp/x5.npy" --out "$tmp/ld.npy" --no-winograd
+  check "no-winograd agrees" 0 "ok" -- /usr/bin/python3 -c "
+import numpy as np
+a, b = np.load('$tmp/l.npy'), np.load('$tmp/ld.npy')
+d = np.abs(a - b).max() / np.abs(a).max()
+print('ok' if d < 1e-4 else 'bad %g' % d)"
 fi
 
 mknpy "$tmp/bad.npy" "2, 3, 30, 32" $((2 * 3 * 30 * 32))
