@@ -61,7 +61,7 @@ typedef struct dnnl_conv {
   bool w_param;               /* the weight is a graph parameter; otherwise it may change every pass */
   bool fuse_bn, fuse_relu, fuse_add; /* k->fuse as prepared */
   bool add_post;              /* fuse_add by a binary post-op (else in C after the conv) */
-  bool wino, wino_bd;         /* forward / backward-data by Winograd (wino_wanted) */
+  bool wino;                  /* forward by Winograd (wino_wanted); backward-data too when oneDNN fits it */
   dnnl_memory_t res;          /* add_post: the residual operand, the output's user layout */
   float *wfold, *bfold;       /* fuse_bn: a*W (M, C/group, kH, kW) and a*(b - mean) + B (M) */
   float *dy_masked;           /* fuse_relu: dy * (y > 0) in y's layout and storage size, when dy
@@ -263,7 +263,7 @@ static sal_status conv_prepare(sal_kctx *k) {
   if (s->has_bwd_data && !s->bwd_gemm) {
     const dnnl_query_t bd_q[2] = {dnnl_query_diff_src_md, dnnl_query_diff_dst_md};
     if (s->wino && conv_bwd_data_desc(&m, dnnl_convolution_winograd, &d) == dnnl_success)
-      s->wino_bd = sal__dnnl_pd_fits(r, &d, NULL, fpd, 2, bd_q, io_want, &bdpd);
+      sal__dnnl_pd_fits(r, &d, NULL, fpd, 2, bd_q, io_want, &bdpd); /* else bdpd stays NULL */
     if (!bdpd) st = sal__dnnl_check(k->ctx, conv_bwd_data_desc(&m, dnnl_convolution_direct, &d), "conv backward-data descriptor");
     if (!st && !bdpd) st = sal__dnnl_pd(r, &d, fpd, "conv backward data", &bdpd);
     if (!st) st = sal__dnnl_prim(r, bdpd, "conv backward data", &s->bwd_data);
