@@ -119,7 +119,8 @@ static void print_profile(sal_plan *p, int passes) {
   }
   for (int j = 0; j < nops; j++)
     printf("PROFILE op %-20s fwd %8.2f ms bwd %8.2f ms\n", ops[j], of[j] / passes, ob[j] / passes);
-  for (int rank = 0; rank < (getenv("SAL_PROFILE_ALL") ? 1000 : 15); rank++) {
+  const int ranks = getenv("SAL_PROFILE_ALL") ? 1000 : 15;
+  for (int rank = 0; rank < ranks; rank++) {
     int best = -1;
     double bt = -1;
     for (int i = 0; i < n && i < 4096; i++) {
